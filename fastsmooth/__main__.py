@@ -1,0 +1,8 @@
+"""``python -m fastsmooth``: see :mod:`fastsmooth._cli`."""
+
+import sys
+
+from ._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

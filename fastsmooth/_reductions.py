@@ -1,0 +1,1203 @@
+"""Smooth stand-ins for ``max``, ``argmax`` and one-hot ``hardmax``, with their backward
+passes: LogSumExp, softmax, log-softmax, soft-argmax (1-D and 2-D) and hardmax.
+
+Layout of this module: each public function validates its input, views it as
+C-contiguous rows (:func:`._arrays.to_rows`) and calls one ``prange`` kernel over rows
+(or over pieces of rows, when a few very long rows must still use every core). The
+kernels call the per-row helpers of :mod:`._rowops`. Every ``*_backward`` sits right
+under its forward function.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+from numba import uint64 as U
+
+from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
+from ._config import jit, kernel, use_parallel
+from ._exp import exp
+from ._rowops import (
+    BLOCK,
+    block_max,
+    count_equal,
+    exp_store_sum,
+    first_argmax,
+    has_nan,
+    lse_merge,
+    lse_state,
+    lse_value,
+    row_dot,
+    row_sum,
+    weighted_exp_sum,
+)
+
+__all__ = [
+    "logsumexp",
+    "logsumexp_backward",
+    "softmax",
+    "softmax_backward",
+    "log_softmax",
+    "log_softmax_backward",
+    "soft_argmax",
+    "soft_argmax_backward",
+    "soft_argmax2d",
+    "soft_argmax2d_backward",
+    "hardmax",
+    "straight_through_hardmax",
+]
+
+#: A row longer than this is not assumed to stay in cache between passes.
+ROW_IN_CACHE = 1 << 16
+#: Shortest piece a long row is cut into when rows are split across threads.
+MIN_PIECE = 1 << 15
+
+
+def _plan(n_rows, n, parallel):
+    """``(pieces, piece)``: how many pieces to cut each row into. One piece per row
+    unless there are too few rows to keep every thread busy and rows are long."""
+    if not parallel or n < 2 * MIN_PIECE:
+        return 1, max(n, 1)
+    want = -(-4 * numba.get_num_threads() // max(n_rows, 1))
+    pieces = min(want, n // MIN_PIECE)
+    if pieces <= 1:
+        return 1, max(n, 1)
+    piece = -(-n // pieces)
+    piece = -(-piece // BLOCK) * BLOCK
+    return -(-n // piece), piece
+
+
+def _inv_t(tau, dtype):
+    """``1 / tau`` in ``dtype``, clamped to the largest finite value: an infinite
+    reciprocal would turn the maximum's ``0 * inv_t`` into nan, while a huge finite one
+    sends every other term to ``exp(-inf) = 0`` -- exactly the tau -> 0 limit."""
+    with np.errstate(over="ignore"):
+        return min(dtype.type(1.0 / tau), np.finfo(dtype).max)
+
+
+def _cast(arr, dtype):
+    """``arr`` as ``dtype`` (no warning on float16 overflow); 0-d becomes a scalar."""
+    if arr.dtype != dtype:
+        with np.errstate(over="ignore"):
+            arr = arr.astype(dtype)
+    return arr[()] if arr.ndim == 0 else arr
+
+
+# ---------------------------------------------------------------------------------------
+# Kernels shared by several ops: the row statistics (m, s), whole rows or pieces.
+
+
+@kernel
+def _stats_pieces(x, inv_t, piece, ms, ss):
+    n_rows, n = x.shape
+    pieces = ms.shape[1]
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        m, s = lse_state(x[r], lo, min(n, lo + piece), inv_t)
+        ms[r, k - r * pieces] = m
+        ss[r, k - r * pieces] = s
+
+
+@jit
+def _merge_pieces(ms, ss, inv_t, m_out, s_out):
+    for r in range(ms.shape[0]):
+        m = ms[r, 0]
+        s = ss[r, 0]
+        for p in range(1, ms.shape[1]):
+            m, s = lse_merge(m, s, ms[r, p], ss[r, p], inv_t)
+        m_out[r] = m
+        s_out[r] = s
+
+
+def _row_stats(rows, inv_t, parallel):
+    """Per-row LogSumExp state ``(m, s)`` (see :mod:`._rowops`), one read of ``rows``."""
+    n_rows, n = rows.shape
+    pieces, piece = _plan(n_rows, n, parallel)
+    ms = np.empty((n_rows, pieces), rows.dtype)
+    ss = np.empty((n_rows, pieces), np.float64)
+    _stats_pieces(rows, inv_t, piece, ms, ss, parallel=parallel)
+    if pieces == 1:
+        return ms[:, 0], ss[:, 0], pieces, piece
+    m = np.empty(n_rows, rows.dtype)
+    s = np.empty(n_rows, np.float64)
+    _merge_pieces(ms, ss, np.float64(inv_t), m, s)
+    return m, s, pieces, piece
+
+
+@kernel
+def _row_sums_pieces(a, b, piece, out):
+    """``out[r, p]``: sum of ``a`` (``b`` is None) or of ``a * b`` over a piece."""
+    n_rows, n = a.shape
+    pieces = out.shape[1]
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        hi = min(n, lo + piece)
+        if b is None:
+            out[r, k - r * pieces] = row_sum(a[r], lo, hi)
+        else:
+            out[r, k - r * pieces] = row_dot(a[r], b[r], lo, hi)
+
+
+def _row_sums(a, b, pieces, piece, parallel):
+    out = np.empty((a.shape[0], pieces), np.float64)
+    _row_sums_pieces(a, b, piece, out, parallel=parallel)
+    return out.sum(axis=1) if pieces > 1 else out[:, 0]
+
+
+@jit
+def _inf_row_softmax(x, lo, hi, k, y):
+    """The limit of softmax on a row whose maximum is +inf: uniform over the ``k``
+    +inf entries (nan for the whole row if it holds a nan)."""
+    if has_nan(x, 0, x.size):
+        for i in range(U(lo), U(hi)):
+            y[i] = np.nan
+        return
+    w = x.dtype.type(1.0 / k)
+    for i in range(U(lo), U(hi)):
+        y[i] = w if x[i] == np.inf else x.dtype.type(0.0)
+
+
+def _logsumexp_rows(rows, tau, parallel):
+    m, s, _, _ = _row_stats(rows, _inv_t(tau, rows.dtype), parallel)
+    out = np.empty(rows.shape[0], rows.dtype)
+    _lse_finish(m, s, tau, out)
+    return out
+
+
+@jit
+def _lse_finish(m, s, tau, out):
+    for r in range(m.shape[0]):
+        out[r] = lse_value(m[r], s[r], tau)
+
+
+# ---------------------------------------------------------------------------------------
+# logsumexp
+
+
+def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
+    r"""Smooth maximum: the LogSumExp of ``x`` along ``axis`` at a temperature.
+
+    .. math::
+
+        \operatorname{LSE}_\tau(x) = \tau \log \sum_i e^{x_i / \tau}
+                                   = m + \tau \log\Bigl(1 + \sum_{i \ne i^*} e^{(x_i - m)/\tau}\Bigr),
+        \qquad m = \max_i x_i = x_{i^*}
+
+    It is a smooth, convex upper bound of the maximum,
+    :math:`\max x \le \operatorname{LSE}_\tau(x) \le \max x + \tau \log n`, and tends to
+    :math:`\max x` as :math:`\tau \to 0`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input; bool and int compute in float64, float16 computes in float32.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes to reduce; None reduces all of them.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+    keepdims : bool, default False
+        Keep the reduced axes with size one.
+
+    Returns
+    -------
+    ndarray
+        The reduced array, in the float dtype of ``x`` (float64 for bool/int input).
+
+    See Also
+    --------
+    logsumexp_backward : its vector-Jacobian product, ``grad * softmax(x / tau)``.
+    softmax : the gradient of LogSumExp.
+    scipy.special.logsumexp, torch.logsumexp : the same at :math:`\tau = 1`.
+
+    Notes
+    -----
+    One pass over memory: the running maximum and the rescaled running sum are updated
+    block by block (an *online* LogSumExp), and the largest term is kept out of the sum
+    so the result is finished with ``log1p``; this keeps full relative accuracy when
+    the result is close to the maximum (``logsumexp([0, -40])`` is ``4.2e-18``, where
+    ``m + log(s)`` would give 0). Rows are reduced in parallel; one very long row is cut
+    into pieces whose partial states are merged.
+
+    Special values, per reduced slice (as SciPy unless noted):
+
+    * empty: ``-inf``;
+    * all ``-inf``: ``-inf``;
+    * any nan: nan;
+    * any ``+inf`` and no nan: ``+inf``.
+
+    No floating-point warnings are raised.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> float(fs.logsumexp([1.0, 2.0, 3.0, 4.0, 2.0], temperature=0.1))
+    4.000004540366...
+    >>> float(fs.logsumexp([1000.0, 1.0]))   # no overflow
+    1000.0
+    >>> float(fs.logsumexp([0.0, -40.0]))    # log1p finish: not rounded to 0
+    4.248354255291589e-18
+    >>> fs.logsumexp([[1.0, 2.0], [3.0, -np.inf]], axis=0)
+    array([3.12692801, 2.        ])
+    """
+    fname = "logsumexp"
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    out = _logsumexp_rows(rows.data, tau, use_parallel(rows.data.size))
+    return _cast(rows.reduced(out, keepdims), out_dtype)
+
+
+@kernel
+def _lse_backward_pieces(g, x, out, inv_t, piece, pieces, dx):
+    n_rows, n = x.shape
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        hi = min(n, lo + piece)
+        o = out[r]
+        gr = g[r]
+        xr = x[r]
+        dr = dx[r]
+        if o == np.inf:
+            # limit of softmax: the gradient is shared by the +inf entries
+            c = count_equal(xr, 0, n, o)
+            share = gr / x.dtype.type(max(c, 1))
+            for i in range(U(lo), U(hi)):
+                dr[i] = share if xr[i] == o else x.dtype.type(0.0)
+        elif o == -np.inf or o != o:
+            for i in range(U(lo), U(hi)):
+                dr[i] = np.nan
+        else:
+            for i in range(U(lo), U(hi)):
+                dr[i] = gr * exp((xr[i] - o) * inv_t)
+
+
+def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`logsumexp`.
+
+    .. math::
+
+        \frac{\partial L}{\partial x_i} = g \,\operatorname{softmax}(x/\tau)_i
+                                        = g\, e^{(x_i - \operatorname{LSE}_\tau(x))/\tau}
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g = \partial L / \partial\,\mathrm{out}`, in the reduced shape (with or
+        without the kept dims).
+    x : array_like
+        The input of the forward call.
+    out : array_like
+        The output of the forward call (reduced shape, with or without kept dims).
+    axis : int, tuple of ints or None, default -1
+        As in the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``x``: its shape, its float dtype.
+
+    Notes
+    -----
+    Reuses the saved ``out``, so it is one pass: no maximum, no sum. In a slice whose
+    result is ``+inf`` the gradient goes in equal shares to the ``+inf`` entries (the
+    limit of softmax); where the result is ``-inf`` or nan the gradient is nan.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> x = np.array([1.0, 2.0, 3.0])
+    >>> fs.logsumexp_backward(1.0, x, fs.logsumexp(x))
+    array([0.09003057, 0.24472847, 0.66524096])
+    """
+    fname = "logsumexp_backward"
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    g = rows.per_row(grad, fname, "grad")
+    o = rows.per_row(out, fname, "out")
+    parallel = use_parallel(rows.data.size)
+    pieces, piece = _plan(*rows.data.shape, parallel)
+    dx = np.empty_like(rows.data)
+    _lse_backward_pieces(
+        g, rows.data, o, _inv_t(tau, a.dtype), piece, pieces, dx, parallel=parallel
+    )
+    return _cast(rows.restore(dx), out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# softmax
+
+
+@jit
+def _softmax_row(x, inv_t, y):
+    """Softmax of one cache-resident row: max, exp (stored) and sum, scale. One exp
+    per element."""
+    n = x.size
+    m = block_max(x, 0, n)
+    if m == np.inf:
+        _inf_row_softmax(x, 0, n, count_equal(x, 0, n, m), y)
+    elif m == -np.inf:
+        for i in range(U(n)):
+            y[i] = np.nan
+    else:
+        s = exp_store_sum(x, 0, n, m, inv_t, y)
+        scale = x.dtype.type(1.0 / s)
+        for i in range(U(n)):
+            y[i] *= scale
+
+
+@kernel
+def _softmax_rows(x, inv_t, y):
+    for r in prange(x.shape[0]):
+        _softmax_row(x[r], inv_t, y[r])
+
+
+@kernel
+def _softmax_apply(x, m, s, inv_t, piece, pieces, y):
+    """Second pass for long rows: ``y = exp((x - m)/tau) / (1 + s)`` from the stats."""
+    n_rows, n = x.shape
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        hi = min(n, lo + piece)
+        mr = m[r]
+        xr = x[r]
+        yr = y[r]
+        if mr == np.inf:
+            _inf_row_softmax(xr, lo, hi, s[r] + 1.0, yr)
+        elif mr == -np.inf:
+            for i in range(U(lo), U(hi)):
+                yr[i] = np.nan
+        else:
+            scale = x.dtype.type(1.0 / (1.0 + s[r]))
+            for i in range(U(lo), U(hi)):
+                yr[i] = exp((xr[i] - mr) * inv_t) * scale
+
+
+def _softmax_rows_any(rows, tau, parallel):
+    inv_t = _inv_t(tau, rows.dtype)
+    y = np.empty_like(rows)
+    n_rows, n = rows.shape
+    if _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+        _softmax_rows(rows, inv_t, y, parallel=parallel)
+    else:
+        m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
+        _softmax_apply(rows, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    return y
+
+
+def softmax(x, axis=-1, *, temperature=1.0):
+    r"""Smooth one-hot argmax: the softmax of ``x / temperature`` along ``axis``.
+
+    .. math::
+
+        \operatorname{softmax}_\tau(x)_i = \frac{e^{x_i/\tau}}{\sum_j e^{x_j/\tau}}
+                                         = \frac{e^{(x_i - m)/\tau}}{\sum_j e^{(x_j - m)/\tau}},
+        \qquad m = \max_j x_j
+
+    It is the gradient of :func:`logsumexp` and tends to :func:`hardmax` as
+    :math:`\tau \to 0` (splitting ties evenly).
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes to normalise over.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``, its float dtype; sums to 1 along ``axis``. It may be a
+        non-contiguous view when ``axis`` is not the last axis of a C-ordered input.
+
+    See Also
+    --------
+    softmax_backward : its vector-Jacobian product from the saved output.
+    log_softmax, hardmax, straight_through_hardmax
+    scipy.special.softmax, torch.softmax : the same at :math:`\tau = 1`.
+
+    Notes
+    -----
+    Rows that fit in cache take three in-cache sweeps (max; exp, store and sum; scale),
+    with one exponential per element. Longer rows take the one-pass statistics of
+    :func:`logsumexp` and then one pass that writes the output.
+
+    Special values, per slice:
+
+    * all ``-inf``: nan (as SciPy);
+    * any nan: nan (as SciPy);
+    * ``+inf`` entries and no nan: the limit -- uniform over the ``+inf`` entries, 0
+      elsewhere (SciPy returns nan);
+    * empty: an empty array.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.softmax([1.0, 2.0, 3.0, 4.0, 2.0])
+    array([0.02948882, 0.08015893, 0.21789455, 0.59229878, 0.08015893])
+    >>> fs.softmax([1.0, 2.0, 3.0, 4.0, 2.0], temperature=0.1).round(4)
+    array([0.    , 0.    , 0.    , 0.9999, 0.    ])
+    >>> fs.softmax([1000.0, 1.0, np.inf, np.inf])   # the +inf limit, not nan
+    array([0. , 0. , 0.5, 0.5])
+    """
+    fname = "softmax"
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    y = _softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
+    return _cast(rows.restore(y), out_dtype)
+
+
+@kernel
+def _softmax_backward_rows(g, y, inv_t, dx):
+    for r in prange(y.shape[0]):
+        _softmax_backward_piece(g[r], y[r], row_dot(g[r], y[r], 0, y.shape[1]), inv_t, 0, y.shape[1], dx[r])
+
+
+@jit
+def _softmax_backward_piece(g, y, dot, inv_t, lo, hi, dx):
+    d = y.dtype.type(dot)
+    for i in range(U(lo), U(hi)):
+        dx[i] = y[i] * (g[i] - d) * inv_t
+
+
+@kernel
+def _softmax_backward_apply(g, y, dots, inv_t, piece, pieces, dx):
+    n_rows, n = y.shape
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        _softmax_backward_piece(g[r], y[r], dots[r], inv_t, lo, min(n, lo + piece), dx[r])
+
+
+def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`softmax`, from its saved output ``y``.
+
+    .. math::
+
+        \frac{\partial L}{\partial x_i} = \frac{1}{\tau}\, y_i
+            \Bigl(g_i - \sum_j g_j y_j\Bigr)
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g = \partial L / \partial y`, the shape of ``y``.
+    y : array_like
+        The output of :func:`softmax` (or the ``soft`` half of
+        :func:`straight_through_hardmax`).
+    axis : int, tuple of ints or None, default -1
+        As in the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to the softmax input; the shape of ``y``.
+
+    Notes
+    -----
+    Per row: one dot product and one element-wise pass, fused for rows that fit in
+    cache. nan in ``y`` propagates to its row.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> y = fs.softmax([1.0, 2.0, 3.0])
+    >>> fs.softmax_backward([0.0, 0.0, 1.0], y)
+    array([-0.05989202, -0.16280471,  0.22269673])
+    >>> fs.softmax_backward(np.ones(3), y)        # softmax is shift invariant
+    array([0., 0., 0.])
+    """
+    fname = "softmax_backward"
+    a, out_dtype = as_float_array(y, fname, "y")
+    axes = normalize_axes(axis, a.ndim, fname)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    g = rows.like(grad, fname, "grad")
+    parallel = use_parallel(rows.data.size)
+    inv_t = _inv_t(tau, a.dtype)
+    dx = np.empty_like(rows.data)
+    n_rows, n = rows.data.shape
+    pieces, piece = _plan(n_rows, n, parallel)
+    if pieces == 1 and n <= ROW_IN_CACHE:
+        _softmax_backward_rows(g, rows.data, inv_t, dx, parallel=parallel)
+    else:
+        dots = _row_sums(g, rows.data, pieces, piece, parallel)
+        _softmax_backward_apply(g, rows.data, dots, inv_t, piece, pieces, dx, parallel=parallel)
+    return _cast(rows.restore(dx), out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# log_softmax
+
+
+@jit
+def _log_softmax_piece(x, m, s, inv_t, lo, hi, y):
+    """``y = (x - m)/tau - log1p(s)`` on ``[lo, hi)`` of a row with state ``(m, s)``."""
+    if m == -np.inf or s != s:
+        for i in range(U(lo), U(hi)):
+            y[i] = np.nan
+    elif m == np.inf:
+        top = x.dtype.type(-math.log1p(s))
+        for i in range(U(lo), U(hi)):
+            y[i] = top if x[i] == m else x.dtype.type(-np.inf)
+    else:
+        shift = x.dtype.type(math.log1p(s))
+        for i in range(U(lo), U(hi)):
+            y[i] = (x[i] - m) * inv_t - shift
+
+
+@kernel
+def _log_softmax_rows(x, inv_t, y):
+    """Whole rows: the state pass and the output pass while the row is in cache."""
+    n = x.shape[1]
+    for r in prange(x.shape[0]):
+        m, s = lse_state(x[r], 0, n, inv_t)
+        _log_softmax_piece(x[r], m, s, inv_t, 0, n, y[r])
+
+
+@kernel
+def _log_softmax_apply(x, m, s, inv_t, piece, pieces, y):
+    n_rows, n = x.shape
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        _log_softmax_piece(x[r], m[r], s[r], inv_t, lo, min(n, lo + piece), y[r])
+
+
+def log_softmax(x, axis=-1, *, temperature=1.0):
+    r"""Logarithm of :func:`softmax`, computed without forming the softmax.
+
+    .. math::
+
+        \log\operatorname{softmax}_\tau(x)_i = \frac{x_i - m}{\tau}
+            - \log\Bigl(1 + \sum_{j \ne j^*} e^{(x_j - m)/\tau}\Bigr),
+        \qquad m = \max_j x_j = x_{j^*}
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes to normalise over.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``, its float dtype.
+
+    See Also
+    --------
+    log_softmax_backward : its vector-Jacobian product from the saved output.
+    softmax, logsumexp
+    scipy.special.log_softmax, torch.log_softmax : the same at :math:`\tau = 1`.
+
+    Notes
+    -----
+    The one-pass statistics of :func:`logsumexp`, then one element-wise pass (while
+    the row is still in cache, for rows that fit). The
+    ``log1p`` finish keeps the largest entries accurate when the others are tiny:
+    ``log_softmax([0, -40])[0]`` is ``-4.2e-18`` (not 0).
+
+    Special values, per slice: all ``-inf`` gives nan, any nan gives nan (as SciPy);
+    ``k`` entries ``+inf`` and no nan give ``-log k`` there and ``-inf`` elsewhere (the
+    limit; SciPy returns nan); empty gives an empty array.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.log_softmax([0.0, -40.0])
+    array([-4.24835426e-18, -4.00000000e+01])
+    >>> fs.log_softmax([1.0, np.inf, np.inf])
+    array([       -inf, -0.69314718, -0.69314718])
+    """
+    fname = "log_softmax"
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    parallel = use_parallel(rows.data.size)
+    inv_t = _inv_t(tau, a.dtype)
+    y = np.empty_like(rows.data)
+    n_rows, n = rows.data.shape
+    if _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+        _log_softmax_rows(rows.data, inv_t, y, parallel=parallel)
+    else:
+        m, s, pieces, piece = _row_stats(rows.data, inv_t, parallel)
+        _log_softmax_apply(rows.data, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    return _cast(rows.restore(y), out_dtype)
+
+
+@jit
+def _log_softmax_backward_piece(g, y, gsum, inv_t, lo, hi, dx):
+    gs = y.dtype.type(gsum)
+    for i in range(U(lo), U(hi)):
+        dx[i] = (g[i] - exp(y[i]) * gs) * inv_t
+
+
+@kernel
+def _log_softmax_backward_rows(g, y, inv_t, dx):
+    n = y.shape[1]
+    for r in prange(y.shape[0]):
+        _log_softmax_backward_piece(g[r], y[r], row_sum(g[r], 0, n), inv_t, 0, n, dx[r])
+
+
+@kernel
+def _log_softmax_backward_apply(g, y, gsums, inv_t, piece, pieces, dx):
+    n_rows, n = y.shape
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        _log_softmax_backward_piece(g[r], y[r], gsums[r], inv_t, lo, min(n, lo + piece), dx[r])
+
+
+def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`log_softmax`, from its saved output ``y``.
+
+    .. math::
+
+        \frac{\partial L}{\partial x_i} = \frac{1}{\tau}
+            \Bigl(g_i - e^{y_i} \sum_j g_j\Bigr)
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g = \partial L / \partial y`, the shape of ``y``.
+    y : array_like
+        The output of :func:`log_softmax`.
+    axis : int, tuple of ints or None, default -1
+        As in the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to the log-softmax input; the shape of ``y``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> y = fs.log_softmax([1.0, 2.0, 3.0])
+    >>> fs.log_softmax_backward([0.0, 0.0, -1.0], y)   # cross-entropy, target 2
+    array([ 0.09003057,  0.24472847, -0.33475904])
+    """
+    fname = "log_softmax_backward"
+    a, out_dtype = as_float_array(y, fname, "y")
+    axes = normalize_axes(axis, a.ndim, fname)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    g = rows.like(grad, fname, "grad")
+    parallel = use_parallel(rows.data.size)
+    inv_t = _inv_t(tau, a.dtype)
+    dx = np.empty_like(rows.data)
+    n_rows, n = rows.data.shape
+    pieces, piece = _plan(n_rows, n, parallel)
+    if pieces == 1:
+        _log_softmax_backward_rows(g, rows.data, inv_t, dx, parallel=parallel)
+    else:
+        gsums = _row_sums(g, None, pieces, piece, parallel)
+        _log_softmax_backward_apply(g, rows.data, gsums, inv_t, piece, pieces, dx, parallel=parallel)
+    return _cast(rows.restore(dx), out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# soft_argmax
+
+
+@jit
+def _inf_row_mean_index(x, lo, hi):
+    """``(count, sum of indices)`` of the +inf entries of ``x[lo:hi]``."""
+    c = 0.0
+    w = 0.0
+    for i in range(U(lo), U(hi)):
+        if x[i] == np.inf:
+            c += 1.0
+            w += i
+    return c, w
+
+
+@kernel
+def _soft_argmax_pieces(x, m, inv_t, piece, sums, wsums):
+    """Per piece: ``sum(e)`` and ``sum(i * e)`` with ``e = exp((x - m)/tau)`` -- or, in
+    a row whose maximum is +inf, the count and index sum of its +inf entries."""
+    n_rows, n = x.shape
+    pieces = sums.shape[1]
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        p = k - r * pieces
+        lo = p * piece
+        hi = min(n, lo + piece)
+        mr = m[r]
+        if mr == np.inf:
+            s, w = _inf_row_mean_index(x[r], lo, hi)
+            if has_nan(x[r], lo, hi):
+                s = np.nan
+        else:
+            s, w = weighted_exp_sum(x[r], lo, hi, mr, inv_t)
+        sums[r, p] = s
+        wsums[r, p] = w
+
+
+@kernel
+def _row_max_pieces(x, piece, out):
+    n_rows, n = x.shape
+    pieces = out.shape[1]
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        out[r, k - r * pieces] = block_max(x[r], lo, min(n, lo + piece))
+
+
+def _soft_argmax_moments(rows, inv_t, parallel):
+    """Per row: the max ``m``, ``S = sum(e)`` and ``W = sum(i e)``; two reads of each
+    row (the max, then the weighted sums), each split into pieces when rows are long."""
+    n_rows, n = rows.shape
+    pieces, piece = _plan(n_rows, n, parallel)
+    mp = np.empty((n_rows, pieces), rows.dtype)
+    _row_max_pieces(rows, piece, mp, parallel=parallel)
+    m = mp.max(axis=1) if pieces > 1 else mp[:, 0]
+    sums = np.empty((n_rows, pieces))
+    wsums = np.empty((n_rows, pieces))
+    _soft_argmax_pieces(rows, m, inv_t, piece, sums, wsums, parallel=parallel)
+    if pieces > 1:
+        return m, sums.sum(axis=1), wsums.sum(axis=1), pieces, piece
+    return m, sums[:, 0], wsums[:, 0], pieces, piece
+
+
+@jit
+def _soft_argmax_finish(m, s, w, out):
+    for r in range(m.shape[0]):
+        out[r] = np.nan if m[r] == -np.inf else w[r] / s[r]
+
+
+def soft_argmax(x, axis=-1, *, temperature=1.0):
+    r"""Smooth argmax: the expected index under ``softmax(x / temperature)``.
+
+    .. math::
+
+        \operatorname{softargmax}_\tau(x) = \sum_i i\,\operatorname{softmax}_\tau(x)_i
+
+    A float index in :math:`[0, n - 1]` that tends to ``argmax(x)`` as
+    :math:`\tau \to 0` when the maximum is unique.
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, default -1
+        The axis whose positions are averaged.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray
+        ``x`` with ``axis`` removed, in the float dtype of ``x``.
+
+    See Also
+    --------
+    soft_argmax_backward : its vector-Jacobian product.
+    soft_argmax2d : the 2-D version for heatmaps.
+
+    Notes
+    -----
+    Special values follow :func:`softmax`: a slice with ``+inf`` entries (and no nan)
+    gives the mean position of those entries; all ``-inf``, any nan, or an empty slice
+    gives nan.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> float(fs.soft_argmax([1.0, 2.0, 3.0, 4.0, 2.0]))
+    2.613480...
+    >>> float(fs.soft_argmax([1.0, 2.0, 3.0, 4.0, 2.0], temperature=0.01))
+    3.0
+    """
+    fname = "soft_argmax"
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname, multiple=False)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    m, s, w, _, _ = _soft_argmax_moments(
+        rows.data, _inv_t(tau, a.dtype), use_parallel(rows.data.size)
+    )
+    out = np.empty(rows.data.shape[0], a.dtype)
+    _soft_argmax_finish(m, s, w, out)
+    return _cast(rows.reduced(out, False), out_dtype)
+
+
+@kernel
+def _soft_argmax_backward_pieces(g, x, m, s, w, inv_t, piece, pieces, dx):
+    n_rows, n = x.shape
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        hi = min(n, lo + piece)
+        xr = x[r]
+        dr = dx[r]
+        mr = m[r]
+        if mr == -np.inf or s[r] != s[r]:
+            for i in range(U(lo), U(hi)):
+                dr[i] = np.nan
+            continue
+        a = w[r] / s[r]
+        coef = g[r] * inv_t / s[r]
+        if mr == np.inf:
+            for i in range(U(lo), U(hi)):
+                dr[i] = coef * (i - a) if xr[i] == mr else 0.0
+        else:
+            for i in range(U(lo), U(hi)):
+                dr[i] = exp((xr[i] - mr) * inv_t) * (coef * (i - a))
+
+
+def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`soft_argmax`.
+
+    .. math::
+
+        \frac{\partial L}{\partial x_j} = \frac{g}{\tau}\, p_j\,(j - a),
+        \qquad p = \operatorname{softmax}_\tau(x),\quad a = \sum_i i\,p_i
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g = \partial L / \partial a`, shaped like ``soft_argmax(x, axis)``.
+    x : array_like
+        The input of the forward call.
+    axis : int, default -1
+        As in the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``x``: its shape, its float dtype.
+
+    Notes
+    -----
+    In a slice with ``+inf`` entries the formula is applied to the limiting softmax
+    (uniform over those entries), as the chain rule through :func:`softmax_backward`
+    would give; all ``-inf``, nan or empty slices give nan.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.soft_argmax_backward(1.0, [0.0, 0.0, 0.0])   # pulls towards the ends
+    array([-0.33333333,  0.        ,  0.33333333])
+    """
+    fname = "soft_argmax_backward"
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname, multiple=False)
+    tau = check_temperature(temperature, fname)
+    rows = to_rows(a, axes)
+    g = rows.per_row(grad, fname, "grad").astype(np.float64)
+    parallel = use_parallel(rows.data.size)
+    inv_t = _inv_t(tau, a.dtype)
+    m, s, w, pieces, piece = _soft_argmax_moments(rows.data, inv_t, parallel)
+    dx = np.empty_like(rows.data)
+    _soft_argmax_backward_pieces(
+        g, rows.data, m, s, w, np.float64(inv_t), piece, pieces, dx, parallel=parallel
+    )
+    return _cast(rows.restore(dx), out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# soft_argmax2d
+
+
+@jit
+def _plane_moments(x, width, inv_t, e):
+    """Max of a flattened ``(H, W)`` plane; stores ``e = exp((x - m)/tau)`` (or, for a
+    +inf maximum, the indicator of +inf entries) and returns
+    ``(m, sum e, sum row * e, sum col * e)``."""
+    n = x.size
+    m = block_max(x, 0, n)
+    if m == -np.inf:
+        return m, np.nan, np.nan, np.nan
+    s = 0.0
+    wr = 0.0
+    wc = 0.0
+    w = U(width)
+    one = x.dtype.type(1.0)
+    zero = x.dtype.type(0.0)
+    for h in range(U(n // width)):
+        t = zero
+        u = zero
+        base = h * w
+        if m == np.inf:
+            for j in range(w):
+                v = x[base + j]
+                ev = one if v == m else (v if v != v else zero)
+                e[base + j] = ev
+                t += ev
+                u += ev * x.dtype.type(j)
+        else:
+            for j in range(w):
+                ev = exp((x[base + j] - m) * inv_t)
+                e[base + j] = ev
+                t += ev
+                u += ev * x.dtype.type(j)
+        s += np.float64(t)
+        wr += np.float64(t) * np.float64(h)
+        wc += np.float64(u)
+    return m, s, wr, wc
+
+
+@kernel
+def _soft_argmax2d_rows(x, width, inv_t, out, e, dx, g):
+    """Forward (``g`` is None: writes ``out[r] = (row, col)``) or backward (writes
+    ``dx``); ``e`` is a per-row scratch of exponentials."""
+    n_rows, n = x.shape
+    w = U(width)
+    for r in prange(n_rows):
+        m, s, wr, wc = _plane_moments(x[r], width, inv_t, e[r])
+        ar = wr / s
+        ac = wc / s
+        if g is None:
+            out[r, 0] = ar
+            out[r, 1] = ac
+        else:
+            dr = dx[r]
+            if s != s:
+                for i in range(U(n)):
+                    dr[i] = np.nan
+                continue
+            cr = g[r, 0] * np.float64(inv_t) / s
+            cc = g[r, 1] * np.float64(inv_t) / s
+            er = e[r]
+            for h in range(U(n // width)):
+                base = h * w
+                off = cr * (np.float64(h) - ar) - cc * ac
+                for j in range(w):
+                    dr[base + j] = er[base + j] * (off + cc * np.float64(j))
+
+
+def _heatmap_rows(x, fname):
+    a, out_dtype = as_float_array(x, fname)
+    if a.ndim < 2:
+        raise ValueError(f"{fname}: `x` must have at least 2 dimensions (..., H, W), got shape {a.shape}")
+    rows = to_rows(a, (a.ndim - 2, a.ndim - 1))
+    return a, out_dtype, rows
+
+
+def soft_argmax2d(x, *, temperature=1.0):
+    r"""Smooth 2-D argmax of heatmaps: the expected (row, col) under a softmax taken
+    over each whole ``H x W`` plane of the last two axes.
+
+    .. math::
+
+        p_{hw} = \frac{e^{x_{hw}/\tau}}{\sum_{h'w'} e^{x_{h'w'}/\tau}},\qquad
+        (\bar h, \bar w) = \Bigl(\sum_{hw} h\,p_{hw},\ \sum_{hw} w\,p_{hw}\Bigr)
+
+    The differentiable keypoint read-out of heatmap regressors (the "integral"
+    or "DSNT" readout): a sub-pixel location that moves smoothly with the scores.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., H, W)
+        Heatmaps.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray, shape (..., 2)
+        Expected (row, col) per plane, in the float dtype of ``x``.
+
+    See Also
+    --------
+    soft_argmax2d_backward : its vector-Jacobian product.
+    soft_argmax : along one axis.
+
+    Notes
+    -----
+    Special values per plane as :func:`soft_argmax`: ``+inf`` entries give their mean
+    position; all ``-inf``, nan or an empty plane give nan.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> h = np.zeros((3, 4)); h[2, 1] = 10.0
+    >>> fs.soft_argmax2d(h, temperature=0.5)
+    array([1.99999999, 1.00000001])
+    """
+    fname = "soft_argmax2d"
+    a, out_dtype, rows = _heatmap_rows(x, fname)
+    tau = check_temperature(temperature, fname)
+    n_rows, n = rows.data.shape
+    out = np.empty((n_rows, 2), np.float64)
+    e = np.empty_like(rows.data)
+    _soft_argmax2d_rows(
+        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), out, e, e, None,
+        parallel=use_parallel(rows.data.size),
+    )
+    return _cast(out.reshape(a.shape[:-2] + (2,)), out_dtype)
+
+
+def soft_argmax2d_backward(grad, x, *, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`soft_argmax2d`.
+
+    .. math::
+
+        \frac{\partial L}{\partial x_{hw}} = \frac{p_{hw}}{\tau}
+            \bigl(g_r (h - \bar h) + g_c (w - \bar w)\bigr)
+
+    Parameters
+    ----------
+    grad : array_like, shape (..., 2)
+        :math:`(g_r, g_c)`, the gradient with respect to the expected (row, col).
+    x : array_like, shape (..., H, W)
+        The input of the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray, shape (..., H, W)
+        The gradient with respect to ``x``, in its float dtype.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.soft_argmax2d_backward([1.0, 0.0], np.zeros((2, 2)))  # push the row down
+    array([[-0.125, -0.125],
+           [ 0.125,  0.125]])
+    """
+    fname = "soft_argmax2d_backward"
+    a, out_dtype, rows = _heatmap_rows(x, fname)
+    tau = check_temperature(temperature, fname)
+    g = np.asarray(grad)
+    want = a.shape[:-2] + (2,)
+    if g.shape != want:
+        raise ValueError(f"{fname}: `grad` must have shape {want}, got {g.shape}")
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `grad` must be real, got dtype {g.dtype}")
+    g = np.ascontiguousarray(g.reshape(-1, 2), dtype=np.float64)
+    dx = np.empty_like(rows.data)
+    e = np.empty_like(rows.data)
+    _soft_argmax2d_rows(
+        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), g, e, dx, g,
+        parallel=use_parallel(rows.data.size),
+    )
+    return _cast(dx.reshape(a.shape), out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# hardmax and the straight-through trick
+
+
+@kernel
+def _hardmax_rows(x, out):
+    n_rows, n = x.shape
+    for r in prange(n_rows):
+        orow = out[r]
+        for i in range(U(n)):
+            orow[i] = 0.0
+        if n > 0:
+            orow[first_argmax(x[r], 0, n)] = 1.0
+
+
+def hardmax(x, axis=-1):
+    r"""One-hot of the argmax along ``axis``: the hard function that :func:`softmax`
+    smooths.
+
+    .. math::
+
+        \operatorname{hardmax}(x)_i = [\,i = \operatorname{argmax}_j x_j\,]
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, default -1
+        The axis along which to take the argmax.
+
+    Returns
+    -------
+    ndarray
+        Same shape as ``x``, in its float dtype: exactly one 1 per slice.
+
+    Notes
+    -----
+    Ties go to the first index and a nan counts as the maximum (the first nan wins),
+    both as ``np.argmax``. An empty axis gives an empty array. Its derivative is zero
+    almost everywhere; see :func:`straight_through_hardmax` for a usable gradient.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.hardmax([1.1, 3.4, 2.5])
+    array([0., 1., 0.])
+    >>> fs.hardmax([2.0, 5.0, 5.0])          # ties: first
+    array([0., 1., 0.])
+    """
+    fname = "hardmax"
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname, multiple=False)
+    rows = to_rows(a, axes)
+    out = np.empty_like(rows.data)
+    _hardmax_rows(rows.data, out, parallel=use_parallel(rows.data.size))
+    return _cast(rows.restore(out), out_dtype)
+
+
+def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
+    r"""The straight-through estimator of :func:`hardmax`: hard forward, soft backward.
+
+    Returns ``(hard, soft)`` with ``hard = hardmax(x)`` and
+    ``soft = softmax(x / temperature)``. Use ``hard`` in the forward computation and
+    send the gradient that arrives at ``hard`` through
+    ``softmax_backward(grad, soft, axis, temperature=temperature)``. This is the
+    ``y = (hard - soft).detach() + soft`` trick of autodiff frameworks, written out for
+    NumPy code that does its own backward pass.
+
+    Parameters
+    ----------
+    x : array_like
+        Scores.
+    axis : int, default -1
+        Axis of the categories.
+    temperature : float, default 1.0
+        Temperature of the surrogate softmax.
+
+    Returns
+    -------
+    hard : ndarray
+        One-hot argmax, same shape as ``x``.
+    soft : ndarray
+        ``softmax(x, axis, temperature=temperature)``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> hard, soft = fs.straight_through_hardmax([1.0, 2.0, 3.0, 4.0, 2.0])
+    >>> hard
+    array([0., 0., 0., 1., 0.])
+    >>> fs.softmax_backward([0.0, 0.0, 0.0, 1.0, 0.0], soft).round(4)
+    array([-0.0175, -0.0475, -0.1291,  0.2415, -0.0475])
+    """
+    fname = "straight_through_hardmax"
+    a, out_dtype = as_float_array(x, fname)
+    normalize_axes(axis, a.ndim, fname, multiple=False)
+    check_temperature(temperature, fname)
+    return hardmax(a, axis).astype(out_dtype, copy=False), _cast(
+        softmax(a, axis, temperature=temperature), out_dtype
+    )
