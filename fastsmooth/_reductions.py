@@ -448,8 +448,8 @@ def softmax(x, axis=-1, *, temperature=1.0):
     >>> import fastsmooth as fs
     >>> fs.softmax([1.0, 2.0, 3.0, 4.0, 2.0])
     array([0.02948882, 0.08015892, 0.21789455, 0.59229879, 0.08015892])
-    >>> fs.softmax([1.0, 2.0, 3.0, 4.0, 2.0], temperature=0.1).round(4)
-    array([0.    , 0.    , 0.    , 0.9999, 0.    ])
+    >>> fs.softmax([1.0, 2.0, 3.0, 4.0, 2.0], temperature=0.1).round(5)
+    array([0.     , 0.     , 0.00005, 0.99995, 0.     ])
     >>> fs.softmax([1000.0, 1.0, np.inf, np.inf])   # the +inf limit, not nan
     array([0. , 0. , 0.5, 0.5])
     """
@@ -520,8 +520,8 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     >>> y = fs.softmax([1.0, 2.0, 3.0])
     >>> fs.softmax_backward([0.0, 0.0, 1.0], y)
     array([-0.05989202, -0.1628034 ,  0.22269543])
-    >>> fs.softmax_backward(np.ones(3), y)        # softmax is shift invariant
-    array([0., 0., 0.])
+    >>> bool(np.allclose(fs.softmax_backward(np.ones(3), y), 0.0))  # shift invariance
+    True
     """
     fname = "softmax_backward"
     a, out_dtype = as_float_array(y, fname, "y")
