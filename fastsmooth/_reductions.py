@@ -449,7 +449,7 @@ def softmax(x, axis=-1, *, temperature=1.0):
     >>> fs.softmax([1.0, 2.0, 3.0, 4.0, 2.0])
     array([0.02948882, 0.08015892, 0.21789455, 0.59229879, 0.08015892])
     >>> fs.softmax([1.0, 2.0, 3.0, 4.0, 2.0], temperature=0.1).round(5)
-    array([0.     , 0.     , 0.00005, 0.99995, 0.     ])
+    array([0.0000e+00, 0.0000e+00, 5.0000e-05, 9.9995e-01, 0.0000e+00])
     >>> fs.softmax([1000.0, 1.0, np.inf, np.inf])   # the +inf limit, not nan
     array([0. , 0. , 0.5, 0.5])
     """
