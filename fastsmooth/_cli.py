@@ -14,9 +14,11 @@ def _fmt(a):
     return np.array2string(np.asarray(a), precision=6, suppress_small=False, floatmode="maxprec")
 
 
-def demo(out=sys.stdout):
+def demo(out=None):
     """Print the worked examples of the source notes, computed by fastsmooth."""
     import fastsmooth as fs
+
+    out = out or sys.stdout
 
     def p(*args):
         print(*args, file=out)
@@ -65,8 +67,9 @@ def demo(out=sys.stdout):
     return 0
 
 
-def info(out=sys.stdout):
+def info(out=None):
     """Print versions, Numba's threading layer and thread count, SVML, cache dir."""
+    out = out or sys.stdout
     import numba
 
     import fastsmooth
