@@ -81,6 +81,8 @@ def normalize_axes(axis, ndim, fname, *, multiple=True):
 def check_temperature(temperature, fname, name="temperature"):
     """The temperature as a Python float; must be a real, finite number > 0."""
     t = temperature
+    if type(t) is float and 0.0 < t < float("inf"):  # fast path: the common call
+        return t
     if isinstance(t, np.ndarray) and t.ndim == 0 and t.dtype.kind in "iuf":
         t = t.item()
     if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real):
@@ -137,6 +139,8 @@ class Rows:
 
     def restore(self, out_rows):
         """Rows of the input's size back to the input's shape and axis order (a view)."""
+        if self.perm == tuple(range(len(self.perm))):
+            return out_rows.reshape(self.shape)
         inverse = np.argsort(self.perm)
         return out_rows.reshape(self.moved_shape).transpose(inverse)
 
@@ -151,6 +155,11 @@ def to_rows(a, axes):
     No copy is made when the moved layout is already C-contiguous (the common case: the
     last axis of a C-ordered array, or the first of an F-ordered one); otherwise one copy
     puts the reduced axes last."""
+    if len(axes) == 1 and axes[0] == a.ndim - 1 and a.flags.c_contiguous:
+        # fast path: reducing the last axis of a C array is already rows
+        n = a.shape[-1]
+        data = a.reshape(-1, n) if n else a.reshape(prod(a.shape[:-1]), 0)
+        return Rows(data, a.shape, axes, tuple(range(a.ndim)), a.shape)
     kept = [i for i in range(a.ndim) if i not in axes]
     perm = tuple(kept) + tuple(axes)
     moved = a.transpose(perm)

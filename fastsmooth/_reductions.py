@@ -162,10 +162,22 @@ def _inf_row_softmax(x, lo, hi, k, y):
         y[i] = w if x[i] == np.inf else x.dtype.type(0.0)
 
 
-def _logsumexp_rows(rows, tau, parallel):
-    m, s, _, _ = _row_stats(rows, _inv_t(tau, rows.dtype), parallel)
+@kernel
+def _logsumexp_rows(x, inv_t, tau, out):
+    n = x.shape[1]
+    for r in prange(x.shape[0]):
+        m, s = lse_state(x[r], 0, n, inv_t)
+        out[r] = lse_value(m, s, tau)
+
+
+def _logsumexp_any(rows, tau, parallel):
+    inv_t = _inv_t(tau, rows.dtype)
     out = np.empty(rows.shape[0], rows.dtype)
-    _lse_finish(m, s, tau, out)
+    if _plan(*rows.shape, parallel)[0] == 1:
+        _logsumexp_rows(rows, inv_t, tau, out, parallel=parallel)
+    else:
+        m, s, _, _ = _row_stats(rows, inv_t, parallel)
+        _lse_finish(m, s, tau, out)
     return out
 
 
@@ -249,7 +261,7 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    out = _logsumexp_rows(rows.data, tau, use_parallel(rows.data.size))
+    out = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
     return _cast(rows.reduced(out, keepdims), out_dtype)
 
 
