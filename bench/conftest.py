@@ -48,12 +48,9 @@ _BW = {}
 def pytest_benchmark_update_machine_info(config, machine_info):
     import fastsmooth
 
-    try:
-        layer = numba.threading_layer()
-    except ValueError:
-        from fastsmooth._config import _predicted_layer
+    from fastsmooth._config import threading_layer
 
-        layer = _predicted_layer()
+    layer = threading_layer()
     if not _BW:
         _BW.update(copy_bandwidth())
     machine_info.update(

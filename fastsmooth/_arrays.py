@@ -13,6 +13,7 @@ from math import prod
 import numpy as np
 
 __all__ = [
+    "float_dtypes",
     "as_float_array",
     "normalize_axes",
     "check_temperature",
@@ -23,26 +24,35 @@ __all__ = [
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 
 
-def as_float_array(x, fname, name="x"):
-    """``(a, out_dtype)``: ``x`` as a float32/float64 ndarray to compute with, and the
-    dtype of the result. float32 -> float32, float64 -> float64, float16 -> computed in
-    float32 and returned as float16, bool/int -> float64, other floats (long double) ->
-    float64. Complex, object, string, datetime... raise ``TypeError``. No copy is made
-    when ``x`` is already a float32/float64 array."""
-    a = np.asarray(x)
-    kind = a.dtype.kind
+def float_dtypes(dtype, fname, name="x"):
+    """``(compute, out)``: the dtype fastsmooth computes in for an input of ``dtype``, and
+    the dtype of the result. float32 -> float32, float64 -> float64, float16 -> computed
+    in float32 and returned as float16, bool/int -> float64, other floats (long double)
+    -> float64. Complex, object, string, datetime... raise ``TypeError``. (The dtype
+    rule on its own, for inputs that are not NumPy arrays: Dask arrays.)"""
+    dtype = np.dtype(dtype)
+    kind = dtype.kind
     if kind in "biu":
-        return a.astype(_F64), _F64
+        return _F64, _F64
     if kind != "f":
         raise TypeError(
             f"{fname}: `{name}` must be an array of real numbers (bool, int or float), "
-            f"got dtype {a.dtype}"
+            f"got dtype {dtype}"
         )
-    if a.dtype == _F32 or a.dtype == _F64:
-        return a, a.dtype
-    if a.dtype == _F16:
-        return a.astype(_F32), _F16
-    return a.astype(_F64), _F64
+    if dtype == _F32 or dtype == _F64:
+        return dtype, dtype
+    if dtype == _F16:
+        return _F32, _F16
+    return _F64, _F64
+
+
+def as_float_array(x, fname, name="x"):
+    """``(a, out_dtype)``: ``x`` as a float32/float64 ndarray to compute with, and the
+    dtype of the result, by the rule of :func:`float_dtypes`. No copy is made when
+    ``x`` is already a float32/float64 array."""
+    a = np.asarray(x)
+    compute, out = float_dtypes(a.dtype, fname, name)
+    return (a if a.dtype == compute else a.astype(compute)), out
 
 
 def normalize_axes(axis, ndim, fname, *, multiple=True):

@@ -77,11 +77,9 @@ def info(out=None):
 
     print(f"fastsmooth {fastsmooth.__version__}", file=out)
     print(f"numpy {np.__version__}, numba {numba.__version__}", file=out)
-    try:
-        layer = numba.threading_layer()
-    except ValueError:
-        layer = f"{_config._predicted_layer()} (predicted; no parallel launch yet)"
-    print(f"threading layer: {layer}; threads: {numba.get_num_threads()}", file=out)
+    layer = _config.threading_layer() or "none could be loaded (serial kernels only)"
+    safe = "thread-safe" if _config._layer_is_thread_safe() else "serial kernels off the main thread"
+    print(f"threading layer: {layer} ({safe}); threads: {numba.get_num_threads()}", file=out)
     print(f"SVML: {bool(numba.config.USING_SVML)}", file=out)
     print(f"cache dir: {numba.config.CACHE_DIR or '(next to the package, __pycache__)'}", file=out)
     return 0

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import prange
 from numba import uint64 as U
 
 from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
-from ._config import jit, kernel, use_parallel
+from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp
 from ._rowops import (
     BLOCK,
@@ -61,7 +60,7 @@ def _plan(n_rows, n, parallel):
     unless there are too few rows to keep every thread busy and rows are long."""
     if not parallel or n < 2 * MIN_PIECE:
         return 1, max(n, 1)
-    want = -(-4 * numba.get_num_threads() // max(n_rows, 1))
+    want = -(-4 * num_threads() // max(n_rows, 1))
     pieces = min(want, n // MIN_PIECE)
     if pieces <= 1:
         return 1, max(n, 1)
@@ -151,9 +150,10 @@ def _row_sums(a, b, pieces, piece, parallel):
 
 @jit
 def _inf_row_softmax(x, lo, hi, k, y):
-    """The limit of softmax on a row whose maximum is +inf: uniform over the ``k``
-    +inf entries (nan for the whole row if it holds a nan)."""
-    if has_nan(x, 0, x.size):
+    """The limit of softmax on ``x[lo:hi]``, part of a row whose maximum is +inf:
+    uniform over the row's ``k`` +inf entries. ``k`` is nan when the row holds a nan
+    (anywhere, maybe outside ``[lo, hi)``), and then the output is nan."""
+    if k != k:
         for i in range(U(lo), U(hi)):
             y[i] = np.nan
         return
@@ -357,7 +357,8 @@ def _softmax_row(x, inv_t, y):
     n = x.size
     m = block_max(x, 0, n)
     if m == np.inf:
-        _inf_row_softmax(x, 0, n, count_equal(x, 0, n, m), y)
+        k = np.nan if has_nan(x, 0, n) else np.float64(count_equal(x, 0, n, m))
+        _inf_row_softmax(x, 0, n, k, y)
     elif m == -np.inf:
         for i in range(U(n)):
             y[i] = np.nan
@@ -376,7 +377,9 @@ def _softmax_rows(x, inv_t, y):
 
 @kernel
 def _softmax_apply(x, m, s, inv_t, piece, pieces, y):
-    """Second pass for long rows: ``y = exp((x - m)/tau) / (1 + s)`` from the stats."""
+    """Second pass for long rows: ``y = exp((x - m)/tau) / (1 + s)`` from the stats
+    of whole rows (``s`` is nan exactly when the row holds a nan; with ``m = +inf``,
+    ``s + 1`` counts the +inf entries)."""
     n_rows, n = x.shape
     for k in prange(n_rows * pieces):
         r = k // pieces
@@ -1213,3 +1216,152 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
     return hardmax(a, axis).astype(out_dtype, copy=False), _cast(
         softmax(a, axis, temperature=temperature), out_dtype
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Chunked arrays (fastsmooth.dask): the state of one block, the merge of the states of
+# several blocks, and the output pass of one block given the merged state of its slices.
+#
+# A state holds, per slice, the pair (m, s) of :mod:`._rowops` -- never a finished
+# LogSumExp: a softmax rebuilt as exp(x - lse) is wrong near +-1e308 -- and is a
+# structured array shaped like the block with the reduced axes kept (size 1), so that
+# Dask concatenates and moves it like any chunk. ``m`` is stored as float64 (exact for
+# float32 input too).
+
+#: State of LogSumExp / softmax / log-softmax: ``m`` the maximum, ``s`` the rescaled
+#: sum of the other terms (nan iff the slice holds a nan).
+LSE_STATE = np.dtype([("m", np.float64), ("s", np.float64)])
+#: State of soft-argmax: adds ``w``, the sum of ``i * exp((x_i - m) / tau)`` with ``i``
+#: counted from the start of the block, and ``n``, the block's length along the axis.
+#: Consecutive blocks merge in order, each one's ``w`` shifted by the length before it.
+SOFT_ARGMAX_STATE = np.dtype(
+    [("m", np.float64), ("s", np.float64), ("w", np.float64), ("n", np.int64)]
+)
+
+
+def _state(dtype, **fields):
+    out = np.empty(len(next(iter(fields.values()))), dtype)
+    for name, value in fields.items():
+        out[name] = value
+    return out
+
+
+def _state_fields(states, axes, names):
+    """``(rows, fields)``: ``states`` as :class:`._arrays.Rows` over ``axes`` (the states
+    to merge along each row, in order), and the named fields as contiguous 2-D arrays."""
+    rows = to_rows(states, axes)
+    return rows, [np.ascontiguousarray(rows.data[name]) for name in names]
+
+
+def block_lse_state(a, axes, inv_t):
+    """The :data:`LSE_STATE` of each slice of the block ``a`` (a float32/float64 ndarray)
+    over ``axes``, with the reduced axes kept. One read of ``a``, parallel when large."""
+    rows = to_rows(a, axes)
+    m, s, _, _ = _row_stats(rows.data, inv_t, use_parallel(rows.data.size))
+    return rows.reduced(_state(LSE_STATE, m=m, s=s), True)
+
+
+def merge_lse_states(states, axes, inv_t):
+    """Merge the :data:`LSE_STATE` s of consecutive blocks, laid side by side along
+    ``axes`` (at least one per slice), into one per slice (``axes`` kept, size 1)."""
+    rows, (m, s) = _state_fields(states, axes, "ms")
+    m_out = np.empty(m.shape[0])
+    s_out = np.empty(m.shape[0])
+    _merge_pieces(m, s, np.float64(inv_t), m_out, s_out)
+    return rows.reduced(_state(LSE_STATE, m=m_out, s=s_out), True)
+
+
+def finish_lse_states(states, tau, dtype):
+    """LogSumExp from merged states: ``m + tau * log1p(s)`` with the special slices,
+    in ``dtype``, shaped like ``states``."""
+    out = np.empty(states.size, dtype)
+    _lse_finish(
+        np.ascontiguousarray(states["m"]).reshape(-1),
+        np.ascontiguousarray(states["s"]).reshape(-1),
+        tau,
+        out,
+    )
+    return out.reshape(states.shape)
+
+
+def block_softmax(a, axes, states, inv_t, log):
+    """softmax (``log=False``) or log-softmax of the block ``a`` over ``axes``, given the
+    merged :data:`LSE_STATE` of the whole slices the block is part of (the shape of
+    ``a`` with ``axes`` of size 1)."""
+    rows = to_rows(a, axes)
+    x = rows.data
+    m = np.ascontiguousarray(states["m"].reshape(-1), dtype=x.dtype)  # exact: m is an x
+    s = np.ascontiguousarray(states["s"].reshape(-1))
+    parallel = use_parallel(x.size)
+    pieces, piece = _plan(*x.shape, parallel)
+    y = np.empty_like(x)
+    apply = _log_softmax_apply if log else _softmax_apply
+    apply(x, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    return rows.restore(y)
+
+
+def block_soft_argmax_state(a, axis, inv_t):
+    """The :data:`SOFT_ARGMAX_STATE` of each slice of the block ``a`` along ``axis``
+    (kept, size 1): the LogSumExp state, then the index-weighted sum against the
+    block's own maximum (two reads of ``a``, as :func:`soft_argmax`)."""
+    rows = to_rows(a, (axis,))
+    x = rows.data
+    parallel = use_parallel(x.size)
+    m, s, pieces, piece = _row_stats(x, inv_t, parallel)
+    sums = np.empty((x.shape[0], pieces))
+    wsums = np.empty((x.shape[0], pieces))
+    _soft_argmax_pieces(x, m, inv_t, piece, sums, wsums, parallel=parallel)
+    # a slice with nothing above -inf has no weights (its terms are exp(-inf + inf));
+    # it must add 0 to a merge, not nan
+    w = np.where(m == -np.inf, 0.0, wsums.sum(axis=1))
+    state = _state(SOFT_ARGMAX_STATE, m=m, s=s, w=w, n=np.full(x.shape[0], x.shape[1]))
+    return rows.reduced(state, True)
+
+
+@jit
+def _rescale(m_old, m_new, inv_t):
+    """Factor that moves a sum taken against the maximum ``m_old`` to ``m_new >= m_old``
+    (1 when they are equal, which covers two infinite maxima)."""
+    if m_old == m_new:
+        return 1.0
+    return exp((np.float64(m_old) - np.float64(m_new)) * inv_t)
+
+
+@jit
+def _merge_soft_argmax_pieces(m, s, w, n, inv_t, m_out, s_out, w_out, n_out):
+    for r in range(m.shape[0]):
+        mr, sr, wr, nr = m[r, 0], s[r, 0], w[r, 0], n[r, 0]
+        for p in range(1, m.shape[1]):
+            mp, sp = m[r, p], s[r, p]
+            # the indices of piece p start after the nr elements before it
+            wp = w[r, p] + np.float64(nr) * (sp + 1.0)
+            mm, sm = lse_merge(mr, sr, mp, sp, inv_t)
+            wr = wr * _rescale(mr, mm, inv_t) + wp * _rescale(mp, mm, inv_t)
+            mr, sr, nr = mm, sm, nr + n[r, p]
+        m_out[r] = mr
+        s_out[r] = sr
+        w_out[r] = wr
+        n_out[r] = nr
+
+
+def merge_soft_argmax_states(states, axis, inv_t):
+    """Merge the :data:`SOFT_ARGMAX_STATE` s of consecutive blocks laid side by side, in
+    order, along ``axis`` into one per slice (``axis`` kept, size 1)."""
+    rows, fields = _state_fields(states, (axis,), "mswn")
+    r = fields[0].shape[0]
+    out = [np.empty(r), np.empty(r), np.empty(r), np.empty(r, np.int64)]
+    _merge_soft_argmax_pieces(*fields, np.float64(inv_t), *out)
+    return rows.reduced(_state(SOFT_ARGMAX_STATE, **dict(zip("mswn", out))), True)
+
+
+def finish_soft_argmax_states(states, dtype):
+    """soft-argmax ``w / (1 + s)`` from merged states (nan where nothing is above
+    -inf), in ``dtype``, shaped like ``states``."""
+    out = np.empty(states.size, dtype)
+    _soft_argmax_finish(
+        np.ascontiguousarray(states["m"]).reshape(-1),
+        1.0 + np.ascontiguousarray(states["s"]).reshape(-1),
+        np.ascontiguousarray(states["w"]).reshape(-1),
+        out,
+    )
+    return out.reshape(states.shape)

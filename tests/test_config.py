@@ -67,8 +67,10 @@ def test_use_parallel_from_other_threads_follows_the_layer(monkeypatch):
         assert results["answer"] == (safe and numba.get_num_threads() > 1)
 
 
-def test_predicted_layer_is_a_real_layer():
-    assert _config._predicted_layer() in ("tbb", "omp", "workqueue")
+def test_threading_layer_is_the_one_numba_uses():
+    layer = _config.threading_layer()
+    assert layer in ("tbb", "omp", "workqueue")
+    assert layer == numba.threading_layer()  # asking launched the layer: no "not initialized"
 
 
 def test_cache_fallback_when_no_locator(monkeypatch):
