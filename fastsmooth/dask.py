@@ -471,7 +471,7 @@ class NumbaThreads(_WorkerPlugin):
 
 async def _share_of_cores(worker):
     """Cores Numba may use on this machine // Dask worker threads on this host (>= 1)."""
-    from distributed.utils import get_address_host
+    from distributed.comm import get_address_host
 
     host = get_address_host(worker.address)
     threads = worker.state.nthreads

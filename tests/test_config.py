@@ -1,7 +1,13 @@
 """The Numba configuration: flags keep inf/nan, serial and parallel twins agree, the
 serial/parallel choice, and the cache fallback."""
 
+import json
+import os
+import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -106,3 +112,121 @@ def test_results_do_not_depend_on_thread_count():
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one[0], many[0])
     np.testing.assert_array_equal(one[1], many[1])
+
+
+# ------------------------------------------------------------------- threads: the cap
+
+
+@_config.kernel
+def _thread_ids(out):
+    for i in numba.prange(out.shape[0]):
+        out[i] = numba.get_thread_id()
+
+
+def test_max_threads_caps_a_parallel_call_and_gives_the_thread_its_count_back(monkeypatch):
+    monkeypatch.setattr(_config, "_max_threads", None)
+    before = numba.get_num_threads()
+    ids = np.full(4096, -1)
+    _thread_ids(ids, parallel=True)
+    assert len(set(ids)) == before  # the iterations are split over every thread
+    assert _config.set_max_threads(1) is None
+    _thread_ids(ids, parallel=True)
+    assert set(ids) == {0}
+    assert numba.get_num_threads() == before
+    assert _config.num_threads() == 1
+    assert not _config.use_parallel(10**8)
+    assert _config.set_max_threads(None) == 1
+    assert _config.num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_max_threads_validation(bad):
+    with pytest.raises(ValueError, match="set_max_threads: `n` must be an int >= 1"):
+        _config.set_max_threads(bad)
+
+
+def test_no_loadable_threading_layer_runs_serial_kernels_with_one_warning(monkeypatch):
+    def no_layer():
+        raise ValueError("No threading layer could be loaded.")
+
+    monkeypatch.setattr(_config, "_layer", None)
+    monkeypatch.setattr(_config.numba, "get_num_threads", no_layer)
+    with pytest.warns(RuntimeWarning, match="could not load a threading layer"):
+        assert _config.threading_layer() is None
+    assert not _config.use_parallel(10**8)  # no second warning (warnings are errors here)
+    x = np.random.default_rng(1).standard_normal((64, 4096))
+    np.testing.assert_allclose(fs.logsumexp(x), np.log(np.exp(x).sum(axis=1)), rtol=1e-12)
+
+
+# ----------------------------------------------------------- a read-only installation
+
+# Runs in a fresh interpreter from a read-only copy of the package, with HOME and
+# NUMBA_CACHE_DIR unusable. Root ignores file modes, so a copy that is still writable
+# means we run as root with CAP_DAC_OVERRIDE; then Numba's cache locators are made to
+# find the directories unwritable instead (the same failure, one level lower).
+_READ_ONLY_SCRIPT = r"""
+import json, os, sys, warnings
+package = os.path.join(sys.argv[1], "fastsmooth")
+try:
+    open(os.path.join(package, "probe"), "w").close()
+    os.remove(os.path.join(package, "probe"))
+    mode = "patched"
+    import numba.core.caching as caching
+
+    def unwritable(self):
+        raise PermissionError(13, "Permission denied (simulated)", self.get_cache_path())
+
+    caching._CacheLocator.ensure_cache_path = unwritable
+except OSError:
+    mode = "read-only"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import numpy as np
+    import fastsmooth as fs
+    import fastsmooth._reference as ref
+    x = np.array([[1.0, 2.0, 3.0], [1000.0, 1.0, -np.inf]])
+    ok = bool(np.allclose(fs.logsumexp(x), ref.logsumexp(x), rtol=1e-14)
+              and np.allclose(fs.softmax(x, axis=0), ref.softmax(x, axis=0), rtol=1e-14))
+print(json.dumps({"mode": mode, "file": fs.__file__, "ok": ok,
+                  "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}))
+"""
+
+# drop the capabilities that let root ignore file modes, then run the command
+_DROP_ROOT_POWERS = (
+    "import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER\n"
+    "    libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP; fails harmlessly if not allowed\n"
+    "os.execv(sys.executable, [sys.executable] + sys.argv[1:])\n"
+)
+
+
+def test_read_only_install_imports_and_computes_with_one_warning(tmp_path):
+    src = Path(fs.__file__).parent
+    top = tmp_path / "ro"
+    shutil.copytree(src, top / "site" / "fastsmooth", ignore=shutil.ignore_patterns("__pycache__"))
+    (top / "home").mkdir()
+    before = sorted(p.name for p in (top / "site" / "fastsmooth").iterdir())
+    for path in [top, *top.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CACHE", "PYTHON"))}
+    env.update(HOME=str(top / "home"), XDG_CACHE_HOME=str(top / "home" / ".cache"),
+               NUMBA_CACHE_DIR=str(top / "home" / "numba"), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, "-c", _READ_ONLY_SCRIPT, str(top / "site")]
+    if sys.platform.startswith("linux"):
+        cmd = [sys.executable, "-c", _DROP_ROOT_POWERS, *cmd[1:]]
+    try:
+        proc = subprocess.run(cmd, cwd=top / "site", env=env, capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        for path in [top, *top.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["file"] == str(top / "site" / "fastsmooth" / "__init__.py")
+    assert report["ok"]
+    assert len(report["warnings"]) == 1, report
+    assert report["warnings"][0].startswith("RuntimeWarning: fastsmooth: compiled kernels will not be cached")
+    assert sorted(p.name for p in (top / "site" / "fastsmooth").iterdir()) == before
+    if os.geteuid() != 0:
+        assert report["mode"] == "read-only"
