@@ -111,20 +111,37 @@ def _drop_axes(shape, axes):
 # ---------------------------------------------------------------------------------------
 # Chunk / combine / aggregate functions of the reductions (module-level: they are
 # pickled to the workers). The reductions are declared with the dtype of their
-# intermediate states, and the final result gets its own ``meta``.
+# intermediate states, and the final result gets its own ``meta``. Dask also calls
+# these functions on empty arrays to learn the type of their results (and the
+# array-expression backend hands the final ``meta`` to combine/aggregate): an empty
+# input gives an empty result of the right dtype, without touching a kernel.
+
+
+def _empty_result(states, axis, keepdims, dtype):
+    shape = tuple(1 if i in axis else n for i, n in enumerate(states.shape))
+    shape = shape if keepdims else _drop_axes(shape, axis)
+    if states.ndim <= max(axis, default=-1) or any(states.shape[i] == 0 for i in axis):
+        # never a real block's states (they have one per chunk): one of Dask's stand-ins,
+        # whose number of dimensions may not even match; any empty array of the dtype
+        shape = (0,) * max(len(shape), 1)
+    return np.empty(shape, dtype)
 
 
 def _lse_chunk(a, axis, keepdims, inv_t, computing_meta=False):
-    if computing_meta:  # Dask asks for the type of the result: no kernel to run
-        return _meta(a.ndim, LSE_STATE)
+    if computing_meta:
+        return _empty_result(a, axis, True, LSE_STATE)
     return block_lse_state(a, axis, inv_t)
 
 
 def _lse_combine(states, axis, keepdims, inv_t):
+    if states.size == 0:
+        return _empty_result(states, axis, True, LSE_STATE)
     return merge_lse_states(states, axis, inv_t)
 
 
 def _lse_aggregate(states, axis, keepdims, inv_t, tau, out_dtype):
+    if states.size == 0:
+        return _empty_result(states, axis, keepdims, out_dtype)
     out = finish_lse_states(merge_lse_states(states, axis, inv_t), tau, out_dtype)
     return out if keepdims else out.reshape(_drop_axes(out.shape, axis))
 
@@ -135,15 +152,19 @@ def _softmax_block(a, states, axes, inv_t, log):
 
 def _soft_argmax_chunk(a, axis, keepdims, inv_t, computing_meta=False):
     if computing_meta:
-        return _meta(a.ndim, SOFT_ARGMAX_STATE)
+        return _empty_result(a, axis, True, SOFT_ARGMAX_STATE)
     return block_soft_argmax_state(a, axis[0], inv_t)
 
 
 def _soft_argmax_combine(states, axis, keepdims, inv_t):
+    if states.size == 0:
+        return _empty_result(states, axis, True, SOFT_ARGMAX_STATE)
     return merge_soft_argmax_states(states, axis[0], inv_t)
 
 
 def _soft_argmax_aggregate(states, axis, keepdims, inv_t, out_dtype):
+    if states.size == 0:
+        return _empty_result(states, axis, keepdims, out_dtype)
     out = finish_soft_argmax_states(merge_soft_argmax_states(states, axis[0], inv_t), out_dtype)
     return out if keepdims else out.reshape(_drop_axes(out.shape, axis))
 
@@ -247,7 +268,6 @@ def _softmax(x, axis, temperature, split_every, fname, log):
         states,
         dtype=x.dtype,
         meta=_meta(x.ndim, x.dtype),
-        token=f"fastsmooth-{fname}",
     )
     return _cast(y, out_dtype)
 

@@ -5,6 +5,7 @@ scheduler (also on Numba's workqueue layer), and a real two-process LocalCluster
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -243,6 +244,40 @@ def test_importing_fastsmooth_does_not_import_dask():
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+_ARRAY_EXPR = """
+import json, warnings
+warnings.simplefilter("error")
+import dask.array as da, numpy as np
+import fastsmooth as fs, fastsmooth.dask as fsd
+x = 3.0 * np.random.default_rng(7).standard_normal((5, 300))
+x[1, 30:60] = -np.inf
+x[2, 100] = np.inf
+dx = da.from_array(x, chunks=(2, 17))
+bad = []
+for op in ("logsumexp", "softmax", "log_softmax", "soft_argmax"):
+    for axis in (0, 1):
+        y = getattr(fsd, op)(dx, axis=axis, split_every=3)
+        got, want = y.compute(scheduler="sync"), getattr(fs, op)(x, axis=axis)
+        if y.dtype != want.dtype or got.shape != want.shape or not np.allclose(got, want, rtol=1e-14, equal_nan=True):
+            bad.append(f"{op} axis={axis}")
+print(json.dumps({"collection": type(dx).__module__, "bad": bad}))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("dask.array._array_expr") is None,
+                    reason="this Dask has no array-expression backend")
+def test_array_expression_backend():
+    """Dask's newer backend (``array.query-planning``) passes ``meta`` around
+    differently; the functions must work there too."""
+    env = dict(os.environ, DASK_ARRAY__QUERY_PLANNING="True")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", _ARRAY_EXPR], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report == {"collection": "dask.array._array_expr._collection", "bad": []}
 
 
 # ------------------------------------------------------------------- threads
