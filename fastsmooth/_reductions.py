@@ -20,7 +20,7 @@ from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
 from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp
 from ._rowops import (
-    BLOCK,
+    CHUNK,
     block_max,
     count_equal,
     exp_store_sum,
@@ -65,7 +65,7 @@ def _plan(n_rows, n, parallel):
     if pieces <= 1:
         return 1, max(n, 1)
     piece = -(-n // pieces)
-    piece = -(-piece // BLOCK) * BLOCK
+    piece = -(-piece // CHUNK) * CHUNK
     return -(-n // piece), piece
 
 

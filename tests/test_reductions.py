@@ -576,3 +576,21 @@ def test_bad_grad_and_out_shapes():
         fs.soft_argmax2d(np.ones(5))
     with pytest.raises(TypeError, match="`grad`"):
         fs.logsumexp_backward(np.ones(3, complex), x, np.ones(3))
+
+
+@pytest.mark.parametrize("shape,axes", [((5, 300, 7), (1,)), ((64, 70), (0,)), ((3, 4, 5, 6), (1, 2)),
+                                        ((2, 3, 4), (0, 1)), ((9, 1, 17), (0,))])
+def test_transposed_layouts_use_the_tiled_copy_and_agree(shape, axes):
+    """Reduced axes that are not last in a C array go through the tiled transpose."""
+    from fastsmooth._arrays import to_rows
+
+    x = _data(shape, np.float64, seed=30)
+    rows = to_rows(x, axes)
+    kept = [i for i in range(x.ndim) if i not in axes]
+    np.testing.assert_array_equal(rows.data, x.transpose(kept + list(axes)).reshape(rows.data.shape))
+    np.testing.assert_allclose(fs.logsumexp(x, axis=axes), sp.logsumexp(x, axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(fs.softmax(x, axis=axes), sp.softmax(x, axis=axes), rtol=1e-12)
+    g = rng(31).standard_normal(shape)
+    y = fs.softmax(x, axis=axes)
+    np.testing.assert_allclose(fs.softmax_backward(g, y, axis=axes), ref.softmax_backward(g, y, axis=axes),
+                               rtol=1e-11, atol=1e-15)
