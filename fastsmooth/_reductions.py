@@ -1247,10 +1247,11 @@ def _state(dtype, **fields):
 
 
 def _state_fields(states, axes, names):
-    """``(rows, fields)``: ``states`` as :class:`._arrays.Rows` over ``axes`` (the states
-    to merge along each row, in order), and the named fields as contiguous 2-D arrays."""
-    rows = to_rows(states, axes)
-    return rows, [np.ascontiguousarray(rows.data[name]) for name in names]
+    """``(rows, fields)``: the named fields of ``states`` as rows over ``axes`` (the
+    states to merge along each row, in order), each a contiguous 2-D array, and the
+    :class:`._arrays.Rows` of the first (for the shape of the merged result)."""
+    rows = [to_rows(np.ascontiguousarray(states[name]), axes) for name in names]
+    return rows[0], [r.data for r in rows]
 
 
 def block_lse_state(a, axes, inv_t):
