@@ -56,7 +56,26 @@ def table(groups, bandwidth):
     return "\n".join(rows)
 
 
+def first_call_table(data):
+    rows = {}
+    for b in data["benchmarks"]:
+        e = b["extra_info"]
+        rows.setdefault(e["op"], {})[e["cache"]] = e
+    lines = ["| op | import s | first call, cold cache s | first call, warm cache s | second call µs |",
+             "|---|---|---|---|---|"]
+    for op, r in sorted(rows.items()):
+        cold, warm = r.get("cold", {}), r.get("warm", {})
+        lines.append(f"| {op} | {warm.get('import_s', float('nan')):.2f} | {cold.get('first_call_s', float('nan')):.2f} "
+                     f"| {warm.get('first_call_s', float('nan')):.2f} | {1e6 * warm.get('second_call_s', float('nan')):.0f} |")
+    return "\n".join(lines)
+
+
 def render(path):
+    data = json.loads(Path(path).read_text())
+    if data["benchmarks"] and "cache" in data["benchmarks"][0]["extra_info"]:
+        m = data["machine_info"]
+        return (f"Measured {data.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
+                f"Numba {m.get('numba')}, NumPy {m.get('numpy')}.\n\n" + first_call_table(data))
     machine, when, commit, groups = load(path)
     bw = machine.get("copy_bandwidth_GBps", {})
     best = max(bw.values()) if bw else float("nan")

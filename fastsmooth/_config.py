@@ -66,9 +66,12 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn"})
 REDUCTION_FASTMATH = FASTMATH | {"reassoc"}
 
 #: Inputs with fewer elements than this run the serial twin of a kernel. Measured here
-#: (numba 0.68, omp layer): a warm parallel launch costs ~2 us, the very first one
-#: several ms; below ~32k elements the work per thread is smaller than that.
-PARALLEL_MIN_ELEMENTS = 1 << 15
+#: (numba 0.68, omp layer, 2 cores): a warm parallel launch costs ~2 us on an idle
+#: machine, but when the other core is busy the launch waits for the worker thread to be
+#: scheduled -- two 4 ms scheduler ticks, seen as medians of exactly 8 ms on small inputs.
+#: 2**17 elements is ~60 us of exp-bound work on one core: below it the parallel gain
+#: is a few tens of microseconds and the risk is milliseconds.
+PARALLEL_MIN_ELEMENTS = 1 << 17
 
 _COMMON = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 

@@ -21,6 +21,14 @@ from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp
 from ._rowops import (
     CHUNK,
+    GROUP,
+    SHORT_ROW,
+    gather_group,
+    group_exp,
+    scale_lanes,
+    scatter_group,
+    group_max,
+    group_state,
     block_max,
     count_equal,
     exp_store_sum,
@@ -173,7 +181,9 @@ def _logsumexp_rows(x, inv_t, tau, out):
 def _logsumexp_any(rows, tau, parallel):
     inv_t = _inv_t(tau, rows.dtype)
     out = np.empty(rows.shape[0], rows.dtype)
-    if _plan(*rows.shape, parallel)[0] == 1:
+    if _short(rows.shape[1]):
+        _short_lse(rows, inv_t, tau, out, parallel=parallel)
+    elif _plan(*rows.shape, parallel)[0] == 1:
         _logsumexp_rows(rows, inv_t, tau, out, parallel=parallel)
     else:
         m, s, _, _ = _row_stats(rows, inv_t, parallel)
@@ -185,6 +195,97 @@ def _logsumexp_any(rows, tau, parallel):
 def _lse_finish(m, s, tau, out):
     for r in range(m.shape[0]):
         out[r] = lse_value(m[r], s[r], tau)
+
+
+# ---------------------------------------------------------------------------------------
+# Short rows (at most SHORT_ROW elements): GROUP rows at a time, vectorized across rows.
+
+
+@kernel
+def _short_lse(x, inv_t, tau, out):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        s = np.empty(GROUP, np.float64)
+        gather_group(x, r0, g, buf)
+        group_state(buf, g, inv_t, m, s)
+        for i in range(g):
+            out[r0 + i] = lse_value(m[i], s[i], tau)
+
+
+@kernel
+def _short_log_softmax(x, inv_t, y):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        s = np.empty(GROUP, np.float64)
+        shift = np.empty(GROUP, x.dtype)
+        gather_group(x, r0, g, buf)
+        group_state(buf, g, inv_t, m, s)
+        for i in range(g):  # one log1p per row (scalar)
+            shift[i] = np.nan if (m[i] == -np.inf or s[i] != s[i]) else math.log1p(s[i])
+        ninf = x.dtype.type(-np.inf)
+        for j in range(U(n)):
+            bj = buf[j]
+            for i in range(U(g)):
+                v = bj[i]
+                mi = m[i]
+                # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
+                z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else (v - mi) * inv_t
+                bj[i] = z - shift[i]
+        scatter_group(buf, r0, g, y)
+
+
+@kernel
+def _short_softmax(x, inv_t, y):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        sums = np.empty(GROUP, np.float64)
+        scale = np.empty(GROUP, x.dtype)
+        e = np.empty((n, GROUP), x.dtype)  # not buf: in-place, LLVM's alias check fails
+        gather_group(x, r0, g, buf)
+        group_max(buf, g, m)
+        group_exp(buf, g, m, inv_t, e, sums)
+        for i in range(g):
+            scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
+        scale_lanes(e, g, scale)
+        scatter_group(e, r0, g, y)
+
+
+@kernel
+def _short_soft_argmax(x, inv_t, out):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        sums = np.empty(GROUP, np.float64)
+        w = np.zeros(GROUP, np.float64)
+        e = np.empty((n, GROUP), x.dtype)
+        gather_group(x, r0, g, buf)
+        group_max(buf, g, m)
+        group_exp(buf, g, m, inv_t, e, sums)
+        for j in range(U(n)):
+            bj = e[j]
+            for i in range(U(g)):
+                w[i] += np.float64(bj[i]) * np.float64(j)
+        for i in range(g):
+            out[r0 + i] = w[i] / sums[i] if m[i] > -np.inf else np.nan
+
+
+def _short(n):
+    return 0 < n <= SHORT_ROW
 
 
 # ---------------------------------------------------------------------------------------
@@ -403,7 +504,9 @@ def _softmax_rows_any(rows, tau, parallel):
     inv_t = _inv_t(tau, rows.dtype)
     y = np.empty_like(rows)
     n_rows, n = rows.shape
-    if _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+    if _short(n):
+        _short_softmax(rows, inv_t, y, parallel=parallel)
+    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
         _softmax_rows(rows, inv_t, y, parallel=parallel)
     else:
         m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
@@ -652,7 +755,9 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
     inv_t = _inv_t(tau, a.dtype)
     y = np.empty_like(rows.data)
     n_rows, n = rows.data.shape
-    if _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+    if _short(n):
+        _short_log_softmax(rows.data, inv_t, y, parallel=parallel)
+    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
         _log_softmax_rows(rows.data, inv_t, y, parallel=parallel)
     else:
         m, s, pieces, piece = _row_stats(rows.data, inv_t, parallel)
@@ -851,11 +956,14 @@ def soft_argmax(x, axis=-1, *, temperature=1.0):
     axes = normalize_axes(axis, a.ndim, fname, multiple=False)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    m, s, w, _, _ = _soft_argmax_moments(
-        rows.data, _inv_t(tau, a.dtype), use_parallel(rows.data.size)
-    )
+    inv_t = _inv_t(tau, a.dtype)
+    parallel = use_parallel(rows.data.size)
     out = np.empty(rows.data.shape[0], a.dtype)
-    _soft_argmax_finish(m, s, w, out)
+    if _short(rows.data.shape[1]):
+        _short_soft_argmax(rows.data, inv_t, out, parallel=parallel)
+    else:
+        m, s, w, _, _ = _soft_argmax_moments(rows.data, inv_t, parallel)
+        _soft_argmax_finish(m, s, w, out)
     return _cast(rows.reduced(out, False), out_dtype)
 
 

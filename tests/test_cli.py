@@ -37,3 +37,60 @@ def test_module_entry_point_runs():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "4.0000045403" in proc.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "--ops", "nonsense"],
+    ["bench", "--ops", ""],
+    ["bench", "--threads", "0"],
+    ["bench", "--threads", "two"],
+    ["bench", "--dtype", "float16"],
+    ["bench", "--frobnicate"],
+])
+def test_bench_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(argv)
+    assert exc.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+@pytest.fixture
+def restore_threads():
+    import numba
+
+    before = numba.get_num_threads()
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    torch_before = torch.get_num_threads() if torch else None
+    yield
+    numba.set_num_threads(before)
+    if torch:
+        torch.set_num_threads(torch_before)
+
+
+def test_bench_runs_and_writes_json(tmp_path, monkeypatch, capsys, restore_threads):
+    import json
+
+    from fastsmooth import _bench
+
+    monkeypatch.setattr(_bench, "QUICK_SHAPES", [(16, 50), (3, 7)])
+    monkeypatch.setattr(_bench, "copy_bandwidth", lambda nbytes, repeat=5: 10.0)
+    out = tmp_path / "r.json"
+    assert _cli.main(["bench", "--quick", "--ops", "logsumexp,softmax", "--dtype", "float64",
+                      "--threads", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "logsumexp" in text and "softmax" in text and "x vs numpy" in text and "GB/s" in text
+    data = json.loads(out.read_text())
+    assert {r["op"] for r in data["results"]} == {"logsumexp", "softmax"}
+    assert all(r["times"]["fastsmooth"] > 0 and "numpy" in r["times"] for r in data["results"])
+    assert data["meta"]["threads"] == 1
+
+
+def test_help_everywhere(capsys):
+    for argv in (["--help"], ["demo", "--help"], ["bench", "--help"], ["info", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            _cli.main(argv)
+        assert exc.value.code == 0
+    assert "--quick" in capsys.readouterr().out

@@ -289,7 +289,8 @@ import dask, dask.array as da, numpy as np
 import fastsmooth as fs, fastsmooth.dask as fsd
 from fastsmooth import _config
 x = 3.0 * np.random.default_rng(5).standard_normal((8, 200_000))
-dx = da.from_array(x, chunks=(8, 25_000))  # 200k elements a chunk: the parallel kernels
+dx = da.from_array(x, chunks=(8, 25_000))
+assert 8 * 25_000 >= _config.PARALLEL_MIN_ELEMENTS  # chunks big enough for the parallel kernels
 want = [fs.logsumexp(x), fs.softmax(x), fs.log_softmax(x, axis=0), fs.soft_argmax(x)]
 bad = []
 with dask.config.set(scheduler="threads", num_workers=16):

@@ -594,3 +594,25 @@ def test_transposed_layouts_use_the_tiled_copy_and_agree(shape, axes):
     y = fs.softmax(x, axis=axes)
     np.testing.assert_allclose(fs.softmax_backward(g, y, axis=axes), ref.softmax_backward(g, y, axis=axes),
                                rtol=1e-11, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 32, 33])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_many_short_rows_with_specials_in_every_lane(n, dtype):
+    """Rows of <= 32 elements are handled 64 at a time, one row per vector lane; every
+    lane must keep its own special values (and a group may be partial)."""
+    r = rng(32 + n)
+    x = r.standard_normal((203, n)).astype(dtype)
+    specials = np.array([np.inf, -np.inf, np.nan], dtype)
+    for _ in range(60):
+        x[r.integers(0, 203), r.integers(0, n)] = specials[r.integers(0, 3)]
+    x[150] = -np.inf
+    x[151] = np.inf
+    close = dict(rtol=TOL[dtype]["rtol"], atol=1e-6 if dtype == np.float32 else 1e-15, equal_nan=True)
+    np.testing.assert_allclose(fs.logsumexp(x), ref.logsumexp(x), **close)
+    np.testing.assert_allclose(fs.softmax(x), ref.softmax(x), **close)
+    np.testing.assert_allclose(fs.log_softmax(x), ref.log_softmax(x), **close)
+    np.testing.assert_allclose(fs.soft_argmax(x), ref.soft_argmax(x), **close)
+    for t in (0.3, 4.0):
+        np.testing.assert_allclose(fs.logsumexp(x, temperature=t), ref.logsumexp(x, temperature=t), **close)
+        np.testing.assert_allclose(fs.softmax(x, temperature=t), ref.softmax(x, temperature=t), **close)

@@ -26,11 +26,13 @@ def cases():
     """``[(name, call)]``: big inputs that take the parallel kernels (>= 32k elements,
     rows long enough to be cut into pieces) for every op, and the small call of
     ``tests/test_api.CALLS`` for every public function (new ones included)."""
-    x = 3.0 * rng(40).standard_normal((64, 1024))
+    big = _config.PARALLEL_MIN_ELEMENTS
+    x = 3.0 * rng(40).standard_normal((64, max(1024, -(-big // 64))))
     x32 = x.astype(np.float32)
-    long = 3.0 * rng(41).standard_normal((2, 70_000))  # pieces of rows across threads
-    heat = rng(42).standard_normal((16, 48, 48))
+    long = 3.0 * rng(41).standard_normal((2, max(70_000, big)))  # rows cut into pieces
+    heat = rng(42).standard_normal((max(16, -(-big // 2304)), 48, 48))
     g = rng(43).standard_normal(x.shape)
+    assert min(x.size, long.size, heat.size) >= big  # all take the parallel kernels
     y, ly = fs.softmax(x), fs.log_softmax(x)
     out = [
         ("logsumexp", lambda: fs.logsumexp(x, axis=1, temperature=0.5)),
@@ -47,7 +49,7 @@ def cases():
         ("soft_argmax long", lambda: fs.soft_argmax(long)),
         ("soft_argmax_backward", lambda: fs.soft_argmax_backward(np.ones(64), x)),
         ("soft_argmax2d", lambda: fs.soft_argmax2d(heat)),
-        ("soft_argmax2d_backward", lambda: fs.soft_argmax2d_backward(np.ones((16, 2)), heat)),
+        ("soft_argmax2d_backward", lambda: fs.soft_argmax2d_backward(np.ones((len(heat), 2)), heat)),
         ("hardmax", lambda: fs.hardmax(x)),
         ("straight_through_hardmax", lambda: fs.straight_through_hardmax(x)),
     ]
