@@ -25,7 +25,7 @@ def _run_stress(env_extra, code=None, timeout=300):
     kernels run even on a one-core machine."""
     env = dict(os.environ, NUMBA_NUM_THREADS="4", **env_extra)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tests.thread_stress", "16"]
+    cmd = [sys.executable, "-c", code] if code else [sys.executable, "-m", "tests.thread_stress", "16", "6"]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 

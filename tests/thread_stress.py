@@ -64,7 +64,7 @@ def _outputs(result):
     return list(result) if isinstance(result, tuple) else [result]
 
 
-def run(n_threads=16, rounds=12, timeout=300.0):
+def run(n_threads=16, rounds=6, timeout=300.0):
     """Call every case ``rounds`` times from each of ``n_threads`` threads and from the
     main thread, all at once (each thread in its own order); returns a report dict."""
     todo = cases()
@@ -115,6 +115,6 @@ def run(n_threads=16, rounds=12, timeout=300.0):
     }
 
 
-if __name__ == "__main__":
-    report = run(int(sys.argv[1]) if len(sys.argv) > 1 else 16)
-    print(json.dumps(report))
+if __name__ == "__main__":  # python -m tests.thread_stress [threads [rounds]]
+    args = [int(a) for a in sys.argv[1:3]]
+    print(json.dumps(run(*args)))
