@@ -68,7 +68,7 @@ from ._arrays import as_float_array, check_temperature, normalize_axes
 from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
 from ._exp import exp
 from ._reductions import _cast, _inv_t
-from ._rowops import block_max
+from ._rowops import BLOCK, block_max
 
 __all__ = [
     "SoftConfusion",
@@ -141,21 +141,29 @@ def _sigmoid_pq(z, one):
 
 @jit(fastmath=REDUCTION_FASTMATH)
 def _row_counts(x, t, lo, hi, inv_t):
-    """Soft ``(tp, fp, fn, tn)`` of ``x[lo:hi]`` against ``t[lo:hi]``, summed in float64."""
+    """Soft ``(tp, fp, fn)`` of ``x[lo:hi]`` against ``t[lo:hi]``: summed in the
+    input's dtype over blocks of :data:`._rowops.BLOCK` elements (vector speed; LLVM
+    keeps several vector partial sums, so a float32 lane adds a few dozen values), the
+    blocks added in float64."""
     one = x.dtype.type(1.0)
+    zero = x.dtype.type(0.0)
     tp = 0.0
     fp = 0.0
     fn = 0.0
-    tn = 0.0
-    for i in range(U(lo), U(hi)):
-        p, q = _sigmoid_pq(x[i] * inv_t, one)
-        ti = x.dtype.type(t[i])
-        ui = one - ti
-        tp += p * ti
-        fp += p * ui
-        fn += q * ti
-        tn += q * ui
-    return tp, fp, fn, tn
+    for blo in range(lo, hi, BLOCK):
+        btp = zero
+        bfp = zero
+        bfn = zero
+        for i in range(U(blo), U(min(blo + BLOCK, hi))):
+            p, q = _sigmoid_pq(x[i] * inv_t, one)
+            ti = x.dtype.type(t[i])
+            btp += p * ti
+            bfp += p * (one - ti)
+            bfn += q * ti
+        tp += np.float64(btp)
+        fp += np.float64(bfp)
+        fn += np.float64(bfn)
+    return tp, fp, fn
 
 
 @kernel
@@ -168,45 +176,65 @@ def _counts_rows(x, t, inv_t, piece, out):
         r = k // pieces
         j = k - r * pieces
         lo = j * piece
-        tp, fp, fn, tn = _row_counts(x[r], t[r], lo, min(n, lo + piece), inv_t)
+        tp, fp, fn = _row_counts(x[r], t[r], lo, min(n, lo + piece), inv_t)
         out[r, j, 0] = tp
         out[r, j, 1] = fp
         out[r, j, 2] = fn
-        out[r, j, 3] = tn
+
+
+#: Rows summed in the input's dtype before they are added to the float64 totals (float32
+#: sums of at most this many values in [0, 1] lose less than 1e-6 relative).
+ROWS_BLOCK = 32
+#: Classes per tile in the columns layout, so that the block sums (3 x tile) stay in L1.
+CLASS_TILE = 1024
 
 
 @jit
-def _col_counts(x, t, lo, hi, inv_t, acc):
-    """Columns layout ``(N, K)``: add the soft counts of rows ``[lo, hi)`` into
-    ``acc`` (4, K), vectorized over the classes."""
-    n_cls = x.shape[1]
+def _col_counts(x, t, lo, hi, klo, khi, inv_t, acc, blk):
+    """Columns layout ``(N, K)``: the soft ``(tp, fp, fn)`` of rows ``[lo, hi)`` and
+    classes ``[klo, khi)`` into ``acc[:, klo:khi]`` (float64), vectorized over the
+    classes. Blocks of :data:`ROWS_BLOCK` rows are summed in ``blk`` (3, khi - klo) of
+    the input's dtype first: half the memory traffic of float64 accumulators for
+    float32 input, and small enough to stay in L1."""
     one = x.dtype.type(1.0)
-    for j in range(4):
-        for k in range(U(0), U(n_cls)):
-            acc[j, k] = 0.0
-    tp = acc[0]
-    fp = acc[1]
-    fn = acc[2]
-    tn = acc[3]
-    for i in range(lo, hi):
-        xr = x[i]
-        tr = t[i]
-        for k in range(U(0), U(n_cls)):
-            p, q = _sigmoid_pq(xr[k] * inv_t, one)
-            ti = x.dtype.type(tr[k])
-            ui = one - ti
-            tp[k] += p * ti
-            fp[k] += p * ui
-            fn[k] += q * ti
-            tn[k] += q * ui
+    zero = x.dtype.type(0.0)
+    width = khi - klo
+    for j in range(3):
+        for k in range(U(0), U(width)):
+            acc[j, klo + k] = 0.0
+    tp = blk[0]
+    fp = blk[1]
+    fn = blk[2]
+    for blo in range(lo, hi, ROWS_BLOCK):
+        for j in range(3):
+            for k in range(U(0), U(width)):
+                blk[j, k] = zero
+        for i in range(blo, min(hi, blo + ROWS_BLOCK)):
+            xr = x[i, klo:khi]
+            tr = t[i, klo:khi]
+            for k in range(U(0), U(width)):
+                p, q = _sigmoid_pq(xr[k] * inv_t, one)
+                ti = x.dtype.type(tr[k])
+                tp[k] += p * ti
+                fp[k] += p * (one - ti)
+                fn[k] += q * ti
+        for j in range(3):
+            for k in range(U(0), U(width)):
+                acc[j, klo + k] += np.float64(blk[j, k])
 
 
 @kernel
 def _counts_cols(x, t, inv_t, chunk, out):
-    n = x.shape[0]
-    for c in prange(out.shape[0]):
+    """Task ``(c, tile)``: rows ``[c chunk, (c + 1) chunk)`` and one tile of
+    :data:`CLASS_TILE` classes, summed into ``out[c, :, tile]``."""
+    n, n_cls = x.shape
+    tiles = (n_cls + CLASS_TILE - 1) // CLASS_TILE
+    for task in prange(out.shape[0] * tiles):
+        c = task // tiles
+        klo = (task - c * tiles) * CLASS_TILE
+        khi = min(n_cls, klo + CLASS_TILE)
         lo = c * chunk
-        _col_counts(x, t, lo, min(n, lo + chunk), inv_t, out[c])
+        _col_counts(x, t, lo, min(n, lo + chunk), klo, khi, inv_t, out[c], np.empty((3, khi - klo), x.dtype))
 
 
 @jit
@@ -288,14 +316,13 @@ def _softmax_row(x, inv_t, p):
 
 @jit
 def _softmax_row_counts(x, p, m, q_top, y, label, acc):
-    """Add one row's soft counts into ``acc`` (4, K). The target row is ``y`` or, when
-    ``y`` is None, the one-hot of the class id ``label``."""
+    """Add one row's soft ``(tp, fp, fn)`` into ``acc`` (3, K). The target row is ``y``
+    or, when ``y`` is None, the one-hot of the class id ``label``."""
     one = x.dtype.type(1.0)
     zero = x.dtype.type(0.0)
     tp = acc[0]
     fp = acc[1]
     fn = acc[2]
-    tn = acc[3]
     for k in range(U(0), U(x.size)):
         pk = p[k]
         qk = q_top if x[k] == m else one - pk
@@ -303,30 +330,36 @@ def _softmax_row_counts(x, p, m, q_top, y, label, acc):
             yk = one if k == label else zero
         else:
             yk = x.dtype.type(y[k])
-        uk = one - yk
         tp[k] += pk * yk
-        fp[k] += pk * uk
+        fp[k] += pk * (one - yk)
         fn[k] += qk * yk
-        tn[k] += qk * uk
 
 
 @kernel
 def _softmax_counts(x, labels, y, inv_t, chunk, out):
-    """``labels`` (N,) class ids or ``y`` (N, K) targets (the other one None)."""
+    """``labels`` (N,) class ids, or ``y`` (N, K) targets with ``labels`` empty. Rows
+    are summed in blocks in the input's dtype, as in :func:`_col_counts`."""
     n, n_cls = x.shape
     for c in prange(out.shape[0]):
         acc = out[c]
-        for j in range(4):
+        for j in range(3):
             for k in range(n_cls):
                 acc[j, k] = 0.0
         p = np.empty(n_cls, x.dtype)
+        blk = np.empty((3, n_cls), x.dtype)
         lo = c * chunk
-        for i in range(lo, min(n, lo + chunk)):
-            m, q_top = _softmax_row(x[i], inv_t, p)
-            if y is None:
-                _softmax_row_counts(x[i], p, m, q_top, None, U(labels[i]), acc)
-            else:
-                _softmax_row_counts(x[i], p, m, q_top, y[i], U(0), acc)
+        hi = min(n, lo + chunk)
+        for blo in range(lo, hi, ROWS_BLOCK):
+            blk[:] = 0.0
+            for i in range(blo, min(hi, blo + ROWS_BLOCK)):
+                m, q_top = _softmax_row(x[i], inv_t, p)
+                if y is None:
+                    _softmax_row_counts(x[i], p, m, q_top, None, U(labels[i]), blk)
+                else:
+                    _softmax_row_counts(x[i], p, m, q_top, y[i], U(0), blk)
+            for j in range(3):
+                for k in range(n_cls):
+                    acc[j, k] += np.float64(blk[j, k])
 
 
 @jit(fastmath=REDUCTION_FASTMATH)
@@ -564,30 +597,35 @@ def _row_plan(n):
 
 def _col_plan(n, n_cls):
     """``(chunks, chunk)``: rows per task so that a task holds about :data:`PIECE`
-    elements."""
-    chunk = max(1, PIECE // max(n_cls, 1))
+    elements (of at most :data:`CLASS_TILE` classes)."""
+    chunk = max(1, PIECE // max(min(n_cls, CLASS_TILE), 1))
     return max(1, -(-n // chunk)), chunk
 
 
 def _counts(b, tau):
-    """Soft counts of a checked batch as a float64 array ``(4,) + class_shape``."""
+    """Soft counts of a checked batch as a float64 array ``(4,) + class_shape``. The
+    kernels sum tp, fp and fn; ``tn = N - tp - fp - fn`` (it enters no loss but
+    accuracy, whose denominator N it completes)."""
     inv_t = _inv_t(tau, b.x.dtype)
     parallel = use_parallel(b.x.size)
     k = b.n_classes
     if b.kind == "rows":
         pieces, piece = _row_plan(b.n)
-        out = np.empty((k, pieces, 4))
+        out = np.empty((k, pieces, 3))
         _counts_rows(b.x, b.t, inv_t, piece, out, parallel=parallel)
         total = out.sum(axis=1).T
     else:
         chunks, chunk = _col_plan(b.n, k)
-        out = np.empty((chunks, 4, k))
+        out = np.empty((chunks, 3, k))
         if b.kind == "cols":
             _counts_cols(b.x, b.t, inv_t, chunk, out, parallel=parallel)
         else:
             _softmax_counts(b.x, b.labels, b.t, inv_t, chunk, out, parallel=parallel)
         total = out.sum(axis=0)
-    return np.ascontiguousarray(total).reshape((4,) + b.class_shape)
+    c = np.empty((4, k))
+    c[:3] = total
+    c[3] = b.n - total.sum(axis=0)
+    return c.reshape((4,) + b.class_shape)
 
 
 def _per_class(c, spec):
