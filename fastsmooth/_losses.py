@@ -469,7 +469,7 @@ def _unit_target(target, a, fname, name):
     if t.size:
         lo, hi = t.min(), t.max()
         if not (lo >= 0 and hi <= 1):  # also catches nan
-            bad = lo if not lo >= 0 else hi
+            bad = (lo if not lo >= 0 else hi).item()
             raise ValueError(f"{fname}: `{name}` must lie in [0, 1] (0/1 labels or soft labels), "
                              f"found {bad!r}")
     if kind in "iu":
