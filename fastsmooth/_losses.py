@@ -466,15 +466,39 @@ def _unit_target(target, a, fname, name):
         return t.view(np.uint8)
     if kind not in "iuf":
         raise TypeError(f"{fname}: `{name}` must be an array of real numbers in [0, 1], got dtype {t.dtype}")
-    if t.size:
+    if t.size and not _in_unit_interval(t):
         lo, hi = t.min(), t.max()
-        if not (lo >= 0 and hi <= 1):  # also catches nan
-            bad = (lo if not lo >= 0 else hi).item()
-            raise ValueError(f"{fname}: `{name}` must lie in [0, 1] (0/1 labels or soft labels), "
-                             f"found {bad!r}")
+        bad = (lo if not lo >= 0 else hi).item()
+        raise ValueError(f"{fname}: `{name}` must lie in [0, 1] (0/1 labels or soft labels), found {bad!r}")
     if kind in "iu":
         return t.astype(np.uint8)
     return t if t.dtype == a.dtype else t.astype(a.dtype)
+
+
+@kernel
+def _count_outside_unit(t, piece, out):
+    """``out[j]``: how many elements of piece ``j`` of the flat ``t`` are not in [0, 1]
+    (nan included: every comparison with nan is false)."""
+    n = t.size
+    for j in prange(out.size):
+        lo = j * piece
+        c = 0
+        for i in range(U(lo), U(min(n, lo + piece))):
+            v = t[i]
+            c += 0 if (v >= 0.0) & (v <= 1.0) else 1
+        out[j] = c
+
+
+def _in_unit_interval(t):
+    """Whether every value of the real array ``t`` lies in [0, 1] (validation: one
+    parallel pass for contiguous float32/float64 targets, NumPy otherwise)."""
+    if t.dtype in (np.float32, np.float64) and t.flags.c_contiguous:
+        pieces, piece = _row_plan(t.size)
+        out = np.empty(pieces, np.int64)
+        _count_outside_unit(t.reshape(-1), piece, out, parallel=use_parallel(t.size))
+        return not out.any()
+    lo, hi = t.min(), t.max()
+    return bool(lo >= 0 and hi <= 1)  # False for nan
 
 
 class _Batch:

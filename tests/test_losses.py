@@ -780,3 +780,17 @@ def test_bad_axis_and_temperature_of_soft_confusion():
         fs.soft_confusion(x, t, axis=(0, 1))
     with pytest.raises(ValueError, match="soft_confusion: `temperature`"):
         fs.soft_confusion(x, t, temperature=-1.0)
+
+
+def test_target_range_check_finds_one_bad_value_anywhere(monkeypatch):
+    x = np.zeros(200_000, np.float32)
+    t = np.ones(200_000, np.float32)
+    fs.soft_fbeta_loss(x, t)  # 0 and 1 themselves are fine
+    for parallel in (False, True):
+        monkeypatch.setattr(_losses, "use_parallel", lambda n, p=parallel: p)
+        for pos, val in ((0, -1e-9), (199_998, 1.0000001), (70_000, np.nan), (131_072, -np.inf)):
+            bad = t.copy()
+            bad[pos] = val
+            for xx, tt in ((x, bad), (x[::2], bad[::2]), (x, bad.astype(np.float64))):
+                with pytest.raises(ValueError, match=r"soft_fbeta_loss: `target` must lie in \[0, 1\]"):
+                    fs.soft_fbeta_loss(xx, tt)
