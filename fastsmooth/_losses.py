@@ -536,6 +536,18 @@ def _sigmoid_batch(logits, target, fname, axis=0):
     b.n = a.shape[ax]
     b.class_shape = a.shape[:ax] + a.shape[ax + 1:]
     k = prod(b.class_shape)
+    if a.ndim == 1:  # the common calls first: (N,) ...
+        b.kind = "rows"
+        b.x = np.ascontiguousarray(a).reshape(1, b.n)
+        b.t = np.ascontiguousarray(t).reshape(1, b.n)
+        b._restore = lambda dz: dz.reshape(b.n)
+        return b
+    if ax == 0 and a.ndim == 2 and k > 1 and a.flags.c_contiguous:  # ... and C-ordered (N, K)
+        b.kind = "cols"
+        b.x = a
+        b.t = np.ascontiguousarray(t)
+        b._restore = lambda dz: dz
+        return b
     moved = np.moveaxis(a, ax, -1)
     if k == 1 or moved.flags.c_contiguous:
         b.kind = "rows"
@@ -1591,17 +1603,19 @@ class FbetaAccumulator:
         self._require_counts("FbetaAccumulator.loss")
         return _loss(self._counts, self._spec)
 
-    def backward(self, logits, target, grad=1.0):
+    def backward(self, logits, target, grad=None):
         """This micro-batch's share of the gradient of :meth:`loss` with respect to its
         logits: the gradient of the loss of the totals, restricted to these samples.
 
         Call it after every micro-batch of the step went through :meth:`update` (and
-        workers were merged). ``grad`` is the upstream gradient of the loss (a scalar,
-        or one value per class for ``average="none"``). Returns the shape and float
-        dtype of ``logits``."""
+        workers were merged). ``grad`` is the upstream gradient of the loss: a scalar,
+        or one value per class for ``average="none"``; by default 1 for each loss
+        value. Returns the shape and float dtype of ``logits``."""
         fname = "FbetaAccumulator.backward"
         self._require_counts(fname)
         b = self._batch(logits, target, fname)
+        if grad is None:
+            grad = np.ones(self._class_shape) if self.average == "none" else 1.0
         g = _check_grad(grad, self._class_shape, self.average, fname)
         return _grad(b, self._counts, self._spec, g)
 

@@ -448,6 +448,8 @@ def test_accumulator_state_reset_and_repr():
     acc.counts.tp[:] = -1  # a copy: the state is not exposed
     np.testing.assert_allclose(acc.loss(), fs.soft_fbeta_loss(x, t, beta=0.5, average="none", eps=1e-6), rtol=1e-13)
     assert acc.loss().shape == (3,)
+    np.testing.assert_allclose(acc.backward(x, t), fs.soft_fbeta_loss_backward(
+        np.ones(3), x, t, beta=0.5, average="none", eps=1e-6), rtol=1e-13)  # default grad: ones
     assert "beta=0.5" in repr(acc) and "n_samples=20" in repr(acc)
     assert (acc.beta, acc.average, acc.n_classes, acc.eps, acc.temperature, acc.activation) == (
         0.5, "none", 3, 1e-6, 1.0, "sigmoid")
