@@ -404,19 +404,6 @@ def _softmax_grad(x, labels, y, inv_t, chunk, n_chunks, a, b, dz):
 # Validation and layout (the public layer; nothing here runs a kernel)
 
 
-def _check_positive(value, fname, name):
-    """A real, finite number > 0 as a Python float."""
-    v = value
-    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
-        v = v.item()
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{fname}: `{name}` must be a real number, got {value!r}")
-    v = float(v)
-    if not (np.isfinite(v) and v > 0.0):
-        raise ValueError(f"{fname}: `{name}` must be a finite number > 0, got {value!r}")
-    return v
-
-
 def _check_average(average, fname, allowed=AVERAGES):
     if not isinstance(average, str) or average not in allowed:
         names = ", ".join(repr(a) for a in allowed)
@@ -438,10 +425,10 @@ class _Spec(NamedTuple):
 def _spec(metric, fname, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
           averages=AVERAGES):
     tau = check_temperature(temperature, fname)
-    eps = _check_positive(eps, fname, "eps")
+    eps = check_temperature(eps, fname, "eps")  # (the check of any real, finite number > 0)
     average = _check_average(average, fname, averages)
     if metric == "fbeta":
-        b = _check_positive(beta, fname, "beta")
+        b = check_temperature(beta, fname, "beta")
         b2 = b * b
         if not np.isfinite(b2):
             raise ValueError(f"{fname}: `beta` is too large (beta**2 overflows), got {beta!r}")
@@ -809,6 +796,21 @@ _DOC_BLOCKS = {
 }
 
 
+def _backward_sections(inputs, params):
+    return (f"    Parameters\n    ----------\n{_DOC_BLOCKS['backward_grad']}\n{_DOC_BLOCKS[inputs]}\n"
+            f"    {params}\n        As in the forward call.\n{_DOC_BLOCKS['backward_counts']}\n\n"
+            f"    Returns\n    -------\n{_DOC_BLOCKS['backward_returns']}")
+
+
+_DOC_BLOCKS["sigmoid_loss_sections"] = (
+    f"    Parameters\n    ----------\n{_DOC_BLOCKS['logits_target']}\n{_DOC_BLOCKS['average']}\n"
+    f"{_DOC_BLOCKS['temperature_eps']}\n\n    Returns\n    -------\n{_DOC_BLOCKS['loss_returns']}"
+)
+for _inputs, _kind in (("logits_target", "sigmoid"), ("softmax_logits_labels", "softmax")):
+    _DOC_BLOCKS[f"{_kind}_backward_sections"] = _backward_sections(_inputs, "average, temperature, eps")
+    _DOC_BLOCKS[f"{_kind}_backward_beta_sections"] = _backward_sections(_inputs, "beta, average, temperature, eps")
+
+
 def _fill_doc(fn):
     doc = fn.__doc__
     for key, text in _DOC_BLOCKS.items():
@@ -974,17 +976,7 @@ def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro",
     \mathrm{fp} + \epsilon`, :math:`D = A + B`, per class (``"micro"``: of the summed
     counts; ``"macro"``: times 1/K).
 
-    Parameters
-    ----------
-    {backward_grad}
-    {logits_target}
-    beta, average, temperature, eps
-        As in the forward call.
-    {backward_counts}
-
-    Returns
-    -------
-    {backward_returns}
+    {sigmoid_backward_beta_sections}
 
     Notes
     -----
@@ -1022,15 +1014,7 @@ def soft_precision_loss(logits, target, *, average="micro", temperature=1.0, eps
         \mathrm{loss} = 1 - \frac{\mathrm{tp}}{\mathrm{tp} + \mathrm{fp} + \epsilon}
                       = \frac{\mathrm{fp} + \epsilon}{\mathrm{tp} + \mathrm{fp} + \epsilon}
 
-    Parameters
-    ----------
-    {logits_target}
-    {average}
-    {temperature_eps}
-
-    Returns
-    -------
-    {loss_returns}
+    {sigmoid_loss_sections}
 
     See Also
     --------
@@ -1066,17 +1050,7 @@ def soft_precision_loss_backward(grad, logits, target, *, average="micro", tempe
             \frac{\mathrm{tp} - t_i\,(\mathrm{tp} + \mathrm{fp} + \epsilon)}{D^2},
         \qquad D = \mathrm{tp} + \mathrm{fp} + \epsilon
 
-    Parameters
-    ----------
-    {backward_grad}
-    {logits_target}
-    average, temperature, eps
-        As in the forward call.
-    {backward_counts}
-
-    Returns
-    -------
-    {backward_returns}
+    {sigmoid_backward_sections}
 
     Examples
     --------
@@ -1097,15 +1071,7 @@ def soft_recall_loss(logits, target, *, average="micro", temperature=1.0, eps=1e
         \mathrm{loss} = 1 - \frac{\mathrm{tp}}{\mathrm{tp} + \mathrm{fn} + \epsilon}
                       = \frac{\mathrm{fn} + \epsilon}{\mathrm{tp} + \mathrm{fn} + \epsilon}
 
-    Parameters
-    ----------
-    {logits_target}
-    {average}
-    {temperature_eps}
-
-    Returns
-    -------
-    {loss_returns}
+    {sigmoid_loss_sections}
 
     See Also
     --------
@@ -1141,17 +1107,7 @@ def soft_recall_loss_backward(grad, logits, target, *, average="micro", temperat
 
     (the counts enter only through :math:`\mathrm{tp} + \mathrm{fn} = \sum_i t_i`).
 
-    Parameters
-    ----------
-    {backward_grad}
-    {logits_target}
-    average, temperature, eps
-        As in the forward call.
-    {backward_counts}
-
-    Returns
-    -------
-    {backward_returns}
+    {sigmoid_backward_sections}
 
     Examples
     --------
@@ -1176,15 +1132,7 @@ def soft_accuracy_loss(logits, target, *, average="micro", temperature=1.0, eps=
     (the four counts add up to the number of samples N). It is the mean over samples
     of :math:`p_i (1 - t_i) + (1 - p_i)\, t_i`, the probability of a wrong decision.
 
-    Parameters
-    ----------
-    {logits_target}
-    {average}
-    {temperature_eps}
-
-    Returns
-    -------
-    {loss_returns}
+    {sigmoid_loss_sections}
 
     See Also
     --------
@@ -1218,17 +1166,7 @@ def soft_accuracy_loss_backward(grad, logits, target, *, average="micro", temper
         \frac{\partial \mathcal{L}}{\partial z_i} = \frac{g}{\tau}\, p_i (1 - p_i)\,
             \frac{1 - 2 t_i}{N + \epsilon}
 
-    Parameters
-    ----------
-    {backward_grad}
-    {logits_target}
-    average, temperature, eps
-        As in the forward call.
-    {backward_counts}
-
-    Returns
-    -------
-    {backward_returns}
+    {sigmoid_backward_sections}
 
     Examples
     --------
@@ -1317,17 +1255,7 @@ def softmax_fbeta_loss_backward(grad, logits, labels, *, beta=1.0, average="macr
         \frac{\partial \mathcal{L}}{\partial z_{ik}} = \frac{g}{\tau}\, p_{ik}
             \Bigl(G_{ik} - \sum_j G_{ij}\, p_{ij}\Bigr)
 
-    Parameters
-    ----------
-    {backward_grad}
-    {softmax_logits_labels}
-    beta, average, temperature, eps
-        As in the forward call.
-    {backward_counts}
-
-    Returns
-    -------
-    {backward_returns}
+    {softmax_backward_beta_sections}
 
     Examples
     --------
@@ -1414,17 +1342,7 @@ def softmax_accuracy_loss_backward(grad, logits, labels, *, average="micro", tem
     (for macro, :math:`w_c = 1 / (K (\mathrm{tp}_c + \mathrm{fn}_c + \epsilon))`);
     written for class ids, with one-hot labels likewise.
 
-    Parameters
-    ----------
-    {backward_grad}
-    {softmax_logits_labels}
-    average, temperature, eps
-        As in the forward call.
-    {backward_counts}
-
-    Returns
-    -------
-    {backward_returns}
+    {softmax_backward_sections}
 
     Examples
     --------
