@@ -401,12 +401,13 @@ def _softmax_grad(x, labels, y, inv_t, chunk, n_chunks, a, b, dz):
 
 
 # ---------------------------------------------------------------------------------------
-# Validation and layout (the public layer; nothing here runs a kernel)
+# Validation and layout: the public layer, done before any computing kernel runs (the
+# range check of the targets is itself one parallel counting pass)
 
 
-def _check_average(average, fname, allowed=AVERAGES):
-    if not isinstance(average, str) or average not in allowed:
-        names = ", ".join(repr(a) for a in allowed)
+def _check_average(average, fname):
+    if not isinstance(average, str) or average not in AVERAGES:
+        names = ", ".join(repr(a) for a in AVERAGES)
         raise ValueError(f"{fname}: `average` must be one of {names}, got {average!r}")
     return average
 
@@ -422,11 +423,10 @@ class _Spec(NamedTuple):
     eps: float
 
 
-def _spec(metric, fname, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
-          averages=AVERAGES):
+def _spec(metric, fname, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     tau = check_temperature(temperature, fname)
     eps = check_temperature(eps, fname, "eps")  # (the check of any real, finite number > 0)
-    average = _check_average(average, fname, averages)
+    average = _check_average(average, fname)
     if metric == "fbeta":
         b = check_temperature(beta, fname, "beta")
         b2 = b * b
