@@ -1,6 +1,24 @@
 """fastsmooth: fast CPU kernels for smooth, differentiable stand-ins of
-non-differentiable operations (max, argmax, hardmax, ...) and their backward passes."""
+non-differentiable operations (max, argmax, hardmax, accuracy/precision/recall/F-beta, ...)
+and their backward passes."""
 
+from ._losses import (
+    FbetaAccumulator,
+    SoftConfusion,
+    soft_accuracy_loss,
+    soft_accuracy_loss_backward,
+    soft_confusion,
+    soft_fbeta_loss,
+    soft_fbeta_loss_backward,
+    soft_precision_loss,
+    soft_precision_loss_backward,
+    soft_recall_loss,
+    soft_recall_loss_backward,
+    softmax_accuracy_loss,
+    softmax_accuracy_loss_backward,
+    softmax_fbeta_loss,
+    softmax_fbeta_loss_backward,
+)
 from ._reductions import (
     hardmax,
     log_softmax,
@@ -31,4 +49,19 @@ __all__ = [
     "soft_argmax2d_backward",
     "hardmax",
     "straight_through_hardmax",
+    "soft_confusion",
+    "SoftConfusion",
+    "soft_accuracy_loss",
+    "soft_accuracy_loss_backward",
+    "soft_precision_loss",
+    "soft_precision_loss_backward",
+    "soft_recall_loss",
+    "soft_recall_loss_backward",
+    "soft_fbeta_loss",
+    "soft_fbeta_loss_backward",
+    "softmax_accuracy_loss",
+    "softmax_accuracy_loss_backward",
+    "softmax_fbeta_loss",
+    "softmax_fbeta_loss_backward",
+    "FbetaAccumulator",
 ]

@@ -24,7 +24,7 @@ import numpy as np
 
 import fastsmooth as fs
 
-__all__ = ["Case", "CASES", "SHAPES", "available_libraries"]
+__all__ = ["Case", "CASES", "SHAPES", "LOSS_CASES", "LOSS_SHAPES", "available_libraries"]
 
 #: the shapes of the core benchmark (issue 2)
 SHAPES = [(4096, 4096), (1, 16_000_000), (1_000_000, 8), (64, 1000)]
@@ -221,3 +221,110 @@ def exp_floor(x):
 
 
 FLOORS = {"logsumexp": {"exp-loop": lambda d: partial(exp_floor, d["x"])}}
+
+
+# Soft metric losses (issue 4) -------------------------------------------------------------
+# One forward + backward of the loss per call: what a training step needs. Every
+# implementation returns (loss, d loss / d logits).
+
+#: the shapes of the loss benchmark: binary (N,) and multi-label (N, K); multi-class (N, K)
+LOSS_SHAPES = {"soft_fbeta": [(1_000_000,), (100_000, 100)], "softmax_fbeta": [(100_000, 100)]}
+
+
+def _logits_targets(shape, dtype, rng):
+    """Logits ~ N(0, 1) and 0/1 targets (10 % positives) in the logits' dtype."""
+    return {"x": _normal(shape, dtype, rng), "t": (rng.random(shape) < 0.1).astype(dtype)}
+
+
+def _logits_labels(shape, dtype, rng):
+    return {"x": _normal(shape, dtype, rng), "labels": rng.integers(0, shape[1], shape[0])}
+
+
+def np_soft_fbeta_loss_and_grad(x, t, beta=1.0, eps=1e-7):
+    """Soft F-beta (micro) and its gradient as a user writes them in NumPy today: one
+    sigmoid shared by the forward and the backward, the chain rule by hand."""
+    with np.errstate(over="ignore"):
+        p = 1 / (1 + np.exp(-x))
+    tp, fp, fn = (p * t).sum(), (p * (1 - t)).sum(), ((1 - p) * t).sum()
+    b2 = beta * beta
+    a = (1 + b2) * tp
+    d = a + b2 * fn + fp + eps
+    dtp, dfp, dfn = -(1 + b2) * (d - a) / d**2, a / d**2, b2 * a / d**2
+    return 1 - a / d, p * (1 - p) * (dfp + t * (dtp - dfn - dfp))
+
+
+def np_softmax_fbeta_loss_and_grad(x, labels, beta=1.0, eps=1e-7):
+    """Macro soft F-beta of softmax probabilities against class ids, and its gradient."""
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    y = np.zeros_like(p)
+    y[np.arange(len(labels)), labels] = 1
+    tp, fp, fn = (p * y).sum(0), (p * (1 - y)).sum(0), ((1 - p) * y).sum(0)
+    b2 = beta * beta
+    a = (1 + b2) * tp
+    d = a + b2 * fn + fp + eps
+    k = x.shape[1]
+    dtp, dfp, dfn = -(1 + b2) * (d - a) / d**2 / k, a / d**2 / k, b2 * a / d**2 / k
+    g = dfp + y * (dtp - dfn - dfp)
+    return np.mean(1 - a / d), p * (g - (g * p).sum(axis=1, keepdims=True))
+
+
+def _torch_soft_fbeta_loss_and_grad(x, t, beta=1.0, eps=1e-7):
+    """The same with torch autograd (CPU): forward, then ``loss.backward()``."""
+    x = x.detach().requires_grad_(True)
+    p = _torch().sigmoid(x)
+    tp, fp, fn = (p * t).sum(), (p * (1 - t)).sum(), ((1 - p) * t).sum()
+    b2 = beta * beta
+    loss = 1 - (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp + eps)
+    loss.backward()
+    return loss.detach(), x.grad
+
+
+def _torch_softmax_fbeta_loss_and_grad(x, labels, beta=1.0, eps=1e-7):
+    torch = _torch()
+    x = x.detach().requires_grad_(True)
+    p = torch.softmax(x, 1)
+    y = torch.nn.functional.one_hot(labels, x.shape[1]).to(x.dtype)
+    tp, fp, fn = (p * y).sum(0), (p * (1 - y)).sum(0), ((1 - p) * y).sum(0)
+    b2 = beta * beta
+    loss = (1 - (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp + eps)).mean()
+    loss.backward()
+    return loss.detach(), x.grad
+
+
+def fs_loss_and_grad(loss, backward, x, t):
+    """fastsmooth's two calls: the forward, then the backward (which counts again)."""
+    return loss(x, t), backward(1.0, x, t)
+
+
+def fs_accumulator_loss_and_grad(x, t, activation="sigmoid", average="micro"):
+    """The same through FbetaAccumulator: one counting pass, one gradient pass."""
+    acc = fs.FbetaAccumulator(average=average, activation=activation).update(x, t)
+    return acc.loss(), acc.backward(x, t)
+
+
+LOSS_CASES: dict[str, Case] = {
+    "soft_fbeta": Case(
+        _logits_targets,
+        lambda d: 2 * d["x"].nbytes + d["t"].nbytes,
+        {
+            "fastsmooth": lambda d: partial(fs_loss_and_grad, fs.soft_fbeta_loss, fs.soft_fbeta_loss_backward,
+                                            d["x"], d["t"]),
+            "fastsmooth-acc": lambda d: partial(fs_accumulator_loss_and_grad, d["x"], d["t"]),
+            "numpy": lambda d: partial(np_soft_fbeta_loss_and_grad, d["x"], d["t"]),
+            "torch": lambda d: partial(_torch_soft_fbeta_loss_and_grad, _t(d["x"]), _t(d["t"])),
+        },
+    ),
+    "softmax_fbeta": Case(
+        _logits_labels,
+        lambda d: 2 * d["x"].nbytes + d["labels"].nbytes,
+        {
+            "fastsmooth": lambda d: partial(fs_loss_and_grad, fs.softmax_fbeta_loss, fs.softmax_fbeta_loss_backward,
+                                            d["x"], d["labels"]),
+            "fastsmooth-acc": lambda d: partial(fs_accumulator_loss_and_grad, d["x"], d["labels"],
+                                                activation="softmax", average="macro"),
+            "numpy": lambda d: partial(np_softmax_fbeta_loss_and_grad, d["x"], d["labels"]),
+            "torch": lambda d: partial(_torch_softmax_fbeta_loss_and_grad, _t(d["x"]), _t(d["labels"])),
+        },
+    ),
+}

@@ -205,3 +205,159 @@ SPECIAL_VALUES = [
     ("ties", [2.0, 2.0], 2.0 + np.log(2.0), [0.5, 0.5], [-np.log(2), -np.log(2)], 0.5, [1.0, 0.0], True),
     ("largest floats", [1.7e308, 1.7e308], 1.7e308, [0.5, 0.5], [-np.log(2), -np.log(2)], 0.5, [1.0, 0.0], True),
 ]
+
+
+# ---------------------------------------------------------------------------------------
+# Soft metric losses (fastsmooth._losses). Plain NumPy in the input's float dtype, as a
+# user writes it: p = 1 / (1 + exp(-z)), 1 - p, sums over the batch axis, and the chain
+# rule written out. Tests call them on float64 inputs. Targets are any 0/1 or [0, 1]
+# array; multi-class labels are class ids (N,) or one-hot (N, K).
+
+_LOSS_WEIGHTS = {
+    # metric -> (alpha, beta): the metric is A / (A + B + eps), A = alpha . (tp, fp, fn, tn)
+    "accuracy": ((1.0, 0.0, 0.0, 1.0), (0.0, 1.0, 1.0, 0.0)),
+    "precision": ((1.0, 0.0, 0.0, 0.0), (0.0, 1.0, 0.0, 0.0)),
+    "recall": ((1.0, 0.0, 0.0, 0.0), (0.0, 0.0, 1.0, 0.0)),
+}
+
+
+def _weights(metric, beta):
+    if metric == "fbeta":
+        b2 = beta * beta
+        return (1.0 + b2, 0.0, 0.0, 0.0), (0.0, 1.0, b2, 0.0)
+    return _LOSS_WEIGHTS[metric]
+
+
+def _sigmoid(z):
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def _float(x):
+    a = np.asarray(x)
+    return a if a.dtype.kind == "f" else a.astype(np.float64)
+
+
+def soft_confusion(logits, target, *, temperature=1.0, axis=0):
+    z = _float(logits)
+    t = np.asarray(target, z.dtype)
+    p = _sigmoid(z / z.dtype.type(temperature))
+    q = 1 - p
+    return tuple(np.sum(v, axis=axis, dtype=np.float64)
+                 for v in (p * t, p * (1 - t), q * t, q * (1 - t)))
+
+
+def _metric_loss(counts, metric, beta, average, eps):
+    """1 - metric per class (or micro), averaged; and d loss / d counts (4, ...)."""
+    c = np.asarray(counts, np.float64)
+    if average == "micro":
+        c = c.reshape(4, -1).sum(axis=1)
+    alpha, wb = _weights(metric, beta)
+    a = sum(w * v for w, v in zip(alpha, c))
+    b = sum(w * v for w, v in zip(wb, c))
+    metric_value = a / (a + b + eps)
+    d = (a + b + eps) ** 2
+    # d metric / d c_j = (alpha_j (B + eps) - beta_j A) / D^2; the loss is 1 - metric
+    dc = np.stack([-(al * (b + eps) - be * a) / d for al, be in zip(alpha, wb)])
+    loss = 1 - metric_value
+    if average == "macro":
+        return np.mean(loss), dc / max(np.size(loss), 1)
+    return loss, dc
+
+
+def _sigmoid_loss(metric, logits, target, beta, average, temperature, eps):
+    counts = soft_confusion(logits, target, temperature=temperature)
+    return _metric_loss(counts, metric, beta, average, eps)[0]
+
+
+def _sigmoid_backward(metric, grad, logits, target, beta, average, temperature, eps):
+    z = _float(logits)
+    t = np.asarray(target, z.dtype)
+    counts = soft_confusion(z, t, temperature=temperature)
+    _, dc = _metric_loss(counts, metric, beta, average, eps)
+    dc = dc * np.asarray(grad, np.float64)
+    dtp, dfp, dfn, dtn = dc
+    p = _sigmoid(z / temperature)
+    dp = dtp * t + dfp * (1 - t) - dfn * t - dtn * (1 - t)
+    return (dp * p * (1 - p) / temperature).astype(z.dtype)
+
+
+def soft_fbeta_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
+    return _sigmoid_loss("fbeta", logits, target, beta, average, temperature, eps)
+
+
+def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
+                             eps=1e-7):
+    return _sigmoid_backward("fbeta", grad, logits, target, beta, average, temperature, eps)
+
+
+def soft_precision_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+    return _sigmoid_loss("precision", logits, target, 1.0, average, temperature, eps)
+
+
+def soft_precision_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+    return _sigmoid_backward("precision", grad, logits, target, 1.0, average, temperature, eps)
+
+
+def soft_recall_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+    return _sigmoid_loss("recall", logits, target, 1.0, average, temperature, eps)
+
+
+def soft_recall_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+    return _sigmoid_backward("recall", grad, logits, target, 1.0, average, temperature, eps)
+
+
+def soft_accuracy_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+    return _sigmoid_loss("accuracy", logits, target, 1.0, average, temperature, eps)
+
+
+def soft_accuracy_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+    return _sigmoid_backward("accuracy", grad, logits, target, 1.0, average, temperature, eps)
+
+
+def _one_hot(labels, z):
+    y = np.asarray(labels)
+    if y.ndim == 1:
+        return np.eye(z.shape[1], dtype=z.dtype)[y]
+    return y.astype(z.dtype)
+
+
+def _softmax_probs(z, temperature):
+    e = np.exp((z - z.max(axis=1, keepdims=True)) / temperature)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _softmax_counts(p, y):
+    q = 1 - p
+    return tuple(np.sum(v, axis=0, dtype=np.float64) for v in (p * y, p * (1 - y), q * y, q * (1 - y)))
+
+
+def softmax_fbeta_loss(logits, labels, *, beta=1.0, average="macro", temperature=1.0, eps=1e-7):
+    z = _float(logits)
+    counts = _softmax_counts(_softmax_probs(z, temperature), _one_hot(labels, z))
+    return _metric_loss(counts, "fbeta", beta, average, eps)[0]
+
+
+def _softmax_backward(metric, grad, logits, labels, beta, average, temperature, eps):
+    z = _float(logits)
+    y = _one_hot(labels, z)
+    p = _softmax_probs(z, temperature)
+    _, dc = _metric_loss(_softmax_counts(p, y), metric, beta, average, eps)
+    dtp, dfp, dfn, dtn = dc * np.asarray(grad, np.float64)
+    gp = dtp * y + dfp * (1 - y) - dfn * y - dtn * (1 - y)  # d loss / d p
+    return (p * (gp - np.sum(gp * p, axis=1, keepdims=True)) / temperature).astype(z.dtype)
+
+
+def softmax_fbeta_loss_backward(grad, logits, labels, *, beta=1.0, average="macro", temperature=1.0,
+                                eps=1e-7):
+    return _softmax_backward("fbeta", grad, logits, labels, beta, average, temperature, eps)
+
+
+def softmax_accuracy_loss(logits, labels, *, average="micro", temperature=1.0, eps=1e-7):
+    z = _float(logits)
+    counts = _softmax_counts(_softmax_probs(z, temperature), _one_hot(labels, z))
+    return _metric_loss(counts, "recall", 1.0, average, eps)[0]
+
+
+def softmax_accuracy_loss_backward(grad, logits, labels, *, average="micro", temperature=1.0, eps=1e-7):
+    return _softmax_backward("recall", grad, logits, labels, 1.0, average, temperature, eps)

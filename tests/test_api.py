@@ -35,10 +35,24 @@ CALLS = {
     "soft_argmax2d_backward": (lambda x: (np.ones(x.shape[:-2] + (2,)), x), {}),
     "hardmax": (lambda x: (x,), {"axis": 0}),
     "straight_through_hardmax": (lambda x: (x,), {}),
+    # soft metric losses: x is the logits, (N, K) = (3, 5) multi-label or multi-class
+    "soft_confusion": (lambda x: (x, x > 0.3), {"axis": 1, "temperature": 2.0}),
+    "soft_accuracy_loss": (lambda x: (x, x > 0.3), {"average": "macro"}),
+    "soft_accuracy_loss_backward": (lambda x: (1.0, x, x > 0.3), {}),
+    "soft_precision_loss": (lambda x: (x, x > 0.3), {"average": "none"}),
+    "soft_precision_loss_backward": (lambda x: (np.ones(5), x, x > 0.3), {"average": "none"}),
+    "soft_recall_loss": (lambda x: (x, x > 0.3), {"temperature": 0.5}),
+    "soft_recall_loss_backward": (lambda x: (1.0, x, x > 0.3), {"average": "macro"}),
+    "soft_fbeta_loss": (lambda x: (x, x > 0.3), {"beta": 2.0}),
+    "soft_fbeta_loss_backward": (lambda x: (1.0, x, x > 0.3), {"beta": 0.5, "temperature": 2.0}),
+    "softmax_accuracy_loss": (lambda x: (x, np.array([0, 4, 2])), {"average": "macro"}),
+    "softmax_accuracy_loss_backward": (lambda x: (1.0, x, np.array([0, 4, 2])), {}),
+    "softmax_fbeta_loss": (lambda x: (x, np.array([1, 1, 3])), {"beta": 2.0}),
+    "softmax_fbeta_loss_backward": (lambda x: (np.ones(5), x, np.array([1, 1, 3])), {"average": "none"}),
 }
 
 #: outputs that are not float arrays shaped by x's dtype (e.g. int64 indices)
-NOT_FLOAT_OUTPUTS: set[str] = set()
+NOT_FLOAT_OUTPUTS: set[str] = {"soft_confusion"}  # counts are float64 for every input dtype
 
 
 def _call(name, x):
