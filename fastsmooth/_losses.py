@@ -1464,6 +1464,42 @@ class FbetaAccumulator:
     eps = property(lambda self: self._spec.eps, doc="eps of the F-beta denominator.")
     activation = property(lambda self: self._activation, doc="'sigmoid' or 'softmax'.")
 
+    @classmethod
+    def from_counts(cls, counts, n_samples, *, beta=1.0, average="micro", n_classes=None,
+                    temperature=1.0, eps=1e-7, activation="sigmoid"):
+        """An accumulator holding totals summed elsewhere: ``counts`` (tp, fp, fn, tn) --
+        a :class:`SoftConfusion`, or four arrays of the class shape -- over
+        ``n_samples`` samples, e.g. reduced over workers by MPI or by
+        :func:`fastsmooth.dask.soft_confusion`. The other arguments are those of the
+        constructor.
+
+        >>> import fastsmooth as fs
+        >>> z, t = np.array([2.0, -1.0, 0.5]), np.array([1, 0, 1])
+        >>> acc = fs.FbetaAccumulator.from_counts(fs.soft_confusion(z, t), 3)
+        >>> bool(np.isclose(acc.loss(), fs.soft_fbeta_loss(z, t)))
+        True
+        """
+        fname = "FbetaAccumulator.from_counts"
+        acc = cls(beta, average, n_classes, temperature=temperature, eps=eps, activation=activation)
+        try:
+            c = np.asarray(tuple(counts), dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{fname}: `counts` must be four real arrays (tp, fp, fn, tn), such as a "
+                            f"SoftConfusion ({exc})") from None
+        if c.ndim not in (1, 2) or c.shape[0] != 4:
+            raise ValueError(f"{fname}: `counts` must be (tp, fp, fn, tn), each a scalar or one value per "
+                             f"class, got an array of shape {c.shape}")
+        class_shape = c.shape[1:]
+        if n_classes is not None and class_shape != (n_classes,):
+            raise ValueError(f"{fname}: `counts` hold class shape {class_shape}, but n_classes={n_classes}")
+        if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, numbers.Integral) \
+                or n_samples < 0:
+            raise ValueError(f"{fname}: `n_samples` must be an int >= 0, got {n_samples!r}")
+        acc._counts = c
+        acc._class_shape = class_shape
+        acc.n_samples = int(n_samples)
+        return acc
+
     def _settings(self):
         return {"activation": self._activation, "beta": self._beta, "average": self.average,
                 "n_classes": self._n_classes, "temperature": self.temperature, "eps": self.eps}

@@ -1,5 +1,6 @@
 """fastsmooth on Dask arrays: LogSumExp, softmax, log-softmax and soft-argmax of arrays
-bigger than memory or spread over many machines.
+bigger than memory or spread over many machines, and the soft F-beta loss (with its
+gradient and accumulator) of a batch chunked along its samples.
 
 Install with ``pip install "fastsmooth[dask]"``. ``import fastsmooth`` never imports Dask;
 ``import fastsmooth.dask`` does.
@@ -57,6 +58,8 @@ import dask.array as da
 import numba
 import numpy as np
 
+import fastsmooth as _fs
+
 from . import _config
 from ._arrays import check_temperature, float_dtypes, normalize_axes
 from ._reductions import (
@@ -77,7 +80,17 @@ try:
 except ImportError:  # dask.array without distributed: everything but the plugin works
     _WorkerPlugin = object
 
-__all__ = ["logsumexp", "softmax", "log_softmax", "soft_argmax", "NumbaThreads"]
+__all__ = [
+    "logsumexp",
+    "softmax",
+    "log_softmax",
+    "soft_argmax",
+    "soft_confusion",
+    "fbeta_accumulator",
+    "soft_fbeta_loss",
+    "soft_fbeta_loss_backward",
+    "NumbaThreads",
+]
 
 
 # ---------------------------------------------------------------------------------------
@@ -433,10 +446,146 @@ def soft_argmax(x, axis=-1, *, temperature=1.0, split_every=None):
 # ---------------------------------------------------------------------------------------
 # Reductions still to come
 #
-# TODO(issue 5, after issue 4): the F-beta accumulator reduction over a chunked batch --
-# per-chunk soft confusion counts from the accumulator of fastsmooth._losses (issue 4,
-# not merged yet), summed by a `da.reduction` like the ones above, finished into the
-# F-beta score. It belongs here, next to its NumPy twin's signature, once issue 4 lands.
+# ---------------------------------------------------------------------------------------
+# Soft F-beta over a batch chunked along its sample axis
+#
+# The loss of a batch depends on its samples only through the soft counts (tp, fp, fn,
+# tn), which add up: each block of samples gives its counts, Dask's tree reduction sums
+# them, and the gradient of every block is then computed blockwise from the *total*
+# counts -- the data-parallel recipe of :class:`fastsmooth.FbetaAccumulator`, with
+# Dask doing the all-reduce.
+
+
+def _fbeta_inputs(logits, target, activation, fname):
+    """``(logits, target)`` as Dask arrays chunked alike along the samples, in one chunk
+    along the classes (a block's gradient needs the totals of its classes; softmax
+    normalises over them)."""
+    x = da.asarray(logits)
+    t = da.asarray(target)
+    if x.ndim not in (1, 2) or (activation == "softmax" and x.ndim != 2):
+        want = "(N, K)" if activation == "softmax" else "(N,) or (N, K)"
+        raise ValueError(f"{fname}: `logits` must be {want}, got shape {x.shape}")
+    if x.ndim == 2:
+        x = x.rechunk({1: -1})
+    ok = (x.shape, (x.shape[0],)) if activation == "softmax" else (x.shape,)
+    if t.shape not in ok:
+        raise ValueError(f"{fname}: `target` must have shape {' or '.join(map(str, ok))}, got {t.shape}")
+    if any(np.isnan(c) for c in x.chunks[0]):
+        raise ValueError(f"{fname}: `logits` must have known chunk sizes (call compute_chunk_sizes())")
+    return x, t.rechunk(x.chunks[: t.ndim])
+
+
+def _block_counts(x, t, settings):
+    acc = _fs.FbetaAccumulator(**settings).update(x, t)
+    return np.asarray(tuple(acc.counts), dtype=np.float64)[None]
+
+
+def _counts(x, t, settings, split_every):
+    """Lazy totals, float64 (4,) + class shape: the counts of each block of samples
+    (``"i"``), summed by Dask's tree reduction."""
+    xi, ti = ("ic", "ic"[: t.ndim]) if x.ndim == 2 else ("i", "i")
+    per_block = da.blockwise(
+        _block_counts, "in" + xi[1:], x, xi, t, ti, settings, None,
+        new_axes={"n": 4}, adjust_chunks={"i": 1}, dtype=np.float64,
+    )
+    return per_block.sum(axis=0, split_every=split_every)
+
+
+def _settings(beta, average, temperature, eps, activation):
+    """Validated accumulator settings (the constructor checks them, before any graph)."""
+    acc = _fs.FbetaAccumulator(beta, average, temperature=temperature, eps=eps, activation=activation)
+    return {"beta": acc.beta, "average": acc.average, "temperature": acc.temperature,
+            "eps": acc.eps, "activation": acc.activation}
+
+
+def soft_confusion(logits, target, *, temperature=1.0, split_every=None):
+    """Soft (tp, fp, fn, tn) of a batch chunked along its samples (axis 0), as
+    :func:`fastsmooth.soft_confusion` with ``axis=0``.
+
+    Returns a :class:`fastsmooth.SoftConfusion` of lazy float64 Dask arrays (0-d for
+    (N,) logits, (K,) for (N, K)). Each block's counts come from the NumPy kernels in
+    one pass; Dask's tree reduction adds them (``split_every`` as for ``da.sum``).
+
+    Examples
+    --------
+    >>> import dask.array as da, fastsmooth as fs, fastsmooth.dask as fsd
+    >>> z = np.array([2.0, -1.0, 0.5, -3.0]); t = np.array([1, 0, 0, 1])
+    >>> c = fsd.soft_confusion(da.from_array(z, chunks=2), da.from_array(t, chunks=2))
+    >>> bool(np.allclose([v.compute() for v in c], fs.soft_confusion(z, t)))
+    True
+    """
+    settings = _settings(1.0, "none", temperature, 1e-7, "sigmoid")
+    x, t = _fbeta_inputs(logits, target, "sigmoid", "soft_confusion")
+    total = _counts(x, t, settings, split_every)
+    return _fs.SoftConfusion(*(total[i] for i in range(4)))
+
+
+def fbeta_accumulator(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
+                      activation="sigmoid", split_every=None):
+    """A :class:`fastsmooth.FbetaAccumulator` holding the counts of a whole batch
+    chunked along its samples, as a ``dask.delayed`` object (``.compute()`` it).
+
+    Settings as the accumulator's constructor (``activation="softmax"``: multi-class,
+    ``target`` class ids (N,) or one-hot (N, K)). Every block's counts are summed by
+    Dask's tree reduction. The computed accumulator gives the batch's ``loss()``,
+    ``merge``s with others, and its ``backward(block_logits, block_target)`` is each
+    block's exact share of the gradient (:func:`soft_fbeta_loss_backward` does that
+    blockwise on Dask arrays).
+
+    Examples
+    --------
+    >>> import dask.array as da, fastsmooth as fs, fastsmooth.dask as fsd
+    >>> z = np.linspace(-2, 2, 10); t = (np.arange(10) % 3 == 0)
+    >>> acc = fsd.fbeta_accumulator(da.from_array(z, chunks=4), da.from_array(t, chunks=4)).compute()
+    >>> bool(np.isclose(acc.loss(), fs.soft_fbeta_loss(z, t))), acc.n_samples
+    (True, 10)
+    """
+    import dask
+
+    settings = _settings(beta, average, temperature, eps, activation)
+    x, t = _fbeta_inputs(logits, target, activation, "fbeta_accumulator")
+    total = _counts(x, t, settings, split_every)
+    return dask.delayed(_fs.FbetaAccumulator.from_counts)(total, int(x.shape[0]), **settings)
+
+
+def soft_fbeta_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
+                    split_every=None):
+    """:func:`fastsmooth.soft_fbeta_loss` of a batch chunked along its samples: a lazy
+    Dask array (0-d, or (K,) for ``average="none"`` of (N, K) logits) in the float dtype
+    of the logits, as the NumPy function."""
+    import dask
+
+    acc = fbeta_accumulator(logits, target, beta=beta, average=average, temperature=temperature,
+                            eps=eps, split_every=split_every)
+    x = da.asarray(logits)
+    out_dtype = float_dtypes(x.dtype, "soft_fbeta_loss", "logits")[1]
+    shape = x.shape[1:] if average == "none" else ()
+    return da.from_delayed(dask.delayed(_finished_loss)(acc, out_dtype), shape=shape, dtype=out_dtype)
+
+
+def _finished_loss(acc, dtype):
+    return _astype_quiet(np.asarray(acc.loss()), dtype)
+
+
+def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
+                             eps=1e-7, split_every=None):
+    """:func:`fastsmooth.soft_fbeta_loss_backward` of a batch chunked along its samples:
+    a lazy Dask array shaped and chunked like ``logits`` (one chunk along classes).
+
+    The counts of the whole batch are reduced first; each block's gradient is then
+    computed from them (``counts=``), so together the blocks give exactly the gradient of
+    the whole batch's loss -- not the gradients of per-block losses, which for F-beta
+    would be wrong."""
+    settings = _settings(beta, average, temperature, eps, "sigmoid")
+    x, t = _fbeta_inputs(logits, target, "sigmoid", "soft_fbeta_loss_backward")
+    total = _counts(x, t, settings, split_every).rechunk(-1).to_delayed().ravel()[0]
+    del settings["activation"]
+    out_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    return da.map_blocks(_block_fbeta_grad, x, t, total, grad, settings, dtype=out_dtype)
+
+
+def _block_fbeta_grad(x, t, counts, grad, settings):
+    return _fs.soft_fbeta_loss_backward(grad, x, t, counts=counts, **settings)
 
 
 # ---------------------------------------------------------------------------------------

@@ -388,3 +388,89 @@ def test_numba_threads_plugin_gives_each_worker_thread_its_share(client):
 def test_numba_threads_plugin_validation(bad):
     with pytest.raises(ValueError, match="NumbaThreads: `n` must be an int >= 1"):
         fsd.NumbaThreads(bad)
+
+
+# ---------------------------------------------------------------------------------------
+# Soft F-beta over a chunked batch
+
+
+FBETA_CASES = [((1000,), (137,)), ((1000, 5), (100, 2)), ((301, 3), (301, 3)), ((64,), (1,))]
+
+
+@pytest.mark.parametrize("shape,chunks", FBETA_CASES)
+@pytest.mark.parametrize("average", ["micro", "macro", "none"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fbeta_over_chunks_equals_the_whole_batch(shape, chunks, average, dtype):
+    r = rng(40)
+    z = (2.0 * r.standard_normal(shape)).astype(dtype)
+    t = r.random(shape) < 0.2
+    dz, dt = da.from_array(z, chunks=chunks), da.from_array(t, chunks=(chunks[0] // 2 + 1,) + chunks[1:])
+    kw = dict(beta=2.0, average=average, temperature=0.7)
+    if average != "micro" and len(shape) == 1:
+        kw["average"] = "micro"
+    g = np.ones(shape[1]) if (kw["average"] == "none" and len(shape) == 2) else 1.0
+    loss = fsd.soft_fbeta_loss(dz, dt, **kw)
+    grad = fsd.soft_fbeta_loss_backward(g, dz, dt, **kw)
+    assert isinstance(loss, da.Array) and isinstance(grad, da.Array)  # lazy
+    rtol = 1e-12 if dtype == np.float64 else 2e-6  # float32 counts sum in float32 per piece
+    np.testing.assert_allclose(loss.compute(scheduler="threads"), fs.soft_fbeta_loss(z, t, **kw), rtol=rtol)
+    got = grad.compute(scheduler="threads")
+    assert got.dtype == dtype and got.shape == z.shape
+    np.testing.assert_allclose(got, fs.soft_fbeta_loss_backward(g, z, t, **kw),
+                               rtol=rtol, atol=1e-12)
+    counts = fsd.soft_confusion(dz, dt, temperature=0.7)
+    np.testing.assert_allclose([c.compute() for c in counts], fs.soft_confusion(z, t, temperature=0.7),
+                               rtol=rtol)
+    acc = fsd.fbeta_accumulator(dz, dt, **kw).compute()
+    assert acc.n_samples == shape[0]
+    np.testing.assert_allclose(acc.loss(), fs.soft_fbeta_loss(z, t, **kw), rtol=rtol)
+
+
+def test_fbeta_accumulator_softmax_and_merge():
+    r = rng(41)
+    z = r.standard_normal((500, 4))
+    labels = r.integers(0, 4, 500)
+    acc = fsd.fbeta_accumulator(da.from_array(z, chunks=(77, 2)), da.from_array(labels, chunks=100),
+                                activation="softmax", average="macro").compute()
+    np.testing.assert_allclose(acc.loss(), fs.softmax_fbeta_loss(z, labels, average="macro"), rtol=1e-12)
+    np.testing.assert_allclose(acc.backward(z[:10], labels[:10]),
+                               fs.softmax_fbeta_loss_backward(1.0, z, labels, average="macro")[:10], rtol=1e-12)
+    # a chunked half merged with an in-memory half
+    half = fsd.fbeta_accumulator(da.from_array(z[:250], chunks=60), da.from_array(labels[:250], chunks=60),
+                                 activation="softmax", average="macro").compute()
+    other = fs.FbetaAccumulator(average="macro", activation="softmax").update(z[250:], labels[250:])
+    np.testing.assert_allclose(half.merge(other).loss(), acc.loss(), rtol=1e-12)
+
+
+def test_fbeta_errors_before_any_graph():
+    z = da.zeros((10, 3), chunks=5)
+    with pytest.raises(ValueError, match="average"):
+        fsd.soft_fbeta_loss(z, z, average="weighted")
+    with pytest.raises(ValueError, match="beta"):
+        fsd.fbeta_accumulator(z, z, beta=0.0)
+    with pytest.raises(ValueError, match="`target` must have shape"):
+        fsd.soft_fbeta_loss(z, da.zeros((10, 2), chunks=5))
+    with pytest.raises(ValueError, match="`logits` must be"):
+        fsd.soft_confusion(da.zeros((2, 2, 2), chunks=1), da.zeros((2, 2, 2), chunks=1))
+    with pytest.raises(ValueError, match="temperature"):
+        fsd.soft_confusion(z, z, temperature=-1.0)
+
+
+def test_from_counts_validation():
+    with pytest.raises(ValueError, match="n_samples"):
+        fs.FbetaAccumulator.from_counts(np.zeros(4), -1)
+    with pytest.raises(ValueError, match="class shape"):
+        fs.FbetaAccumulator.from_counts(np.zeros((4, 3)), 5, n_classes=2)
+    with pytest.raises(ValueError, match="tp, fp, fn, tn"):
+        fs.FbetaAccumulator.from_counts(np.zeros(3), 5)
+
+
+def test_cluster_fbeta(client):
+    r = rng(42)
+    z = r.standard_normal((20_000, 3))
+    t = r.random((20_000, 3)) < 0.1
+    dz, dt = da.from_array(z, chunks=(1500, 3)), da.from_array(t, chunks=(1500, 3))
+    loss, grad = client.gather(client.compute([fsd.soft_fbeta_loss(dz, dt, average="macro"),
+                                               fsd.soft_fbeta_loss_backward(1.0, dz, dt, average="macro")]))
+    np.testing.assert_allclose(loss, fs.soft_fbeta_loss(z, t, average="macro"), rtol=1e-12)
+    np.testing.assert_allclose(grad, fs.soft_fbeta_loss_backward(1.0, z, t, average="macro"), rtol=1e-12)
