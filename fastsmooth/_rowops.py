@@ -59,52 +59,55 @@ BLOCK = 2048
 
 
 @jit
-def block_max(x, lo, hi):
-    """Largest element of ``x[lo:hi]`` ignoring nan; ``-inf`` if there is none.
+def block_max(x, lo, hi, sign=1.0):
+    """Largest element of ``sign * x[lo:hi]`` ignoring nan; ``-inf`` if there is none.
+    ``sign=-1.0`` gives minus the smallest element (the multiplication by the default
+    1.0 is folded away).
 
     Written with sixteen explicit lanes: LLVM does not vectorize a max-reduction whose
     nan behaviour it must keep, but it does turn independent lanes into vector code."""
+    s = x.dtype.type(sign)
     m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = x.dtype.type(-np.inf)
     m8 = m9 = m10 = m11 = m12 = m13 = m14 = m15 = x.dtype.type(-np.inf)
     stop = U(lo + (hi - lo) // 16 * 16)
     for i in range(U(lo), stop, U(16)):
-        v = x[i]
+        v = x[i] * s
         m0 = v if v > m0 else m0
-        v = x[i + 1]
+        v = x[i + 1] * s
         m1 = v if v > m1 else m1
-        v = x[i + 2]
+        v = x[i + 2] * s
         m2 = v if v > m2 else m2
-        v = x[i + 3]
+        v = x[i + 3] * s
         m3 = v if v > m3 else m3
-        v = x[i + 4]
+        v = x[i + 4] * s
         m4 = v if v > m4 else m4
-        v = x[i + 5]
+        v = x[i + 5] * s
         m5 = v if v > m5 else m5
-        v = x[i + 6]
+        v = x[i + 6] * s
         m6 = v if v > m6 else m6
-        v = x[i + 7]
+        v = x[i + 7] * s
         m7 = v if v > m7 else m7
-        v = x[i + 8]
+        v = x[i + 8] * s
         m8 = v if v > m8 else m8
-        v = x[i + 9]
+        v = x[i + 9] * s
         m9 = v if v > m9 else m9
-        v = x[i + 10]
+        v = x[i + 10] * s
         m10 = v if v > m10 else m10
-        v = x[i + 11]
+        v = x[i + 11] * s
         m11 = v if v > m11 else m11
-        v = x[i + 12]
+        v = x[i + 12] * s
         m12 = v if v > m12 else m12
-        v = x[i + 13]
+        v = x[i + 13] * s
         m13 = v if v > m13 else m13
-        v = x[i + 14]
+        v = x[i + 14] * s
         m14 = v if v > m14 else m14
-        v = x[i + 15]
+        v = x[i + 15] * s
         m15 = v if v > m15 else m15
     a = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
     b = max(max(max(m8, m9), max(m10, m11)), max(max(m12, m13), max(m14, m15)))
     m = max(a, b)
     for i in range(stop, U(hi)):
-        v = x[i]
+        v = x[i] * s
         m = v if v > m else m
     return m
 
