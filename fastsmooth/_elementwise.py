@@ -110,7 +110,8 @@ def _tanh_half(a, two):
 @jit
 def _smooth_abs(x, tau, inv_t, ln2, two):
     """``2 tau log cosh(x / (2 tau))``. For ``a = |x| / tau < 2`` it is
-    ``-tau log1p(-tanh(a/2)**2)`` (no cancellation near 0); above,
+    ``-tau log1p(-tanh(a/2)**2)`` (no cancellation near 0), and ``|x| a / 4`` (its
+    series) below ``a = 1e-8``, where ``tanh**2`` could underflow; above 2,
     ``|x| + 2 tau (log1p(exp(-a)) - log 2)`` (no overflow)."""
     ax = abs(x)
     a = ax * inv_t
@@ -119,6 +120,7 @@ def _smooth_abs(x, tau, inv_t, ln2, two):
     lg = log1p(-t * t if small else exp(-a))
     near = -tau * lg
     near = near if near > 0.0 else near - near  # +0 rather than -0 at x = 0
+    near = ax * a / (two * two) if a < 1e-8 else near
     return near if small else ax + two * tau * (lg - ln2)
 
 

@@ -333,9 +333,10 @@ def _maxpool(planes, geometry):
     b = np.arange(kw) * dw
     taps = np.stack([b % sw, b // sw, b - pw], axis=1).astype(np.int64)
     _maxpool_planes(
-        planes.reshape(n_planes, -1), height, kh, sh, ph, dh, pw, sw, wq,
+        planes.reshape(n_planes, height * width), height, kh, sh, ph, dh, pw, sw, wq,
         _phase_plan(width, pw, sw, wq), first_col, taps,
-        rows, y.reshape(n_planes, -1), idx.reshape(n_planes, -1), parallel=parallel,
+        rows, y.reshape(n_planes, oh_n * ow_n), idx.reshape(n_planes, oh_n * ow_n),
+        parallel=parallel,
     )
     return y, idx
 
@@ -417,9 +418,10 @@ def _scatter(fname, values, indices, lead, plane_shape, accumulate, vname):
         )
     n_planes = prod(lead)
     n = prod(plane_shape)
-    ind = np.ascontiguousarray(ind, dtype=_I64).reshape(n_planes, -1)
+    m = prod(g.shape[len(lead):])
+    ind = np.ascontiguousarray(ind, dtype=_I64).reshape(n_planes, m)
     _check_indices_in_range(ind, n, fname)
-    g = np.ascontiguousarray(g).reshape(n_planes, -1)
+    g = np.ascontiguousarray(g).reshape(n_planes, m)
     out = np.empty((n_planes, n), g.dtype)
     parallel = use_parallel(out.size)
     _scatter_planes(g, ind, _bands(n_planes, n, parallel), accumulate, out, parallel=parallel)
@@ -816,7 +818,7 @@ def global_maxpool2d(x):
     """
     fname = "global_maxpool2d"
     planes, shape, out_dtype = _as_planes(x, fname, 2)
-    flat = planes.reshape(planes.shape[0], -1)
+    flat = planes.reshape(planes.shape[0], planes.shape[1] * planes.shape[2])
     y = np.empty(flat.shape[0], flat.dtype)
     idx = np.empty(flat.shape[0], _I64)
     _global_max_planes(flat, y, idx, parallel=use_parallel(flat.size))
