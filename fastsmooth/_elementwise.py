@@ -83,7 +83,7 @@ MAXIMUM, MINIMUM, SMOOTH_MAXIMUM, SMOOTH_MINIMUM, ABS_DIFF = range(5)
 # float32 loop into float64.
 
 
-@jit
+@jit(inline="always")
 def _sigmoid(z, one):
     """``1 / (1 + exp(-z))`` from ``e = exp(-|z|) <= 1``: no overflow, and a tiny
     result for very negative ``z`` keeps its relative precision."""
@@ -92,14 +92,14 @@ def _sigmoid(z, one):
     return s if z >= 0.0 else e * s
 
 
-@jit
+@jit(inline="always")
 def _softplus(x, tau, inv_t, zero):
     """``tau * log(1 + exp(x / tau)) = max(x, 0) + tau * log1p(exp(-|x| / tau))``."""
     pos = x if x > zero else zero
     return pos + tau * log1p(exp(-abs(x) * inv_t))
 
 
-@jit
+@jit(inline="always")
 def _tanh_half(a, two):
     """``tanh(a / 2)`` for ``a >= 0`` as ``-expm1(-a) / (2 + expm1(-a))``: accurate
     near 0 (where ``1 - exp(-a)`` would cancel) and exactly 1 for ``a = inf``."""
@@ -107,7 +107,7 @@ def _tanh_half(a, two):
     return -e / (two + e)
 
 
-@jit
+@jit(inline="always")
 def _smooth_abs(x, tau, inv_t, ln2, two):
     """``2 tau log cosh(x / (2 tau))``. For ``a = |x| / tau < 2`` it is
     ``-tau log1p(-tanh(a/2)**2)`` (no cancellation near 0), and ``|x| a / 4`` (its
@@ -137,7 +137,7 @@ def _gap(x, y, inv_t, zero):
     return zero if x == y else abs(x - y) * inv_t
 
 
-@jit
+@jit(inline="always")
 def _smooth_extreme2(x, y, tau, inv_t, is_min, zero):
     """``tau * log(exp(x/tau) + exp(y/tau))`` (``-tau log(exp(-x/tau) + exp(-y/tau))``
     if ``is_min``) as ``max(x, y) + tau * log1p(exp(-|x - y| / tau))``. Equal inputs
