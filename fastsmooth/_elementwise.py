@@ -28,16 +28,15 @@ resolved by Numba when a kernel is first compiled).
 from __future__ import annotations
 
 import math
-import numbers
-from math import prod
 
 import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
+from ._arrays import as_float_array, check_real, check_temperature, normalize_axes, to_rows
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
+from ._reductions import _cast
 from ._rowops import block_max
 
 __all__ = [
@@ -388,11 +387,7 @@ def _extreme_rows_backward(g, x, out, first, dx):
 def _result(arr, dtype, shape=None, order="C"):
     """A flat kernel output back to ``shape`` (in the memory ``order`` of the input) and
     ``dtype``; 0-d results are NumPy scalars."""
-    out = arr if shape is None else arr.reshape(shape, order=order)
-    if out.dtype != dtype:
-        with np.errstate(over="ignore"):
-            out = out.astype(dtype)
-    return out[()] if out.ndim == 0 else out
+    return _cast(arr if shape is None else arr.reshape(shape, order=order), dtype)
 
 
 def _flat(a):
@@ -413,12 +408,7 @@ def _grad_like(grad, shape, order, dtype, fname, name="grad"):
 
 def _check_share(value, lo, hi, fname, name):
     """A real number in ``[lo, hi]``, as a Python float."""
-    v = value
-    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
-        v = v.item()
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{fname}: `{name}` must be a real number, got {value!r}")
-    v = float(v)
+    v = check_real(value, fname, name)
     if not lo <= v <= hi:
         raise ValueError(f"{fname}: `{name}` must be in [{lo:g}, {hi:g}], got {value!r}")
     return v

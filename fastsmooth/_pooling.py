@@ -31,6 +31,7 @@ from numba import uint64 as U
 
 from ._arrays import as_float_array
 from ._config import jit, kernel, use_parallel
+from ._reductions import _cast
 from ._rowops import block_max
 
 __all__ = [
@@ -139,10 +140,6 @@ def _as_planes(x, fname, spatial_dims):
     n_planes = prod(a.shape[: a.ndim - spatial_dims])
     h, w = (1, spatial[0]) if spatial_dims == 1 else spatial
     return np.ascontiguousarray(a).reshape(n_planes, h, w), a.shape, out_dtype
-
-
-def _cast(arr, dtype):
-    return arr if arr.dtype == dtype else arr.astype(dtype)
 
 
 def _bands(n_planes, n_rows, parallel):
