@@ -183,7 +183,7 @@ def _win(v, flat, m, k):
     return (v if take else m), (flat if take else k)
 
 
-@jit
+@jit(inline="always")
 def _fused_taps(src, b0, b1, b2, f0, f1, f2, fstep, taps, y, idx, o0, n):
     """``taps`` (1 to 3) column taps of one window row for the ``n`` outputs
     ``y[o0:o0 + n]`` of an output row: tap ``t`` of output ``o`` reads ``src[b_t + o]``,
@@ -222,32 +222,41 @@ def _copy_phase(xp, src, stride, lo, hi, buf, out):
 
 
 @jit
-def _pad_split_row(xp, src, stride, wq, phases, buf, dst):
-    """One input row (``xp[src + c - left]`` is its padded column ``c``; wrapping
-    arithmetic), padded with -inf and split into ``stride`` phases of ``wq`` elements at
-    ``buf[dst:]``: ``buf[dst + q * wq + i] = padded[q + stride * i]``. Elements
-    ``[phases[q, 0], phases[q, 1])`` of phase ``q`` lie inside the row, and
-    ``[phases[q, 2], phases[q, 3])`` of both phases when ``stride == 2``."""
-    ninf = buf.dtype.type(-np.inf)
-    both_lo = phases[0, 2]
-    both_hi = phases[0, 3]
-    if both_hi > both_lo:
-        # both phases in one loop, so that both elements of every pair read are used
-        # (contiguous loads, where one phase at a time would be a strided load)
-        odd = U(dst + wq)
-        for i in range(U(both_lo), U(both_hi)):
-            buf[U(dst) + i] = xp[src + U(2) * i]
-            buf[odd + i] = xp[src + U(2) * i + U(1)]
-    for q in range(stride):
-        out = dst + q * wq
-        lo = phases[q, 0]
-        hi = phases[q, 1]
-        for i in range(U(out), U(out + lo)):
-            buf[i] = ninf
-        for i in range(U(out + hi), U(out + wq)):
-            buf[i] = ninf
-        _copy_phase(xp, src + U(q), stride, lo, min(hi, both_lo), buf, out)
-        _copy_phase(xp, src + U(q), stride, max(lo, both_hi), hi, buf, out)
+def _pad_split_rows(xp, width, left, row_lo, row_hi, stride, wq, phases, buf):
+    """Input rows ``[row_lo, row_hi)`` of the flat plane ``xp``, each padded on the left
+    with ``left`` -inf (and with -inf after its end), split into ``stride`` phases of
+    ``wq`` elements: ``buf[((r - row_lo) * stride + q) * wq + i] = padded_r[q + stride *
+    i]``. ``buf`` holds -inf already; only the elements inside the row are written:
+    ``[phases[q, 0], phases[q, 1])`` of phase ``q``. With ``stride == 2``, a non-empty
+    ``[phases[0, 2], phases[0, 3])`` is inside the row in both phases, and each phase
+    has at most one element more on either side. One loop per case, over all the rows:
+    a call per row, or these loops inside the big kernel, cost several times more."""
+    for r in range(row_lo, row_hi):
+        src = U(r * width) - U(left)  # wrapping: padded column c is xp[src + c]
+        dst = (r - row_lo) * stride * wq
+        if stride == 1:
+            for i in range(U(phases[0, 0]), U(phases[0, 1])):
+                buf[U(dst) + i] = xp[src + i]
+        elif phases[0, 3] > phases[0, 2]:  # stride 2, and a range inside both phases
+            # both phases in one loop, so that both elements of every pair read are used
+            # (contiguous loads, where one phase at a time would be a strided load)
+            both_lo = phases[0, 2]
+            both_hi = phases[0, 3]
+            odd = U(dst + wq)
+            for i in range(U(both_lo), U(both_hi)):
+                buf[U(dst) + i] = xp[src + U(2) * i]
+                buf[odd + i] = xp[src + U(2) * i + U(1)]
+            for q in range(2):  # the (at most one) element left on each side
+                if phases[q, 0] < both_lo:
+                    buf[dst + q * wq + phases[q, 0]] = xp[src + U(q + 2 * phases[q, 0])]
+                if phases[q, 1] > both_hi:
+                    buf[dst + q * wq + both_hi] = xp[src + U(q + 2 * both_hi)]
+        else:
+            for q in range(stride):
+                first = src + U(q)
+                out = U(dst + q * wq)
+                for i in range(U(phases[q, 0]), U(phases[q, 1])):
+                    buf[out + i] = xp[first + U(stride) * i]
 
 
 @kernel
@@ -272,9 +281,9 @@ def _maxpool_planes(x, height, kh, sh, ph, dh, left, sw, wq, phases, first_col, 
         row_lo = max(0, r0 * sh - ph)
         row_hi = min(height, (r1 - 1) * sh - ph + (kh - 1) * dh + 1)
         buf = np.empty((row_hi - row_lo) * sw * wq, x.dtype)
-        for r in range(row_lo, row_hi):
-            src = U(r * width) - U(left)
-            _pad_split_row(xp, src, sw, wq, phases, buf, (r - row_lo) * sw * wq)
+        for i in range(U(buf.size)):
+            buf[i] = -np.inf
+        _pad_split_rows(xp, width, left, row_lo, row_hi, sw, wq, phases, buf)
         for oh in range(r0, r1):
             o0 = oh * ow_n
             h0 = oh * sh - ph
@@ -305,13 +314,16 @@ def _maxpool_planes(x, height, kh, sh, ph, dh, left, sw, wq, phases, first_col, 
 
 
 def _phase_plan(width, left, stride, wq):
-    """``phases`` of :func:`_pad_split_row`: per phase ``q``, the elements ``[lo, hi)``
-    inside the row (``0 <= q + stride * i - left < width``), and the range inside the
-    row in both phases when ``stride == 2`` (empty otherwise)."""
+    """``phases`` of :func:`_pad_split_rows`: per phase ``q``, the elements ``[lo, hi)``
+    inside the row (``0 <= q + stride * i - left < width``), and, when ``stride == 2``,
+    the range inside the row in both phases (empty otherwise)."""
     q = np.arange(stride)
     lo = np.minimum(wq, np.maximum(0, -((q - left) // stride)))
     hi = np.maximum(lo, np.minimum(wq, (width - 1 + left - q) // stride + 1))
-    both = (lo.max(), hi.min()) if stride == 2 and hi.min() > lo.max() else (0, 0)
+    both = (0, 0)
+    if stride == 2 and hi.min() > lo.max():
+        both = (lo.max(), hi.min())
+        assert lo.max() - lo.min() <= 1 and hi.max() - hi.min() <= 1
     return np.array([(a, b) + both for a, b in zip(lo, hi)], np.int64)
 
 

@@ -82,6 +82,26 @@ def test_maxpool2d_matches_numpy_twin(combo):
         np.testing.assert_array_equal(x, x_before)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_tiny_planes_match_numpy_twin(dtype):
+    """Planes of one to three rows and columns: windows mostly in the padding, rows
+    shorter than a stride, every edge case of the row copies."""
+    checked = 0
+    for h, w in [(1, 1), (1, 2), (2, 1), (2, 3), (3, 2), (3, 3)]:
+        x = rng(h * 7 + w).integers(-3, 4, size=(2, 2, h, w)).astype(dtype)
+        x[0, 0, 0, 0] = np.nan
+        for k, s, p, d, c in GRID:
+            try:
+                got = fs.maxpool2d(x, k, s, p, d, c)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    ref.maxpool2d(x, k, s, p, d, c)
+                continue
+            _assert_pool_equal(got, ref.maxpool2d(x, k, s, p, d, c), f"{(h, w)} {(k, s, p, d, c)}")
+            checked += 1
+    assert checked > 300
+
+
 @pytest.mark.parametrize("combo", GRID, ids=_ids)
 def test_maxpool2d_matches_torch(combo):
     torch = pytest.importorskip("torch")
