@@ -66,6 +66,11 @@ def _sizes(value, fname, name, n):
     return tuple(out)
 
 
+def _show(sizes):
+    """A size tuple for an error message: ``(2, 3)``, or ``2`` for a 1-D pool."""
+    return sizes if len(sizes) > 1 else sizes[0]
+
+
 def _geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode):
     """Checked ``(k, s, p, d, out)`` tuples, one entry per spatial dim (torch's rules)."""
     n = len(spatial)
@@ -77,28 +82,24 @@ def _geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode)
         raise TypeError(f"{fname}: `ceil_mode` must be a bool, got {ceil_mode!r}")
     for name, v in (("kernel_size", k), ("stride", s), ("dilation", d)):
         if min(v) <= 0:
-            raise ValueError(f"{fname}: `{name}` must be > 0, got {v if n > 1 else v[0]}")
+            raise ValueError(f"{fname}: `{name}` must be > 0, got {_show(v)}")
     if min(p) < 0 or any(pi > ki // 2 for pi, ki in zip(p, k)):
         raise ValueError(
             f"{fname}: `padding` must be >= 0 and at most half of `kernel_size`, "
-            f"got padding={p if n > 1 else p[0]} for kernel_size={k if n > 1 else k[0]}"
+            f"got padding={_show(p)} for kernel_size={_show(k)}"
         )
-    out = tuple(
-        _out_size(*args, bool(ceil_mode)) for args in zip(spatial, k, s, p, d)
-    )
+    out = tuple(_out_size(*args, bool(ceil_mode)) for args in zip(spatial, k, s, p, d))
     if min(out) < 1:
         raise ValueError(
-            f"{fname}: `kernel_size` {k if n > 1 else k[0]} (dilation "
-            f"{d if n > 1 else d[0]}) is larger than the padded input: input size "
-            f"{spatial if n > 1 else spatial[0]}, padding {p if n > 1 else p[0]}"
+            f"{fname}: `kernel_size` {_show(k)} (dilation {_show(d)}) is larger than the "
+            f"padded input: input size {_show(spatial)}, padding {_show(p)}"
         )
-    for size, ki, si, pi, di, oi in zip(spatial, k, s, p, d, out):
-        if di > 1 and not _windows_touch_input(size, ki, si, pi, di, oi):
-            raise ValueError(
-                f"{fname}: with `dilation` {d if n > 1 else d[0]} and `padding` "
-                f"{p if n > 1 else p[0]} some windows hold padding only (input size "
-                f"{spatial if n > 1 else spatial[0]}); their maximum has no position"
-            )
+    touch = (di == 1 or _windows_touch_input(*a) for a, di in zip(zip(spatial, k, s, p, d, out), d))
+    if not all(touch):
+        raise ValueError(
+            f"{fname}: with `dilation` {_show(d)} and `padding` {_show(p)} some windows "
+            f"hold padding only (input size {_show(spatial)}); their maximum has no position"
+        )
     return k, s, p, d, out
 
 
@@ -115,7 +116,9 @@ def _out_size(size, k, s, p, d, ceil_mode):
 
 def _windows_touch_input(size, k, s, p, d, out):
     """Whether every window has a tap inside the input. Only dilation can make a window
-    skip over the whole input (torch then returns -inf and an index outside the plane)."""
+    skip over the whole input (torch then returns -inf and an index outside the plane):
+    without it a window starts inside the input, or in the left padding and then, as
+    the padding is at most half the window, reaches into the input."""
     start = np.arange(out) * s - p
     first = np.maximum(0, -(start // d))  # first tap at or after position 0
     pos = start + first * d
