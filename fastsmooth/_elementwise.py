@@ -473,11 +473,11 @@ def _broadcast(xa, ya, fname):
 
 
 def _binary_operands(xa, ya, shape, scalar_ok):
-    """Flat operands and the memory order of the output. With ``scalar_ok`` a
-    one-element ``y`` (or ``x``, then ``swapped``) is passed as one value."""
-    swapped = False
+    """Flat operands and the memory order of the output. With ``scalar_ok`` (for the
+    forward ops, all symmetric) a one-element operand is passed as ``y``, one value;
+    otherwise operands that do not have the broadcast shape are expanded."""
     if scalar_ok and xa.size == 1 and ya.size > 1:
-        xa, ya, swapped = ya, xa, True
+        xa, ya = ya, xa
     if xa.shape == shape and (ya.shape == shape or (scalar_ok and ya.size == 1)):
         x_flat, order = _flat(xa)
         y_flat = np.ravel(ya, order=order) if ya.shape == shape else ya.reshape(1)
@@ -485,7 +485,7 @@ def _binary_operands(xa, ya, shape, scalar_ok):
         order = "C"
         x_flat = np.ascontiguousarray(np.broadcast_to(xa, shape)).reshape(-1)
         y_flat = np.ascontiguousarray(np.broadcast_to(ya, shape)).reshape(-1)
-    return x_flat, y_flat, order, swapped
+    return x_flat, y_flat, order
 
 
 def _sum_to(g, shape):
@@ -503,7 +503,7 @@ def _binary_op(op, x, y, fname, temperature=1.0):
     xa, ya, out_dtype = _float_pair(x, y, fname)
     shape = _broadcast(xa, ya, fname)
     tau, inv_t = _temperature(temperature, xa.dtype, fname)
-    xf, yf, order, _ = _binary_operands(xa, ya, shape, scalar_ok=True)
+    xf, yf, order = _binary_operands(xa, ya, shape, scalar_ok=True)
     out = np.empty(xf.size, xf.dtype)
     _binary(op, xf, yf, tau, inv_t, out, parallel=use_parallel(out.size))
     return _result(out, out_dtype, shape, order)
@@ -514,7 +514,7 @@ def _binary_op_backward(op, grad, x, y, fname, tie=0.5, temperature=1.0):
     xa, ya, out_dtype = _float_pair(x, y, fname)
     shape = _broadcast(xa, ya, fname)
     _, inv_t = _temperature(temperature, xa.dtype, fname)
-    xf, yf, order, _ = _binary_operands(xa, ya, shape, scalar_ok=False)
+    xf, yf, order = _binary_operands(xa, ya, shape, scalar_ok=False)
     g = _grad_like(grad, shape, order, xf.dtype, fname)
     gx = np.empty_like(xf)
     gy = np.empty_like(xf)
@@ -725,7 +725,7 @@ def l1_loss(input, target, reduction="mean"):
     """
     fname = "l1_loss"
     xa, ta, out_dtype = _l1_operands(input, target, reduction, fname)
-    xf, tf, order, _ = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
+    xf, tf, order = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
     err = np.empty_like(xf)
     _binary(ABS_DIFF, xf, tf, xf.dtype.type(1.0), xf.dtype.type(1.0), err,
             parallel=use_parallel(err.size))
@@ -780,7 +780,7 @@ def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
     if g.dtype.kind not in "biuf":
         raise TypeError(f"{fname}: `grad` must be real, got dtype {g.dtype}")
     scale = float(g.reshape(())) / (xa.size if reduction == "mean" and xa.size else 1)
-    xf, tf, order, _ = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
+    xf, tf, order = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
     gx = np.empty_like(xf)
     gt = np.empty_like(xf)
     _binary_backward(
