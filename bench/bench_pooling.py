@@ -1,22 +1,24 @@
 """Benchmarks of max-pooling (forward with indices, backward) and of the element-wise
 family: fastsmooth against torch CPU (when installed) and NumPy.
 
-Run (serialised with the other benchmarks of the machine)::
+Run (serialised with the other benchmarks of the machine), then write the table::
 
-    flock /tmp/fastsmooth-bench.lock python -m pytest bench/bench_pooling.py --benchmark-only
+    flock /tmp/fastsmooth-bench.lock python -m pytest bench/bench_pooling.py \
+        --benchmark-only --benchmark-json=bench/results/pooling.json
+    python bench/report.py bench/results/pooling.json --write docs/performance.md
 
 Every case is a row of ``CASES``: ``(op, shape, dtype, {library: make})`` where
 ``make(arrays)`` returns the zero-argument callable that is timed. The JIT is warmed
 (and torch's thread pool started) by one untimed call; ``benchmark.group`` is
-``f"{op}|{shape}|{dtype}"`` and ``extra_info["bytes"]`` the bytes the op must move
-(inputs read once, outputs written once).
+``f"{op}|{shape}|{dtype}"``; ``extra_info`` holds what ``bench/report.py`` reads (op,
+lib, shape, dtype, and ``bytes``: what the op must move, inputs read once and outputs
+written once).
 """
 
 from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 import pytest
 import scipy.special as sp
@@ -162,11 +164,9 @@ def test_bench(benchmark, case, lib):
         _ARRAYS[arrays] = arrays()
     fn = libs[lib](_ARRAYS[arrays])
     fn()  # warm: JIT compile, thread pools, page cache
-    benchmark.group = f"{op}|{shape}|{dtype}"
+    benchmark.group = f"{op}|{'x'.join(map(str, shape))}|{dtype}"
     benchmark.extra_info.update(
-        bytes=nbytes,
-        library=lib,
-        numba_threads=numba.get_num_threads(),
+        op=op, lib=lib, shape=list(shape), dtype=dtype, bytes=nbytes,
         torch_threads=torch.get_num_threads() if torch is not None else None,
     )
     slow = lib == "numpy" and op.startswith("maxpool")

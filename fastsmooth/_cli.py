@@ -1,4 +1,5 @@
-"""The ``fastsmooth`` command: ``demo`` prints the worked examples, ``info`` the setup."""
+"""The ``fastsmooth`` command: ``demo`` prints the worked examples, ``bench`` compares
+speed with NumPy/SciPy/torch on this machine, ``info`` shows the setup."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ def _fmt(a):
     return np.array2string(np.asarray(a), precision=6, suppress_small=False, floatmode="maxprec")
 
 
-def demo(out=sys.stdout):
+def demo(out=None):
     """Print the worked examples of the source notes, computed by fastsmooth."""
     import fastsmooth as fs
+
+    out = out or sys.stdout
 
     def p(*args):
         print(*args, file=out)
@@ -65,8 +68,9 @@ def demo(out=sys.stdout):
     return 0
 
 
-def info(out=sys.stdout):
+def info(out=None):
     """Print versions, Numba's threading layer and thread count, SVML, cache dir."""
+    out = out or sys.stdout
     import numba
 
     import fastsmooth
@@ -74,14 +78,69 @@ def info(out=sys.stdout):
 
     print(f"fastsmooth {fastsmooth.__version__}", file=out)
     print(f"numpy {np.__version__}, numba {numba.__version__}", file=out)
-    try:
-        layer = numba.threading_layer()
-    except ValueError:
-        layer = f"{_config._predicted_layer()} (predicted; no parallel launch yet)"
-    print(f"threading layer: {layer}; threads: {numba.get_num_threads()}", file=out)
+    layer = _config.threading_layer() or "none could be loaded (serial kernels only)"
+    safe = "thread-safe" if _config._layer_is_thread_safe() else "serial kernels off the main thread"
+    print(f"threading layer: {layer} ({safe}); threads: {numba.get_num_threads()}", file=out)
     print(f"SVML: {bool(numba.config.USING_SVML)}", file=out)
     print(f"cache dir: {numba.config.CACHE_DIR or '(next to the package, __pycache__)'}", file=out)
     return 0
+
+
+def bench(args, out=None):
+    """Run the side-by-side benchmark and print its table."""
+    from . import _bench
+    from ._peers import CASES
+
+    out = out or sys.stdout
+    if args.threads:
+        import numba
+
+        numba.set_num_threads(args.threads)
+        try:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            pass
+    results, meta = _bench.run(ops=args.ops, dtypes=args.dtype, quick=args.quick)
+    print(_bench.format_table(results, meta), file=out)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(_bench.to_json(results, meta))
+        print(f"results written to {args.json}", file=out)
+    if args.plot:
+        try:
+            _bench.plot(results, args.plot)
+        except ImportError:
+            print("fastsmooth bench: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            return 1
+        print(f"plot written to {args.plot}", file=out)
+    return 0
+
+
+def _op_list(text):
+    from ._peers import CASES
+
+    ops = [o.strip() for o in text.split(",") if o.strip()]
+    unknown = [o for o in ops if o not in CASES]
+    if not ops or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown op(s) {', '.join(unknown) or text!r}; choose from {', '.join(CASES)}"
+        )
+    return ops
+
+
+def _threads(text):
+    import numba
+
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--threads must be an integer, got {text!r}") from None
+    limit = numba.config.NUMBA_NUM_THREADS
+    if not 1 <= n <= limit:
+        raise argparse.ArgumentTypeError(f"--threads must be between 1 and {limit}, got {n}")
+    return n
 
 
 def build_parser():
@@ -89,8 +148,21 @@ def build_parser():
         prog="fastsmooth", description="Smooth stand-ins of non-differentiable operations."
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="print the worked examples of the source notes")
-    sub.add_parser("info", help="versions, threading layer, SVML, cache directory")
+    sub.add_parser("demo", help="print the worked examples of the source notes",
+                   description="Print the worked examples of the source notes.")
+    sub.add_parser("info", help="versions, threading layer, SVML, cache directory",
+                   description="Print versions, Numba's threading layer and threads, SVML, cache dir.")
+    b = sub.add_parser("bench", help="benchmark against NumPy, SciPy and torch on this machine",
+                       description="Time fastsmooth side by side with NumPy, SciPy and (if installed) "
+                                   "torch on this machine and print a table.")
+    b.add_argument("--quick", action="store_true", help="smaller shapes: finishes in under a minute")
+    b.add_argument("--ops", type=_op_list, default=None,
+                   help="comma-separated ops (default: all), e.g. logsumexp,softmax")
+    b.add_argument("--dtype", choices=["float32", "float64"], action="append", default=None,
+                   help="dtype to run (repeatable; default: both)")
+    b.add_argument("--threads", type=_threads, default=None, help="Numba (and torch) threads")
+    b.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    b.add_argument("--plot", metavar="FILE", help="draw speed-up against size (needs matplotlib)")
     return parser
 
 
@@ -98,4 +170,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if args.command == "demo":
         return demo()
+    if args.command == "bench":
+        args.dtype = tuple(args.dtype or ("float64", "float32"))
+        return bench(args)
     return info()

@@ -21,6 +21,23 @@ nan or infinite; that breaks every special value fastsmooth documents (``-inf`` 
   keeps the flags per instruction, so a helper inlined into a kernel keeps its own.
 
 ``tests/test_config.py`` checks that inf and nan survive these flags.
+
+Threads
+-------
+Every fastsmooth function may be called from many Python threads at once (Dask's
+threaded scheduler, a user's thread pool). Kernels are compiled with ``nogil`` and own
+their outputs, so the only hazard is Numba's threading layer: ``workqueue`` aborts the
+process when two threads launch parallel kernels at once. :func:`use_parallel` therefore
+runs the serial twin off the main thread unless the layer is in
+:data:`THREAD_SAFE_LAYERS` (``omp``, ``tbb``). How many threads one parallel call uses
+is Numba's per-thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), capped
+process-wide by :func:`set_max_threads` (how :mod:`fastsmooth.dask` shares a machine's
+cores between Dask workers).
+
+Cache
+-----
+Kernels are cached on disk (``cache=True``). Where Numba finds no writable cache
+directory (a read-only install), :func:`_njit` compiles without a cache and warns once.
 """
 
 from __future__ import annotations
@@ -35,9 +52,13 @@ __all__ = [
     "FASTMATH",
     "REDUCTION_FASTMATH",
     "PARALLEL_MIN_ELEMENTS",
+    "THREAD_SAFE_LAYERS",
     "Kernel",
     "jit",
     "kernel",
+    "num_threads",
+    "set_max_threads",
+    "threading_layer",
     "use_parallel",
 ]
 
@@ -45,27 +66,49 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn"})
 REDUCTION_FASTMATH = FASTMATH | {"reassoc"}
 
 #: Inputs with fewer elements than this run the serial twin of a kernel. Measured here
-#: (numba 0.68, omp layer): a warm parallel launch costs ~2 us, the very first one
-#: several ms; below ~32k elements the work per thread is smaller than that.
-PARALLEL_MIN_ELEMENTS = 1 << 15
+#: (numba 0.68, omp layer, 2 cores): a warm parallel launch costs ~2 us on an idle
+#: machine, but when the other core is busy the launch waits for the worker thread to be
+#: scheduled -- two 4 ms scheduler ticks, seen as medians of exactly 8 ms on small inputs.
+#: 2**17 elements is ~60 us of exp-bound work on one core: below it the parallel gain
+#: is a few tens of microseconds and the risk is milliseconds.
+PARALLEL_MIN_ELEMENTS = 1 << 17
 
 _COMMON = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 
+# ---------------------------------------------------------------------------------------
+# Compilation and the on-disk cache
+
+
+_cache_warned = False
+
 
 def _njit(fn, *, fastmath, parallel, inline="never"):
-    """``numba.njit`` with ``cache=True``, falling back to no cache when the package
-    lives somewhere Numba cannot write a cache (a read-only install)."""
+    """``numba.njit`` with ``cache=True``, falling back to no cache when Numba finds no
+    writable place for one (a read-only install with no usable ``NUMBA_CACHE_DIR`` or
+    user cache directory): Numba raises ``RuntimeError("cannot cache function ...: no
+    locator available ...")`` when the function is decorated, i.e. at import. Then we
+    compile without a cache -- kernels are compiled again in every new process -- and
+    say so once per process, never with an error."""
     opts = dict(_COMMON, fastmath=set(fastmath), parallel=parallel, inline=inline)
     try:
         return numba.njit(cache=True, **opts)(fn)
-    except RuntimeError as exc:  # "cannot cache function ...: no locator available"
-        warnings.warn(
-            f"fastsmooth: compiled kernels will not be cached ({exc}); "
-            "set NUMBA_CACHE_DIR to a writable directory to cache them",
-            RuntimeWarning,
-            stacklevel=3,
-        )
+    except RuntimeError as exc:
+        _warn_no_cache(exc)
         return numba.njit(cache=False, **opts)(fn)
+
+
+def _warn_no_cache(exc):
+    global _cache_warned
+    if _cache_warned:
+        return
+    _cache_warned = True
+    warnings.warn(
+        f"fastsmooth: compiled kernels will not be cached ({exc}); they are compiled "
+        "again in every new process. Set NUMBA_CACHE_DIR to a writable directory to "
+        "cache them.",
+        RuntimeWarning,
+        stacklevel=4,
+    )
 
 
 def jit(fn=None, *, fastmath=FASTMATH, inline="never"):
@@ -96,7 +139,8 @@ class Kernel:
     """A ``prange`` kernel compiled twice: ``parallel=True`` and a serial twin.
 
     Call it with ``parallel=`` chosen by :func:`use_parallel`; each twin is compiled
-    lazily on its first call and cached on disk.
+    lazily on its first call and cached on disk. A parallel call runs on at most
+    :func:`num_threads` threads (see :func:`set_max_threads`).
     """
 
     __slots__ = ("__name__", "serial", "parallel_kernel")
@@ -107,9 +151,20 @@ class Kernel:
         self.serial = _njit(_renamed(fn, "_serial"), fastmath=fastmath, parallel=False)
 
     def __call__(self, *args, parallel):
-        if parallel:
-            return self.parallel_kernel(*args)
-        return self.serial(*args)
+        if not parallel:
+            return self.serial(*args)
+        cap = _max_threads
+        if cap is not None:
+            # numba's thread count belongs to the calling thread: lower it for this
+            # call only and give the caller back its own setting
+            before = numba.get_num_threads()
+            if before > cap:
+                numba.set_num_threads(cap)
+                try:
+                    return self.parallel_kernel(*args)
+                finally:
+                    numba.set_num_threads(before)
+        return self.parallel_kernel(*args)
 
     def __repr__(self):
         return f"<fastsmooth kernel {self.__name__}>"
@@ -122,39 +177,84 @@ def kernel(fn=None, *, fastmath=FASTMATH):
     return Kernel(fn, fastmath)
 
 
-def _layer_is_thread_safe():
-    """Whether Numba's threading layer survives launches from several Python threads.
+# ---------------------------------------------------------------------------------------
+# Threads: which layer, how many threads, serial or parallel
 
-    ``workqueue`` does not (it aborts the process with "Concurrent access has been
-    detected"); ``omp`` and ``tbb`` do. Before the first parallel launch no layer is
-    chosen yet, so we answer for the layer Numba is going to pick.
+
+#: Numba's threading layers that survive parallel launches from several Python threads
+#: at once. ``workqueue`` does not: it aborts the whole process ("Terminating:
+#: Concurrent access has been detected", numba#8563/#9288).
+THREAD_SAFE_LAYERS = frozenset({"omp", "tbb"})
+
+_layer = None  # "" once we know that no layer can be loaded
+_max_threads = None
+
+
+def threading_layer():
+    """The name of Numba's threading layer (``"omp"``, ``"tbb"`` or ``"workqueue"``),
+    or None when Numba cannot load any.
+
+    Numba picks its layer once, on the first parallel launch or the first
+    ``numba.get_num_threads()``, and never changes it; asking here makes that choice
+    (it launches the layer's threads), so the answer is the layer every later parallel
+    kernel runs on -- no guessing which layer Numba would pick, and no
+    ``numba.threading_layer()`` raising "not initialized". A layer that cannot be loaded
+    (``NUMBA_THREADING_LAYER=tbb`` without TBB, say) makes fastsmooth run its serial
+    kernels, with one warning, instead of failing every call.
     """
-    try:
-        layer = numba.threading_layer()
-    except ValueError:  # no parallel launch yet
-        layer = _predicted_layer()
-    return layer in ("omp", "tbb")
-
-
-def _predicted_layer():
-    requested = numba.config.THREADING_LAYER
-    if requested in ("tbb", "omp", "workqueue"):
-        return requested
-    for name in numba.config.THREADING_LAYER_PRIORITY:
-        if requested in ("safe", "threadsafe") and name == "workqueue":
-            continue
+    global _layer
+    if _layer is None:
         try:
-            __import__(f"numba.np.ufunc.{name}pool")
-        except Exception:  # noqa: BLE001 - any failure means the layer is unavailable
-            continue
-        return name
-    return "workqueue"
+            numba.get_num_threads()  # launches the threads: selects and loads the layer
+            _layer = numba.threading_layer()
+        except (ValueError, ImportError, OSError) as exc:
+            _layer = ""
+            warnings.warn(
+                f"fastsmooth: Numba could not load a threading layer ({exc}); "
+                "running the serial kernels",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    return _layer or None
+
+
+def _layer_is_thread_safe():
+    """Whether parallel kernels may be launched from several Python threads at once."""
+    return threading_layer() in THREAD_SAFE_LAYERS
+
+
+def set_max_threads(n):
+    """Cap the number of Numba threads any one fastsmooth kernel call uses, in every
+    thread of this process; None removes the cap. Returns the previous cap.
+
+    ``numba.set_num_threads`` only applies to the Python thread that calls it, so it
+    cannot reach the threads of a pool (a Dask worker's task threads); this cap does.
+    Used by :class:`fastsmooth.dask.NumbaThreads` to give each Dask worker thread its
+    share of the cores."""
+    global _max_threads
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"set_max_threads: `n` must be an int >= 1 or None, got {n!r}")
+    previous, _max_threads = _max_threads, n
+    return previous
+
+
+def num_threads():
+    """Threads a parallel kernel called now, from this thread, would use: Numba's
+    (per-thread) count, capped by :func:`set_max_threads`."""
+    n = numba.get_num_threads()
+    cap = _max_threads
+    return n if cap is None else min(n, cap)
 
 
 def use_parallel(n_elements):
-    """Run the parallel twin? Only for big inputs, several threads, and never from a
-    non-main Python thread when the threading layer is ``workqueue``."""
-    if n_elements < PARALLEL_MIN_ELEMENTS or numba.get_num_threads() < 2:
+    """Run the parallel twin? Only for big inputs, when a threading layer is loaded and
+    more than one thread is allowed, and -- when the layer is not thread-safe
+    (``workqueue``) -- only from the main Python thread: other threads run the serial
+    twin, so at most one parallel launch is ever in flight (what numbagg does too)."""
+    if n_elements < PARALLEL_MIN_ELEMENTS or threading_layer() is None:
+        return False
+    if num_threads() < 2:
         return False
     if threading.current_thread() is threading.main_thread():
         return True

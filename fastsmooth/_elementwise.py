@@ -34,6 +34,7 @@ from numba import prange
 from numba import uint64 as U
 
 from ._arrays import as_float_array, check_real, check_temperature, normalize_axes, to_rows
+from ._bits import from_sortable_key, sortable_key
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
 from ._reductions import _cast
@@ -334,13 +335,25 @@ def _binary_backward(op, g, x, y, tie, inv_t, gx, gy):
 
 
 @jit
+def _block_min(x, n):
+    """Smallest element of ``x[:n]`` (``inf`` if empty; a nan when it holds a negative
+    nan), over the integer keys of :mod:`._bits` that sort like the floats: LLVM
+    vectorizes an integer min-reduction, not a float one that must keep nan."""
+    k = sortable_key(x.dtype.type(np.inf))
+    for i in range(U(n)):
+        k = min(k, sortable_key(x[i]))
+    return from_sortable_key(k)
+
+
+@jit
 def _row_extreme(x, n, sign):
-    """``max(x[:n])`` (``sign = 1.0``) or ``min`` (``sign = -1.0``); nan if any is nan."""
-    m = block_max(x, 0, n, sign)
+    """``max(x[:n])`` (``sign = 1.0``) or ``min`` (``sign = -1.0``); nan if any is nan
+    (the block helpers may or may not see a nan: it is counted separately)."""
+    m = _block_min(x, n) if sign < 0.0 else block_max(x, 0, n)
     nans = 0
     for i in range(U(n)):
         nans += 1 if x[i] != x[i] else 0
-    return np.nan if nans else m * sign
+    return np.nan if nans else m
 
 
 @kernel

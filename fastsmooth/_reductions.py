@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 from numba import prange
 from numba import uint64 as U
 
 from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
-from ._config import jit, kernel, use_parallel
+from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp
 from ._rowops import (
-    BLOCK,
+    CHUNK,
+    GROUP,
+    SHORT_ROW,
+    gather_group,
+    group_exp,
+    scale_lanes,
+    scatter_group,
+    group_max,
+    group_state,
     block_max,
     count_equal,
     exp_store_sum,
@@ -61,12 +68,12 @@ def _plan(n_rows, n, parallel):
     unless there are too few rows to keep every thread busy and rows are long."""
     if not parallel or n < 2 * MIN_PIECE:
         return 1, max(n, 1)
-    want = -(-4 * numba.get_num_threads() // max(n_rows, 1))
+    want = -(-4 * num_threads() // max(n_rows, 1))
     pieces = min(want, n // MIN_PIECE)
     if pieces <= 1:
         return 1, max(n, 1)
     piece = -(-n // pieces)
-    piece = -(-piece // BLOCK) * BLOCK
+    piece = -(-piece // CHUNK) * CHUNK
     return -(-n // piece), piece
 
 
@@ -151,9 +158,10 @@ def _row_sums(a, b, pieces, piece, parallel):
 
 @jit
 def _inf_row_softmax(x, lo, hi, k, y):
-    """The limit of softmax on a row whose maximum is +inf: uniform over the ``k``
-    +inf entries (nan for the whole row if it holds a nan)."""
-    if has_nan(x, 0, x.size):
+    """The limit of softmax on ``x[lo:hi]``, part of a row whose maximum is +inf:
+    uniform over the row's ``k`` +inf entries. ``k`` is nan when the row holds a nan
+    (anywhere, maybe outside ``[lo, hi)``), and then the output is nan."""
+    if k != k:
         for i in range(U(lo), U(hi)):
             y[i] = np.nan
         return
@@ -162,10 +170,24 @@ def _inf_row_softmax(x, lo, hi, k, y):
         y[i] = w if x[i] == np.inf else x.dtype.type(0.0)
 
 
-def _logsumexp_rows(rows, tau, parallel):
-    m, s, _, _ = _row_stats(rows, _inv_t(tau, rows.dtype), parallel)
+@kernel
+def _logsumexp_rows(x, inv_t, tau, out):
+    n = x.shape[1]
+    for r in prange(x.shape[0]):
+        m, s = lse_state(x[r], 0, n, inv_t)
+        out[r] = lse_value(m, s, tau)
+
+
+def _logsumexp_any(rows, tau, parallel):
+    inv_t = _inv_t(tau, rows.dtype)
     out = np.empty(rows.shape[0], rows.dtype)
-    _lse_finish(m, s, tau, out)
+    if _short(rows.shape[1]):
+        _short_lse(rows, inv_t, tau, out, parallel=parallel)
+    elif _plan(*rows.shape, parallel)[0] == 1:
+        _logsumexp_rows(rows, inv_t, tau, out, parallel=parallel)
+    else:
+        m, s, _, _ = _row_stats(rows, inv_t, parallel)
+        _lse_finish(m, s, tau, out)
     return out
 
 
@@ -173,6 +195,97 @@ def _logsumexp_rows(rows, tau, parallel):
 def _lse_finish(m, s, tau, out):
     for r in range(m.shape[0]):
         out[r] = lse_value(m[r], s[r], tau)
+
+
+# ---------------------------------------------------------------------------------------
+# Short rows (at most SHORT_ROW elements): GROUP rows at a time, vectorized across rows.
+
+
+@kernel
+def _short_lse(x, inv_t, tau, out):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        s = np.empty(GROUP, np.float64)
+        gather_group(x, r0, g, buf)
+        group_state(buf, g, inv_t, m, s)
+        for i in range(g):
+            out[r0 + i] = lse_value(m[i], s[i], tau)
+
+
+@kernel
+def _short_log_softmax(x, inv_t, y):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        s = np.empty(GROUP, np.float64)
+        shift = np.empty(GROUP, x.dtype)
+        gather_group(x, r0, g, buf)
+        group_state(buf, g, inv_t, m, s)
+        for i in range(g):  # one log1p per row (scalar)
+            shift[i] = np.nan if (m[i] == -np.inf or s[i] != s[i]) else math.log1p(s[i])
+        ninf = x.dtype.type(-np.inf)
+        for j in range(U(n)):
+            bj = buf[j]
+            for i in range(U(g)):
+                v = bj[i]
+                mi = m[i]
+                # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
+                z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else (v - mi) * inv_t
+                bj[i] = z - shift[i]
+        scatter_group(buf, r0, g, y)
+
+
+@kernel
+def _short_softmax(x, inv_t, y):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        sums = np.empty(GROUP, np.float64)
+        scale = np.empty(GROUP, x.dtype)
+        e = np.empty((n, GROUP), x.dtype)  # not buf: in-place, LLVM's alias check fails
+        gather_group(x, r0, g, buf)
+        group_max(buf, g, m)
+        group_exp(buf, g, m, inv_t, e, sums)
+        for i in range(g):
+            scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
+        scale_lanes(e, g, scale)
+        scatter_group(e, r0, g, y)
+
+
+@kernel
+def _short_soft_argmax(x, inv_t, out):
+    n_rows, n = x.shape
+    for k in prange((n_rows + GROUP - 1) // GROUP):
+        r0 = k * GROUP
+        g = min(GROUP, n_rows - r0)
+        buf = np.empty((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        sums = np.empty(GROUP, np.float64)
+        w = np.zeros(GROUP, np.float64)
+        e = np.empty((n, GROUP), x.dtype)
+        gather_group(x, r0, g, buf)
+        group_max(buf, g, m)
+        group_exp(buf, g, m, inv_t, e, sums)
+        for j in range(U(n)):
+            bj = e[j]
+            for i in range(U(g)):
+                w[i] += np.float64(bj[i]) * np.float64(j)
+        for i in range(g):
+            out[r0 + i] = w[i] / sums[i] if m[i] > -np.inf else np.nan
+
+
+def _short(n):
+    return 0 < n <= SHORT_ROW
 
 
 # ---------------------------------------------------------------------------------------
@@ -249,7 +362,7 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    out = _logsumexp_rows(rows.data, tau, use_parallel(rows.data.size))
+    out = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
     return _cast(rows.reduced(out, keepdims), out_dtype)
 
 
@@ -345,7 +458,8 @@ def _softmax_row(x, inv_t, y):
     n = x.size
     m = block_max(x, 0, n)
     if m == np.inf:
-        _inf_row_softmax(x, 0, n, count_equal(x, 0, n, m), y)
+        k = np.nan if has_nan(x, 0, n) else np.float64(count_equal(x, 0, n, m))
+        _inf_row_softmax(x, 0, n, k, y)
     elif m == -np.inf:
         for i in range(U(n)):
             y[i] = np.nan
@@ -364,7 +478,9 @@ def _softmax_rows(x, inv_t, y):
 
 @kernel
 def _softmax_apply(x, m, s, inv_t, piece, pieces, y):
-    """Second pass for long rows: ``y = exp((x - m)/tau) / (1 + s)`` from the stats."""
+    """Second pass for long rows: ``y = exp((x - m)/tau) / (1 + s)`` from the stats
+    of whole rows (``s`` is nan exactly when the row holds a nan; with ``m = +inf``,
+    ``s + 1`` counts the +inf entries)."""
     n_rows, n = x.shape
     for k in prange(n_rows * pieces):
         r = k // pieces
@@ -388,7 +504,9 @@ def _softmax_rows_any(rows, tau, parallel):
     inv_t = _inv_t(tau, rows.dtype)
     y = np.empty_like(rows)
     n_rows, n = rows.shape
-    if _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+    if _short(n):
+        _short_softmax(rows, inv_t, y, parallel=parallel)
+    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
         _softmax_rows(rows, inv_t, y, parallel=parallel)
     else:
         m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
@@ -637,7 +755,9 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
     inv_t = _inv_t(tau, a.dtype)
     y = np.empty_like(rows.data)
     n_rows, n = rows.data.shape
-    if _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+    if _short(n):
+        _short_log_softmax(rows.data, inv_t, y, parallel=parallel)
+    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
         _log_softmax_rows(rows.data, inv_t, y, parallel=parallel)
     else:
         m, s, pieces, piece = _row_stats(rows.data, inv_t, parallel)
@@ -836,11 +956,14 @@ def soft_argmax(x, axis=-1, *, temperature=1.0):
     axes = normalize_axes(axis, a.ndim, fname, multiple=False)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    m, s, w, _, _ = _soft_argmax_moments(
-        rows.data, _inv_t(tau, a.dtype), use_parallel(rows.data.size)
-    )
+    inv_t = _inv_t(tau, a.dtype)
+    parallel = use_parallel(rows.data.size)
     out = np.empty(rows.data.shape[0], a.dtype)
-    _soft_argmax_finish(m, s, w, out)
+    if _short(rows.data.shape[1]):
+        _short_soft_argmax(rows.data, inv_t, out, parallel=parallel)
+    else:
+        m, s, w, _, _ = _soft_argmax_moments(rows.data, inv_t, parallel)
+        _soft_argmax_finish(m, s, w, out)
     return _cast(rows.reduced(out, False), out_dtype)
 
 
@@ -1201,3 +1324,153 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
     return hardmax(a, axis).astype(out_dtype, copy=False), _cast(
         softmax(a, axis, temperature=temperature), out_dtype
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Chunked arrays (fastsmooth.dask): the state of one block, the merge of the states of
+# several blocks, and the output pass of one block given the merged state of its slices.
+#
+# A state holds, per slice, the pair (m, s) of :mod:`._rowops` -- never a finished
+# LogSumExp: a softmax rebuilt as exp(x - lse) is wrong near +-1e308 -- and is a
+# structured array shaped like the block with the reduced axes kept (size 1), so that
+# Dask concatenates and moves it like any chunk. ``m`` is stored as float64 (exact for
+# float32 input too).
+
+#: State of LogSumExp / softmax / log-softmax: ``m`` the maximum, ``s`` the rescaled
+#: sum of the other terms (nan iff the slice holds a nan).
+LSE_STATE = np.dtype([("m", np.float64), ("s", np.float64)])
+#: State of soft-argmax: adds ``w``, the sum of ``i * exp((x_i - m) / tau)`` with ``i``
+#: counted from the start of the block, and ``n``, the block's length along the axis.
+#: Consecutive blocks merge in order, each one's ``w`` shifted by the length before it.
+SOFT_ARGMAX_STATE = np.dtype(
+    [("m", np.float64), ("s", np.float64), ("w", np.float64), ("n", np.int64)]
+)
+
+
+def _state(dtype, **fields):
+    out = np.empty(len(next(iter(fields.values()))), dtype)
+    for name, value in fields.items():
+        out[name] = value
+    return out
+
+
+def _state_fields(states, axes, names):
+    """``(rows, fields)``: the named fields of ``states`` as rows over ``axes`` (the
+    states to merge along each row, in order), each a contiguous 2-D array, and the
+    :class:`._arrays.Rows` of the first (for the shape of the merged result)."""
+    rows = [to_rows(np.ascontiguousarray(states[name]), axes) for name in names]
+    return rows[0], [r.data for r in rows]
+
+
+def block_lse_state(a, axes, inv_t):
+    """The :data:`LSE_STATE` of each slice of the block ``a`` (a float32/float64 ndarray)
+    over ``axes``, with the reduced axes kept. One read of ``a``, parallel when large."""
+    rows = to_rows(a, axes)
+    m, s, _, _ = _row_stats(rows.data, inv_t, use_parallel(rows.data.size))
+    return rows.reduced(_state(LSE_STATE, m=m, s=s), True)
+
+
+def merge_lse_states(states, axes, inv_t):
+    """Merge the :data:`LSE_STATE` s of consecutive blocks, laid side by side along
+    ``axes`` (at least one per slice), into one per slice (``axes`` kept, size 1)."""
+    rows, (m, s) = _state_fields(states, axes, "ms")
+    m_out = np.empty(m.shape[0])
+    s_out = np.empty(m.shape[0])
+    _merge_pieces(m, s, np.float64(inv_t), m_out, s_out)
+    return rows.reduced(_state(LSE_STATE, m=m_out, s=s_out), True)
+
+
+def finish_lse_states(states, tau, dtype):
+    """LogSumExp from merged states: ``m + tau * log1p(s)`` with the special slices,
+    in ``dtype``, shaped like ``states``."""
+    out = np.empty(states.size, dtype)
+    _lse_finish(
+        np.ascontiguousarray(states["m"]).reshape(-1),
+        np.ascontiguousarray(states["s"]).reshape(-1),
+        tau,
+        out,
+    )
+    return out.reshape(states.shape)
+
+
+def block_softmax(a, axes, states, inv_t, log):
+    """softmax (``log=False``) or log-softmax of the block ``a`` over ``axes``, given the
+    merged :data:`LSE_STATE` of the whole slices the block is part of (the shape of
+    ``a`` with ``axes`` of size 1)."""
+    rows = to_rows(a, axes)
+    x = rows.data
+    m = np.ascontiguousarray(states["m"].reshape(-1), dtype=x.dtype)  # exact: m is an x
+    s = np.ascontiguousarray(states["s"].reshape(-1))
+    parallel = use_parallel(x.size)
+    pieces, piece = _plan(*x.shape, parallel)
+    y = np.empty_like(x)
+    apply = _log_softmax_apply if log else _softmax_apply
+    apply(x, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    return rows.restore(y)
+
+
+def block_soft_argmax_state(a, axis, inv_t):
+    """The :data:`SOFT_ARGMAX_STATE` of each slice of the block ``a`` along ``axis``
+    (kept, size 1): the LogSumExp state, then the index-weighted sum against the
+    block's own maximum (two reads of ``a``, as :func:`soft_argmax`)."""
+    rows = to_rows(a, (axis,))
+    x = rows.data
+    parallel = use_parallel(x.size)
+    m, s, pieces, piece = _row_stats(x, inv_t, parallel)
+    sums = np.empty((x.shape[0], pieces))
+    wsums = np.empty((x.shape[0], pieces))
+    _soft_argmax_pieces(x, m, inv_t, piece, sums, wsums, parallel=parallel)
+    # a slice with nothing above -inf has no weights (its terms are exp(-inf + inf));
+    # it must add 0 to a merge, not nan
+    w = np.where(m == -np.inf, 0.0, wsums.sum(axis=1))
+    state = _state(SOFT_ARGMAX_STATE, m=m, s=s, w=w, n=np.full(x.shape[0], x.shape[1]))
+    return rows.reduced(state, True)
+
+
+@jit
+def _rescale(m_old, m_new, inv_t):
+    """Factor that moves a sum taken against the maximum ``m_old`` to ``m_new >= m_old``
+    (1 when they are equal, which covers two infinite maxima)."""
+    if m_old == m_new:
+        return 1.0
+    return exp((np.float64(m_old) - np.float64(m_new)) * inv_t)
+
+
+@jit
+def _merge_soft_argmax_pieces(m, s, w, n, inv_t, m_out, s_out, w_out, n_out):
+    for r in range(m.shape[0]):
+        mr, sr, wr, nr = m[r, 0], s[r, 0], w[r, 0], n[r, 0]
+        for p in range(1, m.shape[1]):
+            mp, sp = m[r, p], s[r, p]
+            # the indices of piece p start after the nr elements before it
+            wp = w[r, p] + np.float64(nr) * (sp + 1.0)
+            mm, sm = lse_merge(mr, sr, mp, sp, inv_t)
+            wr = wr * _rescale(mr, mm, inv_t) + wp * _rescale(mp, mm, inv_t)
+            mr, sr, nr = mm, sm, nr + n[r, p]
+        m_out[r] = mr
+        s_out[r] = sr
+        w_out[r] = wr
+        n_out[r] = nr
+
+
+def merge_soft_argmax_states(states, axis, inv_t):
+    """Merge the :data:`SOFT_ARGMAX_STATE` s of consecutive blocks laid side by side, in
+    order, along ``axis`` into one per slice (``axis`` kept, size 1)."""
+    rows, fields = _state_fields(states, (axis,), "mswn")
+    r = fields[0].shape[0]
+    out = [np.empty(r), np.empty(r), np.empty(r), np.empty(r, np.int64)]
+    _merge_soft_argmax_pieces(*fields, np.float64(inv_t), *out)
+    return rows.reduced(_state(SOFT_ARGMAX_STATE, **dict(zip("mswn", out))), True)
+
+
+def finish_soft_argmax_states(states, dtype):
+    """soft-argmax ``w / (1 + s)`` from merged states (nan where nothing is above
+    -inf), in ``dtype``, shaped like ``states``."""
+    out = np.empty(states.size, dtype)
+    _soft_argmax_finish(
+        np.ascontiguousarray(states["m"]).reshape(-1),
+        1.0 + np.ascontiguousarray(states["s"]).reshape(-1),
+        np.ascontiguousarray(states["w"]).reshape(-1),
+        out,
+    )
+    return out.reshape(states.shape)

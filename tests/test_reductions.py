@@ -576,3 +576,43 @@ def test_bad_grad_and_out_shapes():
         fs.soft_argmax2d(np.ones(5))
     with pytest.raises(TypeError, match="`grad`"):
         fs.logsumexp_backward(np.ones(3, complex), x, np.ones(3))
+
+
+@pytest.mark.parametrize("shape,axes", [((5, 300, 7), (1,)), ((64, 70), (0,)), ((3, 4, 5, 6), (1, 2)),
+                                        ((2, 3, 4), (0, 1)), ((9, 1, 17), (0,))])
+def test_transposed_layouts_use_the_tiled_copy_and_agree(shape, axes):
+    """Reduced axes that are not last in a C array go through the tiled transpose."""
+    from fastsmooth._arrays import to_rows
+
+    x = _data(shape, np.float64, seed=30)
+    rows = to_rows(x, axes)
+    kept = [i for i in range(x.ndim) if i not in axes]
+    np.testing.assert_array_equal(rows.data, x.transpose(kept + list(axes)).reshape(rows.data.shape))
+    np.testing.assert_allclose(fs.logsumexp(x, axis=axes), sp.logsumexp(x, axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(fs.softmax(x, axis=axes), sp.softmax(x, axis=axes), rtol=1e-12)
+    g = rng(31).standard_normal(shape)
+    y = fs.softmax(x, axis=axes)
+    np.testing.assert_allclose(fs.softmax_backward(g, y, axis=axes), ref.softmax_backward(g, y, axis=axes),
+                               rtol=1e-11, atol=1e-15)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 32, 33])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_many_short_rows_with_specials_in_every_lane(n, dtype):
+    """Rows of <= 32 elements are handled 64 at a time, one row per vector lane; every
+    lane must keep its own special values (and a group may be partial)."""
+    r = rng(32 + n)
+    x = r.standard_normal((203, n)).astype(dtype)
+    specials = np.array([np.inf, -np.inf, np.nan], dtype)
+    for _ in range(60):
+        x[r.integers(0, 203), r.integers(0, n)] = specials[r.integers(0, 3)]
+    x[150] = -np.inf
+    x[151] = np.inf
+    close = dict(rtol=TOL[dtype]["rtol"], atol=1e-6 if dtype == np.float32 else 1e-15, equal_nan=True)
+    np.testing.assert_allclose(fs.logsumexp(x), ref.logsumexp(x), **close)
+    np.testing.assert_allclose(fs.softmax(x), ref.softmax(x), **close)
+    np.testing.assert_allclose(fs.log_softmax(x), ref.log_softmax(x), **close)
+    np.testing.assert_allclose(fs.soft_argmax(x), ref.soft_argmax(x), **close)
+    for t in (0.3, 4.0):
+        np.testing.assert_allclose(fs.logsumexp(x, temperature=t), ref.logsumexp(x, temperature=t), **close)
+        np.testing.assert_allclose(fs.softmax(x, temperature=t), ref.softmax(x, temperature=t), **close)

@@ -1,0 +1,49 @@
+"""LogSumExp / softmax / log-softmax and their backward passes, side by side with SciPy,
+plain NumPy and torch (CPU, when installed), on the shapes of issue 2.
+
+Run: ``python -m pytest bench/bench_reductions.py --benchmark-only
+--benchmark-json=bench/results/reductions.json`` then ``python bench/report.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastsmooth._peers import CASES, FLOORS, SHAPES, available_libraries
+
+LIBS = available_libraries()
+PARAMS = [
+    (op, lib)
+    for op in CASES
+    for lib in list(CASES[op].impls) + list(FLOORS.get(op, {}))
+    if lib in LIBS or lib in FLOORS.get(op, {})
+]
+
+_DATA = {}
+
+
+def _data(op, shape, dtype):
+    key = (CASES[op].make, shape, dtype)
+    if key not in _DATA:
+        _DATA.clear()  # keep at most one input set alive (the big shapes are 128 MB each)
+        _DATA[key] = CASES[op].make(shape, np.dtype(dtype), np.random.default_rng(0))
+    return _DATA[key]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("op,lib", PARAMS, ids=[f"{o}-{l}" for o, l in PARAMS])
+def test_reductions(benchmark, op, lib, shape, dtype):
+    d = _data(op, shape, dtype)
+    prepare = CASES[op].impls.get(lib) or FLOORS[op][lib]
+    fn = prepare(d)
+    fn()  # warm-up: JIT compile / caches, excluded from timing
+    benchmark.group = f"{op}|{'x'.join(map(str, shape))}|{dtype}"
+    benchmark.extra_info.update(op=op, lib=lib, shape=list(shape), dtype=dtype, bytes=CASES[op].nbytes(d))
+    benchmark.pedantic(fn, rounds=_rounds(shape), iterations=1, warmup_rounds=1)
+
+
+def _rounds(shape):
+    n = int(np.prod(shape))
+    return 7 if n >= 1 << 20 else 50

@@ -1,0 +1,232 @@
+"""The Numba configuration: flags keep inf/nan, serial and parallel twins agree, the
+serial/parallel choice, and the cache fallback."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numba
+import numpy as np
+import pytest
+
+import fastsmooth as fs
+from fastsmooth import _config
+
+
+def test_flag_sets_never_assume_finite_values():
+    for flags in (_config.FASTMATH, _config.REDUCTION_FASTMATH):
+        assert not {"nnan", "ninf", "fast"} & set(flags)
+    assert "reassoc" not in _config.FASTMATH
+    assert _config.REDUCTION_FASTMATH - _config.FASTMATH == {"reassoc"}
+
+
+@_config.kernel
+def _probe(x, out):
+    """A kernel exercising the operations the flags could break."""
+    for i in numba.prange(x.shape[0]):
+        v = x[i]
+        out[i, 0] = v != v  # nan test survives without nnan
+        out[i, 1] = v == np.inf
+        out[i, 2] = v - v  # inf - inf = nan, nan - nan = nan, finite 0
+        out[i, 3] = max(v, 0.0) if v == v else np.nan
+        out[i, 4] = 1.0 / v  # 1/inf = 0, 1/0 = inf
+
+
+def test_inf_and_nan_survive_the_flags():
+    x = np.array([np.nan, np.inf, -np.inf, 0.5, 0.0])
+    for parallel in (False, True):
+        out = np.zeros((5, 5))
+        _probe(x, out, parallel=parallel)
+        np.testing.assert_array_equal(out[:, 0], [1, 0, 0, 0, 0])
+        np.testing.assert_array_equal(out[:, 1], [0, 1, 0, 0, 0])
+        np.testing.assert_array_equal(out[:, 2], [np.nan, np.nan, np.nan, 0.0, 0.0])
+        np.testing.assert_array_equal(out[:, 3], [np.nan, np.inf, 0.0, 0.5, 0.0])
+        np.testing.assert_array_equal(out[:, 4], [np.nan, 0.0, -0.0, 2.0, np.inf])
+
+
+def test_twins_have_distinct_cache_names():
+    k = _probe
+    assert k.serial.py_func.__qualname__ == k.parallel_kernel.py_func.__qualname__ + "_serial"
+
+
+def test_use_parallel_threshold_and_threads():
+    assert not _config.use_parallel(_config.PARALLEL_MIN_ELEMENTS - 1)
+    expected = numba.get_num_threads() > 1
+    assert _config.use_parallel(_config.PARALLEL_MIN_ELEMENTS) == expected
+
+
+def test_use_parallel_from_other_threads_follows_the_layer(monkeypatch):
+    results = {}
+
+    def probe():
+        results["answer"] = _config.use_parallel(10**8)
+
+    for safe in (True, False):
+        monkeypatch.setattr(_config, "_layer_is_thread_safe", lambda safe=safe: safe)
+        t = threading.Thread(target=probe)
+        t.start()
+        t.join()
+        assert results["answer"] == (safe and numba.get_num_threads() > 1)
+
+
+def test_threading_layer_is_the_one_numba_uses():
+    layer = _config.threading_layer()
+    assert layer in ("tbb", "omp", "workqueue")
+    assert layer == numba.threading_layer()  # asking launched the layer: no "not initialized"
+
+
+def test_cache_fallback_when_no_locator(monkeypatch):
+    """A read-only install: numba cannot cache -> we warn and compile without cache."""
+    real_njit = numba.njit
+
+    def njit(*args, cache=False, **kwargs):
+        if cache:
+            def deco(fn):
+                raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+            return deco
+        return real_njit(*args, **kwargs)
+
+    monkeypatch.setattr(_config.numba, "njit", njit)
+
+    def f(x):
+        return x + 1
+
+    with pytest.warns(RuntimeWarning, match="will not be cached"):
+        jitted = _config.jit(f)
+    assert jitted(1) == 2
+
+
+def test_results_do_not_depend_on_thread_count():
+    x = np.random.default_rng(0).standard_normal((64, 4096))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = fs.logsumexp(x), fs.softmax(x)
+        numba.set_num_threads(before)
+        many = fs.logsumexp(x), fs.softmax(x)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one[0], many[0])
+    np.testing.assert_array_equal(one[1], many[1])
+
+
+# ------------------------------------------------------------------- threads: the cap
+
+
+@_config.kernel
+def _thread_ids(out):
+    for i in numba.prange(out.shape[0]):
+        out[i] = numba.get_thread_id()
+
+
+def test_max_threads_caps_a_parallel_call_and_gives_the_thread_its_count_back(monkeypatch):
+    monkeypatch.setattr(_config, "_max_threads", None)
+    before = numba.get_num_threads()
+    ids = np.full(4096, -1)
+    _thread_ids(ids, parallel=True)
+    assert len(set(ids)) == before  # the iterations are split over every thread
+    assert _config.set_max_threads(1) is None
+    _thread_ids(ids, parallel=True)
+    assert set(ids) == {0}
+    assert numba.get_num_threads() == before
+    assert _config.num_threads() == 1
+    assert not _config.use_parallel(10**8)
+    assert _config.set_max_threads(None) == 1
+    assert _config.num_threads() == before
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, True, "2"])
+def test_max_threads_validation(bad):
+    with pytest.raises(ValueError, match="set_max_threads: `n` must be an int >= 1"):
+        _config.set_max_threads(bad)
+
+
+def test_no_loadable_threading_layer_runs_serial_kernels_with_one_warning(monkeypatch):
+    def no_layer():
+        raise ValueError("No threading layer could be loaded.")
+
+    monkeypatch.setattr(_config, "_layer", None)
+    monkeypatch.setattr(_config.numba, "get_num_threads", no_layer)
+    with pytest.warns(RuntimeWarning, match="could not load a threading layer"):
+        assert _config.threading_layer() is None
+    assert not _config.use_parallel(10**8)  # no second warning (warnings are errors here)
+    x = np.random.default_rng(1).standard_normal((64, 4096))
+    np.testing.assert_allclose(fs.logsumexp(x), np.log(np.exp(x).sum(axis=1)), rtol=1e-12)
+
+
+# ----------------------------------------------------------- a read-only installation
+
+# Runs in a fresh interpreter from a read-only copy of the package, with HOME and
+# NUMBA_CACHE_DIR unusable. Root ignores file modes, so a copy that is still writable
+# means we run as root with CAP_DAC_OVERRIDE; then Numba's cache locators are made to
+# find the directories unwritable instead (the same failure, one level lower).
+_READ_ONLY_SCRIPT = r"""
+import json, os, sys, warnings
+package = os.path.join(sys.argv[1], "fastsmooth")
+try:
+    open(os.path.join(package, "probe"), "w").close()
+    os.remove(os.path.join(package, "probe"))
+    mode = "patched"
+    import numba.core.caching as caching
+
+    def unwritable(self):
+        raise PermissionError(13, "Permission denied (simulated)", self.get_cache_path())
+
+    caching._CacheLocator.ensure_cache_path = unwritable
+except OSError:
+    mode = "read-only"
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import numpy as np
+    import fastsmooth as fs
+    import fastsmooth._reference as ref
+    x = np.array([[1.0, 2.0, 3.0], [1000.0, 1.0, -np.inf]])
+    ok = bool(np.allclose(fs.logsumexp(x), ref.logsumexp(x), rtol=1e-14)
+              and np.allclose(fs.softmax(x, axis=0), ref.softmax(x, axis=0), rtol=1e-14))
+print(json.dumps({"mode": mode, "file": fs.__file__, "ok": ok,
+                  "warnings": [f"{w.category.__name__}: {w.message}" for w in caught]}))
+"""
+
+# drop the capabilities that let root ignore file modes, then run the command
+_DROP_ROOT_POWERS = (
+    "import ctypes, os, sys\n"
+    "libc = ctypes.CDLL(None, use_errno=True)\n"
+    "for cap in (1, 2, 3):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER\n"
+    "    libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP; fails harmlessly if not allowed\n"
+    "os.execv(sys.executable, [sys.executable] + sys.argv[1:])\n"
+)
+
+
+def test_read_only_install_imports_and_computes_with_one_warning(tmp_path):
+    src = Path(fs.__file__).parent
+    top = tmp_path / "ro"
+    shutil.copytree(src, top / "site" / "fastsmooth", ignore=shutil.ignore_patterns("__pycache__"))
+    (top / "home").mkdir()
+    before = sorted(p.name for p in (top / "site" / "fastsmooth").iterdir())
+    for path in [top, *top.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~0o222)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CACHE", "PYTHON"))}
+    env.update(HOME=str(top / "home"), XDG_CACHE_HOME=str(top / "home" / ".cache"),
+               NUMBA_CACHE_DIR=str(top / "home" / "numba"), PYTHONDONTWRITEBYTECODE="1")
+    cmd = [sys.executable, "-c", _READ_ONLY_SCRIPT, str(top / "site")]
+    if sys.platform.startswith("linux"):
+        cmd = [sys.executable, "-c", _DROP_ROOT_POWERS, *cmd[1:]]
+    try:
+        proc = subprocess.run(cmd, cwd=top / "site", env=env, capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        for path in [top, *top.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["file"] == str(top / "site" / "fastsmooth" / "__init__.py")
+    assert report["ok"]
+    assert len(report["warnings"]) == 1, report
+    assert report["warnings"][0].startswith("RuntimeWarning: fastsmooth: compiled kernels will not be cached")
+    assert sorted(p.name for p in (top / "site" / "fastsmooth").iterdir()) == before
+    if os.geteuid() != 0:
+        assert report["mode"] == "read-only"
