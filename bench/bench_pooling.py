@@ -170,4 +170,4 @@ def test_bench(benchmark, case, lib):
         torch_threads=torch.get_num_threads() if torch is not None else None,
     )
     slow = lib == "numpy" and op.startswith("maxpool")
-    benchmark.pedantic(fn, rounds=3 if slow else 15, iterations=1, warmup_rounds=0)
+    benchmark.pedantic(fn, rounds=3 if slow else 15, iterations=1, warmup_rounds=0 if slow else 3)
