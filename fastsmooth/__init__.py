@@ -1,7 +1,38 @@
 """fastsmooth: fast CPU kernels for smooth, differentiable stand-ins of
 non-differentiable operations (max, argmax, hardmax, accuracy/precision/recall/F-beta, ...)
-and their backward passes."""
+and their backward passes.
 
+``fastsmooth.abs``, ``fastsmooth.max`` and ``fastsmooth.min`` are public but left out of
+``__all__``, so that ``from fastsmooth import *`` does not shadow the builtins (NumPy
+does the same for its ``min``, ``max`` and ``round``).
+"""
+
+from ._elementwise import (
+    abs_backward,
+    l1_loss,
+    l1_loss_backward,
+    max_backward,
+    maximum,
+    maximum_backward,
+    min_backward,
+    minimum,
+    minimum_backward,
+    relu,
+    relu_backward,
+    sigmoid,
+    sigmoid_backward,
+    smooth_abs,
+    smooth_abs_backward,
+    smooth_maximum,
+    smooth_maximum_backward,
+    smooth_minimum,
+    smooth_minimum_backward,
+    softplus,
+    softplus_backward,
+)
+from ._elementwise import abs_ as abs  # noqa: A004 - deliberately fastsmooth.abs
+from ._elementwise import max_ as max  # noqa: A004
+from ._elementwise import min_ as min  # noqa: A004
 from ._losses import (
     FbetaAccumulator,
     SoftConfusion,
@@ -18,6 +49,15 @@ from ._losses import (
     softmax_accuracy_loss_backward,
     softmax_fbeta_loss,
     softmax_fbeta_loss_backward,
+)
+from ._pooling import (
+    global_maxpool2d,
+    global_maxpool2d_backward,
+    maxpool1d,
+    maxpool1d_backward,
+    maxpool2d,
+    maxpool2d_backward,
+    maxunpool2d,
 )
 from ._reductions import (
     hardmax,
@@ -64,4 +104,35 @@ __all__ = [
     "softmax_fbeta_loss",
     "softmax_fbeta_loss_backward",
     "FbetaAccumulator",
+    # max-pooling with argmax capture
+    "maxpool1d",
+    "maxpool1d_backward",
+    "maxpool2d",
+    "maxpool2d_backward",
+    "maxunpool2d",
+    "global_maxpool2d",
+    "global_maxpool2d_backward",
+    # subgradients with a chosen convention at the kink (and fastsmooth.abs/max/min)
+    "relu",
+    "relu_backward",
+    "abs_backward",
+    "l1_loss",
+    "l1_loss_backward",
+    "maximum",
+    "maximum_backward",
+    "minimum",
+    "minimum_backward",
+    "max_backward",
+    "min_backward",
+    # smooth stand-ins with a temperature
+    "sigmoid",
+    "sigmoid_backward",
+    "softplus",
+    "softplus_backward",
+    "smooth_abs",
+    "smooth_abs_backward",
+    "smooth_maximum",
+    "smooth_maximum_backward",
+    "smooth_minimum",
+    "smooth_minimum_backward",
 ]

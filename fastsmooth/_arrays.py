@@ -20,6 +20,7 @@ __all__ = [
     "float_dtypes",
     "as_float_array",
     "normalize_axes",
+    "check_real",
     "check_temperature",
     "Rows",
     "to_rows",
@@ -92,16 +93,22 @@ def normalize_axes(axis, ndim, fname, *, multiple=True):
     return tuple(sorted(out))
 
 
+def check_real(value, fname, name):
+    """``value`` (a real number or a 0-d real array; not a bool) as a Python float."""
+    v = value
+    if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
+        v = v.item()
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{fname}: `{name}` must be a real number, got {value!r}")
+    return float(v)
+
+
 def check_temperature(temperature, fname, name="temperature"):
     """The temperature as a Python float; must be a real, finite number > 0."""
     t = temperature
     if type(t) is float and 0.0 < t < float("inf"):  # fast path: the common call
         return t
-    if isinstance(t, np.ndarray) and t.ndim == 0 and t.dtype.kind in "iuf":
-        t = t.item()
-    if isinstance(t, (bool, np.bool_)) or not isinstance(t, numbers.Real):
-        raise TypeError(f"{fname}: `{name}` must be a real number, got {temperature!r}")
-    t = float(t)
+    t = check_real(temperature, fname, name)
     if not (np.isfinite(t) and t > 0.0):
         raise ValueError(f"{fname}: `{name}` must be a finite number > 0, got {temperature!r}")
     return t

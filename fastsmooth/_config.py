@@ -82,14 +82,14 @@ _COMMON = {"nogil": True, "error_model": "numpy", "boundscheck": False}
 _cache_warned = False
 
 
-def _njit(fn, *, fastmath, parallel):
+def _njit(fn, *, fastmath, parallel, inline="never"):
     """``numba.njit`` with ``cache=True``, falling back to no cache when Numba finds no
     writable place for one (a read-only install with no usable ``NUMBA_CACHE_DIR`` or
     user cache directory): Numba raises ``RuntimeError("cannot cache function ...: no
     locator available ...")`` when the function is decorated, i.e. at import. Then we
     compile without a cache -- kernels are compiled again in every new process -- and
     say so once per process, never with an error."""
-    opts = dict(_COMMON, fastmath=set(fastmath), parallel=parallel)
+    opts = dict(_COMMON, fastmath=set(fastmath), parallel=parallel, inline=inline)
     try:
         return numba.njit(cache=True, **opts)(fn)
     except RuntimeError as exc:
@@ -111,11 +111,16 @@ def _warn_no_cache(exc):
     )
 
 
-def jit(fn=None, *, fastmath=FASTMATH):
-    """Compile a serial helper (row helpers, tiny finishing loops)."""
+def jit(fn=None, *, fastmath=FASTMATH, inline="never"):
+    """Compile a serial helper (row helpers, tiny finishing loops).
+
+    ``inline="always"`` inlines the helper into its callers at the Numba IR level (its
+    code then takes the caller's fastmath flags). Use it for a scalar helper that calls
+    :func:`._exp.log1p` or another large helper: LLVM does not inline functions above
+    its size threshold, and a call left in a loop stops the loop from vectorizing."""
     if fn is None:
-        return lambda f: _njit(f, fastmath=fastmath, parallel=False)
-    return _njit(fn, fastmath=fastmath, parallel=False)
+        return lambda f: _njit(f, fastmath=fastmath, parallel=False, inline=inline)
+    return _njit(fn, fastmath=fastmath, parallel=False, inline=inline)
 
 
 def _renamed(fn, suffix):

@@ -29,6 +29,37 @@ __all__ = [
     "soft_argmax2d_backward",
     "hardmax",
     "straight_through_hardmax",
+    "maxpool1d",
+    "maxpool1d_backward",
+    "maxpool2d",
+    "maxpool2d_backward",
+    "maxunpool2d",
+    "global_maxpool2d",
+    "global_maxpool2d_backward",
+    "relu",
+    "relu_backward",
+    "abs_",
+    "abs_backward",
+    "l1_loss",
+    "l1_loss_backward",
+    "maximum",
+    "maximum_backward",
+    "minimum",
+    "minimum_backward",
+    "max_",
+    "max_backward",
+    "min_",
+    "min_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "softplus",
+    "softplus_backward",
+    "smooth_abs",
+    "smooth_abs_backward",
+    "smooth_maximum",
+    "smooth_maximum_backward",
+    "smooth_minimum",
+    "smooth_minimum_backward",
     "SPECIAL_VALUES",
 ]
 
@@ -183,6 +214,290 @@ def hardmax(x, axis=-1):
 
 def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
     return hardmax(x, axis), softmax(x, axis, temperature=temperature)
+
+
+# ---------------------------------------------------------------------------------------
+# Max-pooling: every window materialised with ``sliding_window_view`` (one array of
+# N * C * H_out * W_out * k_h * k_w elements), then max / argmax over its taps.
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _window_starts(size, k, s, p, d, ceil_mode):
+    """Window starts (input coordinates; the left padding is negative), as torch places
+    them: in steps of ``s`` from ``-p`` while the window fits in the padded input; in
+    ceil mode also a last, partial window, provided it starts inside the input."""
+    span = d * (k - 1) + 1
+    last = size + 2 * p - span + (s - 1 if ceil_mode else 0)  # largest j * s allowed
+    starts = np.arange(0, last + 1, s) - p if last >= 0 else np.empty(0, np.int64)
+    return starts[starts < size] if ceil_mode else starts
+
+
+def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    a, dt = as_float_array(x, "maxpool2d")
+    a = np.asarray(a, np.float64)
+    lead, (h, w) = a.shape[:-2], a.shape[-2:]
+    planes = a.reshape(-1, h, w)
+    k, p, d = _pair(kernel_size), _pair(padding), _pair(dilation)
+    s = k if stride is None else _pair(stride)
+    if any(pi > ki // 2 for pi, ki in zip(p, k)):
+        raise ValueError("maxpool2d: `padding` must be at most half of `kernel_size`")
+    sh = _window_starts(h, k[0], s[0], p[0], d[0], ceil_mode)
+    sw = _window_starts(w, k[1], s[1], p[1], d[1], ceil_mode)
+    if sh.size == 0 or sw.size == 0:
+        raise ValueError("maxpool2d: `kernel_size` is larger than the padded input")
+    # taps of every window: input coordinates (oh, kh) and (ow, kw)
+    rows = sh[:, None] + d[0] * np.arange(k[0])[None, :]
+    cols = sw[:, None] + d[1] * np.arange(k[1])[None, :]
+    if not (((rows >= 0) & (rows < h)).any(1).all() and ((cols >= 0) & (cols < w)).any(1).all()):
+        raise ValueError("maxpool2d: some windows hold padding only")
+    # pad with -inf so that every tap is inside, then view all windows
+    lo_h, lo_w = max(0, -rows.min()), max(0, -cols.min())
+    hi_h, hi_w = max(0, rows.max() + 1 - h), max(0, cols.max() + 1 - w)
+    padded = np.pad(planes, ((0, 0), (lo_h, hi_h), (lo_w, hi_w)), constant_values=-_inf)
+    span_h, span_w = d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1
+    view = np.lib.stride_tricks.sliding_window_view(padded, (span_h, span_w), axis=(1, 2))
+    win = view[:, sh + lo_h][:, :, sw + lo_w][..., :: d[0], :: d[1]]  # (P, OH, OW, kh, kw)
+    taps = win.reshape(win.shape[:3] + (-1,))  # scan order: window row, then column
+    valid = ((rows[:, None, :, None] >= 0) & (rows[:, None, :, None] < h)
+             & (cols[None, :, None, :] >= 0) & (cols[None, :, None, :] < w))
+    valid = valid.reshape(valid.shape[:2] + (-1,))
+    flat = (rows[:, None, :, None] * w + cols[None, :, None, :]).reshape(valid.shape)
+    nan = np.isnan(taps)
+    with np.errstate(invalid="ignore"):
+        m = np.where(nan.any(-1), _nan, np.max(np.where(nan, -_inf, taps), axis=-1))
+    # first valid tap equal to the max; with nans, the last nan (torch's CPU rule)
+    first = np.argmax((taps == m[..., None]) & valid, axis=-1)
+    last_nan = taps.shape[-1] - 1 - np.argmax(nan[..., ::-1], axis=-1)
+    pick = np.where(nan.any(-1), last_nan, first)
+    idx = np.take_along_axis(np.broadcast_to(flat, taps.shape), pick[..., None], -1)[..., 0]
+    out_shape = lead + m.shape[1:]
+    return _out(m.reshape(out_shape), dt), idx.reshape(out_shape).astype(np.int64)
+
+
+def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    a = np.asarray(x)
+    one = lambda v: (1, v[0] if isinstance(v, (tuple, list)) else v)  # noqa: E731
+    y, idx = maxpool2d(a[..., None, :], one(kernel_size), None if stride is None else one(stride),
+                       (0, one(padding)[1]), one(dilation), ceil_mode)
+    return y[..., 0, :], idx[..., 0, :]
+
+
+def maxpool2d_backward(grad, indices, input_shape):
+    g = np.asarray(grad, np.float64)
+    n_planes = int(np.prod(input_shape[:-2]))
+    dx = np.zeros((n_planes, input_shape[-2] * input_shape[-1]))
+    planes = np.repeat(np.arange(n_planes), g.size // max(n_planes, 1))
+    np.add.at(dx, (planes, np.asarray(indices).reshape(-1)), g.reshape(-1))
+    return _out(dx.reshape(input_shape), np.asarray(grad).dtype)
+
+
+def maxpool1d_backward(grad, indices, input_shape):
+    g = np.asarray(grad)
+    dx = maxpool2d_backward(g[..., None, :], np.asarray(indices)[..., None, :],
+                            tuple(input_shape[:-1]) + (1, input_shape[-1]))
+    return dx[..., 0, :]
+
+
+def maxunpool2d(y, indices, output_size):
+    v = np.asarray(y, np.float64)
+    h, w = output_size[-2:]
+    n_planes = int(np.prod(v.shape[:-2]))
+    vals = v.reshape(n_planes, -1)
+    ind = np.asarray(indices).reshape(n_planes, -1)
+    out = np.zeros((n_planes, h * w))
+    for p in range(n_planes):  # the last occurrence of a repeated index wins
+        rev = ind[p, ::-1]
+        where, first_in_rev = np.unique(rev, return_index=True)
+        out[p, where] = vals[p, ind.shape[1] - 1 - first_in_rev]
+    return _out(out.reshape(v.shape[:-2] + (h, w)), np.asarray(y).dtype)
+
+
+def global_maxpool2d(x):
+    a = np.asarray(x)
+    y, idx = maxpool2d(a, a.shape[-2:])
+    return y[..., 0, 0], idx[..., 0, 0]
+
+
+def global_maxpool2d_backward(grad, indices, input_shape):
+    g = np.asarray(grad)
+    return maxpool2d_backward(g[..., None, None], np.asarray(indices)[..., None, None], input_shape)
+
+
+# ---------------------------------------------------------------------------------------
+# Element-wise: the NumPy expressions, in float64, with the documented conventions.
+
+
+def _f64(*arrays):
+    return [np.asarray(a, np.float64) for a in arrays]
+
+
+def _like(out, *inputs):
+    """``out`` in the result dtype of the fast functions for these inputs."""
+    common = np.result_type(*[np.asarray(a).dtype for a in inputs])
+    return _out(out, as_float_array(np.empty(0, common), "reference")[1])
+
+
+def relu(x):
+    (a,) = _f64(x)
+    return _like(np.maximum(a, 0.0), x)
+
+
+def relu_backward(grad, x, at_zero=0.0):
+    g, a = _f64(grad, x)
+    d = np.where(a > 0, 1.0, np.where(a == 0, at_zero, 0.0))
+    return _like(np.where(np.isnan(a), _nan, np.where(d == 0, 0.0, g * d)), x)
+
+
+def abs_(x):
+    (a,) = _f64(x)
+    return _like(np.abs(a), x)
+
+
+def abs_backward(grad, x, at_zero=0.0):
+    g, a = _f64(grad, x)
+    d = np.where(a == 0, at_zero, np.sign(a))
+    return _like(np.where(d == 0, 0.0, g * d), x)
+
+
+def l1_loss(input, target, reduction="mean"):
+    a, t = _f64(input, target)
+    err = np.abs(a - t)
+    out = {"none": err, "sum": err.sum(), "mean": err.mean() if err.size else _nan}[reduction]
+    return _like(out, input, target)
+
+
+def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
+    g, a, t = _f64(grad, input, target)
+    scale = g / a.size if reduction == "mean" else g
+    return _like(abs_backward(np.broadcast_to(scale, a.shape), a - t, at_zero), input, target)
+
+
+def _sum_to(g, shape):
+    while g.ndim > len(shape):
+        g = g.sum(axis=0)
+    for i, n in enumerate(shape):
+        if n == 1 and g.shape[i] != 1:
+            g = g.sum(axis=i, keepdims=True)
+    return g
+
+
+def _hard2_backward(grad, x, y, tie, x_wins):
+    g, a, b = _f64(grad, x, y)
+    a, b = np.broadcast_arrays(a, b)
+    w = np.where(x_wins(a, b), 1.0, np.where(x_wins(b, a), 0.0, tie))
+    w = np.where(np.isnan(a) & ~np.isnan(b), 1.0, np.where(np.isnan(b) & ~np.isnan(a), 0.0, w))
+    gx = np.where(w == 0, 0.0, g * w)
+    gy = np.where(w == 1, 0.0, g * (1.0 - w))
+    return _like(_sum_to(gx, np.shape(x)), x, y), _like(_sum_to(gy, np.shape(y)), x, y)
+
+
+def maximum(x, y):
+    a, b = _f64(x, y)
+    return _like(np.maximum(a, b), x, y)
+
+
+def maximum_backward(grad, x, y, tie=0.5):
+    return _hard2_backward(grad, x, y, tie, np.greater)
+
+
+def minimum(x, y):
+    a, b = _f64(x, y)
+    return _like(np.minimum(a, b), x, y)
+
+
+def minimum_backward(grad, x, y, tie=0.5):
+    return _hard2_backward(grad, x, y, tie, np.less)
+
+
+def max_(x, axis=-1, *, keepdims=False):
+    (a,) = _f64(x)
+    return _like(np.max(a, axis=axis, keepdims=keepdims), x)
+
+
+def min_(x, axis=-1, *, keepdims=False):
+    (a,) = _f64(x)
+    return _like(np.min(a, axis=axis, keepdims=keepdims), x)
+
+
+def _extreme_backward(grad, x, out, axis, ties):
+    a, g, o = _f64(x, grad, out)
+    axes = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis) % a.ndim)
+    kept = tuple(1 if i in axes else n for i, n in enumerate(a.shape))
+    g, o = g.reshape(kept), o.reshape(kept)
+    hit = np.where(np.isnan(o), np.isnan(a), a == o)
+    if ties == "first":
+        moved = np.moveaxis(hit, axes, tuple(range(-len(axes), 0)))
+        flat = moved.reshape(moved.shape[: a.ndim - len(axes)] + (-1,))
+        first = np.zeros_like(flat)
+        np.put_along_axis(first, np.argmax(flat, axis=-1)[..., None], True, axis=-1)
+        hit = np.moveaxis((first & flat).reshape(moved.shape), tuple(range(-len(axes), 0)), axes)
+        return _like(np.where(hit, g, 0.0), x)
+    return _like(np.where(hit, g / hit.sum(axis=axes, keepdims=True), 0.0), x)
+
+
+def max_backward(grad, x, out, axis=-1, *, ties="split"):
+    return _extreme_backward(grad, x, out, axis, ties)
+
+
+def min_backward(grad, x, out, axis=-1, *, ties="split"):
+    return _extreme_backward(grad, x, out, axis, ties)
+
+
+def sigmoid(x, temperature=1.0):
+    (a,) = _f64(x)
+    with np.errstate(over="ignore"):
+        return _like(np.exp(-np.logaddexp(0.0, -a / temperature)), x)
+
+
+def sigmoid_backward(grad, x, temperature=1.0):
+    g, a = _f64(grad, x)
+    return _like(g * sigmoid(a, temperature) * sigmoid(-a, temperature) / temperature, x)
+
+
+def softplus(x, temperature=1.0):
+    (a,) = _f64(x)
+    return _like(temperature * np.logaddexp(0.0, a / temperature), x)
+
+
+def softplus_backward(grad, x, temperature=1.0):
+    g, a = _f64(grad, x)
+    return _like(g * sigmoid(a, temperature), x)
+
+
+def smooth_abs(x, temperature=1.0):
+    (a,) = _f64(x)
+    z = a / (2.0 * temperature)
+    return _like(2.0 * temperature * (np.logaddexp(z, -z) - np.log(2.0)), x)
+
+
+def smooth_abs_backward(grad, x, temperature=1.0):
+    g, a = _f64(grad, x)
+    return _like(g * np.tanh(a / (2.0 * temperature)), x)
+
+
+def smooth_maximum(x, y, temperature=1.0):
+    a, b = _f64(x, y)
+    return _like(temperature * np.logaddexp(a / temperature, b / temperature), x, y)
+
+
+def smooth_maximum_backward(grad, x, y, temperature=1.0):
+    g, a, b = _f64(grad, x, y)
+    wx = sigmoid((a - b) / temperature)
+    return (_like(_sum_to(g * wx, np.shape(x)), x, y),
+            _like(_sum_to(g * (1.0 - wx), np.shape(y)), x, y))
+
+
+def smooth_minimum(x, y, temperature=1.0):
+    a, b = _f64(x, y)
+    return _like(-temperature * np.logaddexp(-a / temperature, -b / temperature), x, y)
+
+
+def smooth_minimum_backward(grad, x, y, temperature=1.0):
+    gx, gy = smooth_maximum_backward(grad, -np.asarray(x, np.float64), -np.asarray(y, np.float64), temperature)
+    return _like(gx, x, y), _like(gy, x, y)
 
 
 # One row per case: input row, then the expected logsumexp, softmax, log_softmax,

@@ -49,10 +49,51 @@ CALLS = {
     "softmax_accuracy_loss_backward": (lambda x: (1.0, x, np.array([0, 4, 2])), {}),
     "softmax_fbeta_loss": (lambda x: (x, np.array([1, 1, 3])), {"beta": 2.0}),
     "softmax_fbeta_loss_backward": (lambda x: (np.ones(5), x, np.array([1, 1, 3])), {"average": "none"}),
+    # max-pooling: x is (C, L) for 1-D and (C, H, W) for 2-D (a 2-D x is one plane);
+    # kernel 3, stride 1 and padding 1 keep the shape, so grad and indices are shaped like x
+    "maxpool1d": (lambda x: (x, 3), {"stride": 1, "padding": 1}),
+    "maxpool1d_backward": (lambda x: (x, fs.maxpool1d(x, 3, 1, 1)[1], x.shape), {}),
+    "maxpool2d": (lambda x: (_planes(x), 2), {"stride": 1, "padding": 1, "ceil_mode": True}),
+    "maxpool2d_backward": (lambda x: (_planes(x), fs.maxpool2d(_planes(x), 3, 1, 1)[1], _planes(x).shape), {}),
+    "maxunpool2d": (lambda x: (_planes(x), fs.maxpool2d(_planes(x), 3, 1, 1)[1], _planes(x).shape), {}),
+    "global_maxpool2d": (lambda x: (_planes(x),), {}),
+    # element-wise
+    "relu": (lambda x: (x,), {}),
+    "relu_backward": (lambda x: (x * 0.5, x), {"at_zero": 0.5}),
+    "abs_backward": (lambda x: (x * 0.5, x), {"at_zero": -1.0}),
+    "l1_loss": (lambda x: (x, x[::-1].copy()), {"reduction": "sum"}),
+    "l1_loss_backward": (lambda x: (1.5, x, x[::-1].copy()), {}),
+    "maximum": (lambda x: (x, x[::-1].copy()), {}),
+    "maximum_backward": (lambda x: (x * 0.5, x, x[::-1].copy()), {"tie": 0.25}),
+    "minimum": (lambda x: (x, 0.5), {}),
+    "minimum_backward": (lambda x: (x * 0.5, x, x[::-1].copy()), {}),
+    "max_backward": (lambda x: (np.ones(5), x, fs.max(x, 0)), {"axis": 0, "ties": "first"}),
+    "min_backward": (lambda x: (np.ones(3), x, fs.min(x)), {}),
+    "sigmoid": (lambda x: (x,), {"temperature": 0.5}),
+    "sigmoid_backward": (lambda x: (x * 0.5, x), {"temperature": 2.0}),
+    "softplus": (lambda x: (x,), {"temperature": 0.5}),
+    "softplus_backward": (lambda x: (x * 0.5, x), {}),
+    "smooth_abs": (lambda x: (x,), {"temperature": 0.3}),
+    "smooth_abs_backward": (lambda x: (x * 0.5, x), {"temperature": 0.3}),
+    "smooth_maximum": (lambda x: (x, x[::-1].copy()), {"temperature": 0.5}),
+    "smooth_maximum_backward": (lambda x: (x * 0.5, x, x[::-1].copy()), {"temperature": 0.5}),
+    "smooth_minimum": (lambda x: (x, -0.5), {}),
+    "smooth_minimum_backward": (lambda x: (x * 0.5, x, x[::-1].copy()), {}),
 }
 
-#: outputs that are not float arrays shaped by x's dtype (e.g. int64 indices)
-NOT_FLOAT_OUTPUTS: set[str] = {"soft_confusion"}  # counts are float64 for every input dtype
+#: outputs that are not float arrays shaped by x's dtype (e.g. int64 indices, float64
+#: counts), or whose x-shaped arguments include integer indices (which the dtype test
+#: would make floats)
+NOT_FLOAT_OUTPUTS: set[str] = {
+    "maxpool1d", "maxpool1d_backward", "maxpool2d", "maxpool2d_backward", "maxunpool2d",
+    "global_maxpool2d",
+    "soft_confusion",  # counts are float64 for every input dtype
+}
+
+
+def _planes(x):
+    """A 2-D ``x`` as one plane ``(1, H, W)`` (a view, so in-place changes would show)."""
+    return x if x.ndim == 3 else x[None]
 
 
 def _call(name, x):
@@ -74,7 +115,9 @@ def test_every_public_name_is_covered():
 
 
 #: public callables that do not take a single float array (classes, helpers with other inputs)
-SKIP: set[str] = set()
+#: global_maxpool2d_backward takes only (N, C)-shaped arrays and a shape: no argument is
+#: shaped like the input (its rules are tested in tests/test_pooling.py)
+SKIP: set[str] = {"global_maxpool2d_backward"}
 
 
 @pytest.mark.parametrize("name", sorted(CALLS))

@@ -1,0 +1,1461 @@
+r"""The non-smooth element-wise primitives with an explicit convention at their kink, and
+their smooth stand-ins with a temperature, each with its backward pass.
+
+Subgradients. ``relu``, ``abs``, ``maximum``/``minimum`` and the ``max``/``min``
+reductions are differentiable except on a set of measure zero (``x = 0``, ``x = y``,
+tied maxima). There any value between the one-sided derivatives is a valid
+*subgradient*; the backward functions take the one to use (``at_zero``, ``tie``,
+``ties``), defaulting to PyTorch's choice. The convention only matters in the backward
+pass, so that is where the argument goes.
+
+Smooth stand-ins. ``sigmoid`` (step), ``softplus`` (relu), ``smooth_abs`` (abs) and
+``smooth_maximum``/``smooth_minimum`` are differentiable everywhere and tend to their
+hard twin as the temperature :math:`\tau \to 0`. They are written so that no
+intermediate overflows: with :math:`a = |x|/\tau`, only :math:`e^{-a} \le 1` is ever
+formed.
+
+Layout of this module: every element-wise public function validates its inputs, views
+them as flat contiguous arrays (no copy for C- or F-ordered input) and calls one of four
+chunked ``prange`` kernels -- unary or binary, forward or backward -- with an op code;
+each op is its own loop inside the kernel, so that every loop vectorizes. The
+``max``/``min`` reductions work on rows like :mod:`._reductions`.
+
+The public ``abs``, ``max`` and ``min`` are defined here as ``abs_``, ``max_`` and
+``min_``: the builtins they would shadow are used by the code of this module (and
+resolved by Numba when a kernel is first compiled).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+from numba import uint64 as U
+
+from ._arrays import as_float_array, check_real, check_temperature, normalize_axes, to_rows
+from ._bits import from_sortable_key, sortable_key
+from ._config import jit, kernel, use_parallel
+from ._exp import exp, expm1, log1p
+from ._reductions import _cast
+from ._rowops import block_max
+
+__all__ = [
+    "relu",
+    "relu_backward",
+    "abs_",
+    "abs_backward",
+    "l1_loss",
+    "l1_loss_backward",
+    "maximum",
+    "maximum_backward",
+    "minimum",
+    "minimum_backward",
+    "max_",
+    "max_backward",
+    "min_",
+    "min_backward",
+    "sigmoid",
+    "sigmoid_backward",
+    "softplus",
+    "softplus_backward",
+    "smooth_abs",
+    "smooth_abs_backward",
+    "smooth_maximum",
+    "smooth_maximum_backward",
+    "smooth_minimum",
+    "smooth_minimum_backward",
+]
+
+#: Elements per parallel task of the element-wise kernels.
+CHUNK = 1 << 14
+_LN2 = math.log(2.0)
+
+# op codes of the unary kernels
+RELU, ABS, SIGMOID, SOFTPLUS, SMOOTH_ABS = range(5)
+# op codes of the binary kernels
+MAXIMUM, MINIMUM, SMOOTH_MAXIMUM, SMOOTH_MINIMUM, ABS_DIFF = range(5)
+
+
+# ---------------------------------------------------------------------------------------
+# Scalar helpers, inlined into the kernels' loops. ``a = |x| / tau`` throughout. Typed
+# constants (``one``, ``two``...) come from the caller: a float64 literal would turn a
+# float32 loop into float64.
+
+
+@jit(inline="always")
+def _sigmoid(z, one):
+    """``1 / (1 + exp(-z))`` from ``e = exp(-|z|) <= 1``: no overflow, and a tiny
+    result for very negative ``z`` keeps its relative precision."""
+    e = exp(-abs(z))
+    s = one / (one + e)
+    return s if z >= 0.0 else e * s
+
+
+@jit(inline="always")
+def _softplus(x, tau, inv_t, zero):
+    """``tau * log(1 + exp(x / tau)) = max(x, 0) + tau * log1p(exp(-|x| / tau))``."""
+    pos = x if x > zero else zero
+    return pos + tau * log1p(exp(-abs(x) * inv_t))
+
+
+@jit(inline="always")
+def _tanh_half(a, two):
+    """``tanh(a / 2)`` for ``a >= 0`` as ``-expm1(-a) / (2 + expm1(-a))``: accurate
+    near 0 (where ``1 - exp(-a)`` would cancel) and exactly 1 for ``a = inf``."""
+    e = expm1(-a)
+    return -e / (two + e)
+
+
+@jit(inline="always")
+def _smooth_abs(x, tau, inv_t, ln2, two):
+    """``2 tau log cosh(x / (2 tau))``. For ``a = |x| / tau < 2`` it is
+    ``-tau log1p(-tanh(a/2)**2)`` (no cancellation near 0), and ``|x| a / 4`` (its
+    series) below ``a = 1e-8``, where ``tanh**2`` could underflow; above 2,
+    ``|x| + 2 tau (log1p(exp(-a)) - log 2)`` (no overflow)."""
+    ax = abs(x)
+    a = ax * inv_t
+    t = _tanh_half(a, two)
+    small = a < two
+    lg = log1p(-t * t if small else exp(-a))
+    near = -tau * lg
+    near = near if near > 0.0 else near - near  # +0 rather than -0 at x = 0
+    near = ax * a / (two * two) if a < 1e-8 else near
+    return near if small else ax + two * tau * (lg - ln2)
+
+
+@jit
+def _extreme2(x, y, is_min):
+    """``max(x, y)`` (``min`` if ``is_min``); nan if either is nan."""
+    take_x = (x < y if is_min else x > y) | (x != x)
+    return x if take_x else y
+
+
+@jit
+def _gap(x, y, inv_t, zero):
+    """``|x - y| / tau``, and 0 for equal inputs (also two equal infinities)."""
+    return zero if x == y else abs(x - y) * inv_t
+
+
+@jit(inline="always")
+def _smooth_extreme2(x, y, tau, inv_t, is_min, zero):
+    """``tau * log(exp(x/tau) + exp(y/tau))`` (``-tau log(exp(-x/tau) + exp(-y/tau))``
+    if ``is_min``) as ``max(x, y) + tau * log1p(exp(-|x - y| / tau))``. Equal inputs
+    give ``x + tau log 2`` (``+-inf`` for two equal infinities); a nan gives nan."""
+    soft = tau * log1p(exp(-_gap(x, y, inv_t, zero)))
+    hard = _extreme2(x, y, is_min)
+    return hard - soft if is_min else hard + soft
+
+
+# ---------------------------------------------------------------------------------------
+# Kernels. Each task owns a chunk of the flat output; one loop per op code.
+
+
+@jit
+def _chunk(c, n):
+    lo = c * CHUNK
+    return lo, min(n, lo + CHUNK)
+
+
+@jit
+def _unary_chunk(op, x, lo, hi, tau, inv_t, out):
+    zero = x.dtype.type(0.0)
+    one = x.dtype.type(1.0)
+    two = x.dtype.type(2.0)
+    if op == RELU:
+        for i in range(U(lo), U(hi)):
+            v = x[i]
+            out[i] = zero if v <= zero else v
+    elif op == ABS:
+        for i in range(U(lo), U(hi)):
+            out[i] = abs(x[i])
+    elif op == SIGMOID:
+        for i in range(U(lo), U(hi)):
+            out[i] = _sigmoid(x[i] * inv_t, one)
+    elif op == SOFTPLUS:
+        for i in range(U(lo), U(hi)):
+            out[i] = _softplus(x[i], tau, inv_t, zero)
+    else:
+        ln2 = x.dtype.type(_LN2)
+        for i in range(U(lo), U(hi)):
+            out[i] = _smooth_abs(x[i], tau, inv_t, ln2, two)
+
+
+@kernel
+def _unary(op, x, tau, inv_t, out):
+    """``out = f(x)`` for the unary op ``op`` (flat arrays)."""
+    n = x.size
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = _chunk(c, n)
+        _unary_chunk(op, x, lo, hi, tau, inv_t, out)
+
+
+@jit
+def _unary_slope_chunk(op, x, lo, hi, at_zero, inv_t, out):
+    """``out = f'(x)`` (with the chosen value at the kink); nan for a nan ``x``."""
+    zero = x.dtype.type(0.0)
+    one = x.dtype.type(1.0)
+    two = x.dtype.type(2.0)
+    if op == RELU or op == ABS:
+        below = zero if op == RELU else -one
+        for i in range(U(lo), U(hi)):
+            v = x[i]
+            d = one if v > zero else below
+            d = at_zero if v == zero else d
+            out[i] = v if v != v else d
+    elif op == SIGMOID:
+        for i in range(U(lo), U(hi)):
+            e = exp(-abs(x[i] * inv_t))
+            s = one / (one + e)
+            out[i] = e * s * s * inv_t
+    elif op == SOFTPLUS:
+        for i in range(U(lo), U(hi)):
+            out[i] = _sigmoid(x[i] * inv_t, one)
+    else:
+        for i in range(U(lo), U(hi)):
+            v = x[i]
+            t = _tanh_half(abs(v) * inv_t, two)
+            out[i] = t if v >= zero else -t
+
+
+@jit
+def _times_grad(g, lo, hi, out):
+    """``out *= g`` (``g`` of size 1: a scalar); a zero slope stays an exact 0 even for
+    an infinite or nan ``g``, as a mask would."""
+    zero = out.dtype.type(0.0)
+    if g.size == 1:
+        gs = g[0]
+        for i in range(U(lo), U(hi)):
+            d = out[i]
+            out[i] = zero if d == zero else gs * d
+    else:
+        for i in range(U(lo), U(hi)):
+            d = out[i]
+            out[i] = zero if d == zero else g[i] * d
+
+
+@kernel
+def _unary_backward(op, g, x, at_zero, inv_t, out):
+    """``out = g * f'(x)`` for the unary op ``op``."""
+    n = x.size
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = _chunk(c, n)
+        _unary_slope_chunk(op, x, lo, hi, at_zero, inv_t, out)
+        _times_grad(g, lo, hi, out)
+
+
+@jit
+def _binary_chunk(op, x, y, lo, hi, tau, inv_t, out):
+    """``y`` has the size of ``x`` or is a single value (``y.size == 1``)."""
+    zero = x.dtype.type(0.0)
+    if op == MAXIMUM or op == MINIMUM:
+        is_min = op == MINIMUM
+        if y.size == 1:
+            b = y[0]
+            for i in range(U(lo), U(hi)):
+                out[i] = _extreme2(x[i], b, is_min)
+        else:
+            for i in range(U(lo), U(hi)):
+                out[i] = _extreme2(x[i], y[i], is_min)
+    elif op == ABS_DIFF:
+        if y.size == 1:
+            b = y[0]
+            for i in range(U(lo), U(hi)):
+                out[i] = abs(x[i] - b)
+        else:
+            for i in range(U(lo), U(hi)):
+                out[i] = abs(x[i] - y[i])
+    else:
+        is_min = op == SMOOTH_MINIMUM
+        if y.size == 1:
+            b = y[0]
+            for i in range(U(lo), U(hi)):
+                out[i] = _smooth_extreme2(x[i], b, tau, inv_t, is_min, zero)
+        else:
+            for i in range(U(lo), U(hi)):
+                out[i] = _smooth_extreme2(x[i], y[i], tau, inv_t, is_min, zero)
+
+
+@kernel
+def _binary(op, x, y, tau, inv_t, out):
+    """``out = f(x, y)`` for the binary op ``op`` (``y`` full size or one value)."""
+    n = x.size
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = _chunk(c, n)
+        _binary_chunk(op, x, y, lo, hi, tau, inv_t, out)
+
+
+@jit
+def _binary_slope_chunk(op, x, y, lo, hi, tie, inv_t, gx, gy):
+    """``gx``, ``gy``: the partial derivatives of ``f(x, y)``. For the hard ops ``x``
+    gets 1 where it wins, 0 where ``y`` does and ``tie`` where they are equal (a nan wins
+    over a number, two nans tie); ``y`` gets the rest."""
+    one = x.dtype.type(1.0)
+    zero = x.dtype.type(0.0)
+    if op == MAXIMUM or op == MINIMUM:
+        is_min = op == MINIMUM
+        for i in range(U(lo), U(hi)):
+            a = x[i]
+            b = y[i]
+            wins = (a < b if is_min else a > b) | ((a != a) & (b == b))
+            loses = (b < a if is_min else b > a) | ((b != b) & (a == a))
+            w = one if wins else (zero if loses else tie)
+            gx[i] = w
+            gy[i] = one - w
+    elif op == ABS_DIFF:
+        for i in range(U(lo), U(hi)):
+            d = x[i] - y[i]
+            s = one if d > zero else -one
+            s = tie if d == zero else s
+            s = d if d != d else s
+            gx[i] = s
+            gy[i] = -s
+    else:
+        is_min = op == SMOOTH_MINIMUM
+        for i in range(U(lo), U(hi)):
+            a = x[i]
+            b = y[i]
+            e = exp(-_gap(a, b, inv_t, zero))
+            big = one / (one + e)  # the share of the larger input (the smaller: e * big)
+            x_big = a < b if is_min else a > b
+            gx[i] = big if x_big else e * big
+            gy[i] = e * big if x_big else big
+
+
+@kernel
+def _binary_backward(op, g, x, y, tie, inv_t, gx, gy):
+    """``gx = g * df/dx``, ``gy = g * df/dy`` over the flat (broadcast) output; ``x``
+    and ``y`` have its size, ``g`` its size or one value."""
+    n = x.size
+    for c in prange((n + CHUNK - 1) // CHUNK):
+        lo, hi = _chunk(c, n)
+        _binary_slope_chunk(op, x, y, lo, hi, tie, inv_t, gx, gy)
+        _times_grad(g, lo, hi, gx)
+        _times_grad(g, lo, hi, gy)
+
+
+@jit
+def _block_min(x, n):
+    """Smallest element of ``x[:n]`` (``inf`` if empty; a nan when it holds a negative
+    nan), over the integer keys of :mod:`._bits` that sort like the floats: LLVM
+    vectorizes an integer min-reduction, not a float one that must keep nan."""
+    k = sortable_key(x.dtype.type(np.inf))
+    for i in range(U(n)):
+        k = min(k, sortable_key(x[i]))
+    return from_sortable_key(k)
+
+
+@jit
+def _row_extreme(x, n, sign):
+    """``max(x[:n])`` (``sign = 1.0``) or ``min`` (``sign = -1.0``); nan if any is nan
+    (the block helpers may or may not see a nan: it is counted separately)."""
+    m = _block_min(x, n) if sign < 0.0 else block_max(x, 0, n)
+    nans = 0
+    for i in range(U(n)):
+        nans += 1 if x[i] != x[i] else 0
+    return np.nan if nans else m
+
+
+@kernel
+def _extreme_rows(x, sign, out):
+    n = x.shape[1]
+    for r in prange(x.shape[0]):
+        out[r] = _row_extreme(x[r], n, sign)
+
+
+@kernel
+def _extreme_rows_backward(g, x, out, first, dx):
+    """Per row, ``g[r]`` goes to the entries equal to ``out[r]`` (the nans if
+    ``out[r]`` is nan): in equal shares, or all of it to the first one."""
+    n = x.shape[1]
+    zero = x.dtype.type(0.0)
+    for r in prange(x.shape[0]):
+        xr = x[r]
+        dr = dx[r]
+        o = out[r]
+        nan_row = o != o
+        if first:
+            for i in range(U(n)):
+                dr[i] = zero
+            for i in range(n):
+                v = xr[i]
+                if v == o or (nan_row and v != v):
+                    dr[i] = g[r]
+                    break
+        else:
+            count = 0
+            for i in range(U(n)):
+                v = xr[i]
+                count += 1 if (v == o) | (nan_row & (v != v)) else 0
+            share = x.dtype.type(g[r] / max(count, 1))
+            for i in range(U(n)):
+                v = xr[i]
+                dr[i] = share if (v == o) | (nan_row & (v != v)) else zero
+
+
+# ---------------------------------------------------------------------------------------
+# The public layer: argument checks, flat views, dtypes.
+
+
+def _result(arr, dtype, shape=None, order="C"):
+    """A flat kernel output back to ``shape`` (in the memory ``order`` of the input) and
+    ``dtype``; 0-d results are NumPy scalars."""
+    return _cast(arr if shape is None else arr.reshape(shape, order=order), dtype)
+
+
+def _flat(a):
+    """``(flat, order)``: ``a`` as a flat contiguous array, in its own memory order when
+    it is C- or F-contiguous (no copy), else a C-ordered copy."""
+    order = "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"
+    return np.ravel(a, order=order), order
+
+
+def _grad_like(grad, shape, order, dtype, fname, name="grad"):
+    g = np.asarray(grad)
+    if g.shape != shape:
+        raise ValueError(f"{fname}: `{name}` must have shape {shape}, got {g.shape}")
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `{name}` must be real, got dtype {g.dtype}")
+    return np.ravel(g, order=order).astype(dtype, copy=False)
+
+
+def _check_share(value, lo, hi, fname, name):
+    """A real number in ``[lo, hi]``, as a Python float."""
+    v = check_real(value, fname, name)
+    if not lo <= v <= hi:
+        raise ValueError(f"{fname}: `{name}` must be in [{lo:g}, {hi:g}], got {value!r}")
+    return v
+
+
+def _temperature(temperature, dtype, fname):
+    """``(tau, 1 / tau)`` in ``dtype``, both clamped to its finite range: a huge reciprocal
+    sends every soft term to its limit, an infinite one would give ``0 * inf = nan``."""
+    tau = check_temperature(temperature, fname)
+    big = np.finfo(dtype).max
+    with np.errstate(over="ignore"):
+        return dtype.type(min(tau, big)), dtype.type(min(1.0 / tau, big))
+
+
+def _unary_op(op, x, fname, temperature=1.0):
+    a, out_dtype = as_float_array(x, fname)
+    tau, inv_t = _temperature(temperature, a.dtype, fname)
+    flat, order = _flat(a)
+    out = np.empty_like(flat)
+    _unary(op, flat, tau, inv_t, out, parallel=use_parallel(flat.size))
+    return _result(out, out_dtype, a.shape, order)
+
+
+def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0):
+    a, out_dtype = as_float_array(x, fname)
+    _, inv_t = _temperature(temperature, a.dtype, fname)
+    flat, order = _flat(a)
+    g = _grad_like(grad, a.shape, order, a.dtype, fname)
+    out = np.empty_like(flat)
+    _unary_backward(
+        op, g, flat, a.dtype.type(at_zero), inv_t, out, parallel=use_parallel(flat.size)
+    )
+    return _result(out, out_dtype, a.shape, order)
+
+
+def _float_pair(x, y, fname):
+    """``x`` and ``y`` as arrays of one float dtype (NumPy's promotion, Python scalars
+    taking the other's dtype), and the dtype of the result."""
+    xa, ya = np.asarray(x), np.asarray(y)
+    for arr, name in ((xa, "x"), (ya, "y")):
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"{fname}: `{name}` must be an array of real numbers (bool, int or float), "
+                f"got dtype {arr.dtype}"
+            )
+    weak = (int, float, bool)  # Python scalars take the dtype of the other operand
+    common = np.result_type(x if type(x) in weak else xa, y if type(y) in weak else ya)
+    _, out_dtype = as_float_array(np.empty(0, common), fname)
+    compute = np.dtype(np.float32) if out_dtype == np.float16 else out_dtype
+    return xa.astype(compute, copy=False), ya.astype(compute, copy=False), out_dtype
+
+
+def _broadcast(xa, ya, fname):
+    """The shape ``x`` and ``y`` broadcast to."""
+    try:
+        shape = np.broadcast_shapes(xa.shape, ya.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fname}: `x` of shape {xa.shape} and `y` of shape {ya.shape} do not broadcast"
+        ) from None
+    return shape
+
+
+def _binary_operands(xa, ya, shape, scalar_ok):
+    """Flat operands and the memory order of the output. With ``scalar_ok`` (for the
+    forward ops, all symmetric) a one-element operand is passed as ``y``, one value;
+    otherwise operands that do not have the broadcast shape are expanded."""
+    if scalar_ok and xa.size == 1 and ya.size > 1:
+        xa, ya = ya, xa
+    if xa.shape == shape and (ya.shape == shape or (scalar_ok and ya.size == 1)):
+        x_flat, order = _flat(xa)
+        y_flat = np.ravel(ya, order=order) if ya.shape == shape else ya.reshape(1)
+    else:
+        order = "C"
+        x_flat = np.ascontiguousarray(np.broadcast_to(xa, shape)).reshape(-1)
+        y_flat = np.ascontiguousarray(np.broadcast_to(ya, shape)).reshape(-1)
+    return x_flat, y_flat, order
+
+
+def _sum_to(g, shape):
+    """Sum a gradient over the broadcast shape back to an input's ``shape``."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and g.shape[lead + i] != 1
+    )
+    return g.sum(axis=axes).reshape(shape)
+
+
+def _binary_op(op, x, y, fname, temperature=1.0):
+    xa, ya, out_dtype = _float_pair(x, y, fname)
+    shape = _broadcast(xa, ya, fname)
+    tau, inv_t = _temperature(temperature, xa.dtype, fname)
+    xf, yf, order = _binary_operands(xa, ya, shape, scalar_ok=True)
+    out = np.empty(xf.size, xf.dtype)
+    _binary(op, xf, yf, tau, inv_t, out, parallel=use_parallel(out.size))
+    return _result(out, out_dtype, shape, order)
+
+
+def _binary_op_backward(op, grad, x, y, fname, tie=0.5, temperature=1.0):
+    """``(gx, gy)`` in the shapes of ``x`` and ``y``."""
+    xa, ya, out_dtype = _float_pair(x, y, fname)
+    shape = _broadcast(xa, ya, fname)
+    _, inv_t = _temperature(temperature, xa.dtype, fname)
+    xf, yf, order = _binary_operands(xa, ya, shape, scalar_ok=False)
+    g = _grad_like(grad, shape, order, xf.dtype, fname)
+    gx = np.empty_like(xf)
+    gy = np.empty_like(xf)
+    _binary_backward(
+        op, g, xf, yf, xf.dtype.type(tie), inv_t, gx, gy, parallel=use_parallel(xf.size)
+    )
+    gx = _sum_to(gx.reshape(shape, order=order), xa.shape)
+    gy = _sum_to(gy.reshape(shape, order=order), ya.shape)
+    return _result(gx, out_dtype), _result(gy, out_dtype)
+
+
+# ---------------------------------------------------------------------------------------
+# relu
+
+
+def relu(x):
+    r"""Rectified linear unit, :math:`\max(x, 0)`, element-wise.
+
+    Parameters
+    ----------
+    x : array_like
+        Input; bool and int compute in float64, float16 in float32.
+
+    Returns
+    -------
+    ndarray or scalar
+        Same shape as ``x``, its float dtype (nan stays nan).
+
+    See Also
+    --------
+    relu_backward : its vector-Jacobian product, with the value chosen at 0.
+    softplus : the smooth stand-in.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.relu([-2.0, 0.0, 3.0, np.nan])
+    array([ 0.,  0.,  3., nan])
+    """
+    return _unary_op(RELU, x, "relu")
+
+
+def relu_backward(grad, x, at_zero=0.0):
+    r"""Vector-Jacobian product of :func:`relu`, with a chosen subgradient at 0.
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = g \cdot
+        \begin{cases} 1 & x > 0 \\ \alpha & x = 0 \\ 0 & x < 0 \end{cases}
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g = \partial L / \partial\,\mathrm{relu}(x)`, the shape of ``x``.
+    x : array_like
+        The input of the forward call.
+    at_zero : float, default 0.0
+        :math:`\alpha`, the derivative used at the kink ``x == 0``: any value in
+        ``[0, 1]`` (the subdifferential there). PyTorch uses 0.
+
+    Returns
+    -------
+    ndarray or scalar
+        The gradient with respect to ``x``: its shape, its float dtype.
+
+    Notes
+    -----
+    The convention matters only in the backward pass, so the forward :func:`relu` has
+    no such argument. Where the derivative is 0 the result is an exact 0 even for an
+    infinite or nan ``grad`` (a mask, as PyTorch); a nan ``x`` gives a nan gradient
+    (PyTorch passes ``grad`` through).
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.relu_backward(np.ones(3), [-1.0, 0.0, 2.0])
+    array([0., 0., 1.])
+    >>> fs.relu_backward(np.ones(3), [-1.0, 0.0, 2.0], at_zero=0.5)
+    array([0. , 0.5, 1. ])
+    """
+    fname = "relu_backward"
+    at_zero = _check_share(at_zero, 0.0, 1.0, fname, "at_zero")
+    return _unary_op_backward(RELU, grad, x, fname, at_zero=at_zero)
+
+
+# ---------------------------------------------------------------------------------------
+# abs and the L1 loss
+
+
+def abs_(x):
+    r"""Absolute value :math:`|x|`, element-wise (``fastsmooth.abs``).
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+
+    Returns
+    -------
+    ndarray or scalar
+        Same shape as ``x``, its float dtype.
+
+    See Also
+    --------
+    abs_backward : its vector-Jacobian product, with the value chosen at 0.
+    smooth_abs : the smooth stand-in.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.abs([-2.0, 0.0, 3.0])
+    array([2., 0., 3.])
+    """
+    return _unary_op(ABS, x, "abs")
+
+
+def abs_backward(grad, x, at_zero=0.0):
+    r"""Vector-Jacobian product of :func:`abs <abs_>`, with a chosen subgradient at 0.
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = g \cdot
+        \begin{cases} \operatorname{sign}(x) & x \ne 0 \\ \alpha & x = 0 \end{cases}
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, the shape of ``x``.
+    x : array_like
+        The input of the forward call.
+    at_zero : float, default 0.0
+        :math:`\alpha \in [-1, 1]`, the derivative used at ``x == 0``. PyTorch uses 0
+        (``sign(0) = 0``).
+
+    Returns
+    -------
+    ndarray or scalar
+        The gradient with respect to ``x``.
+
+    Notes
+    -----
+    A zero derivative gives an exact 0 whatever ``grad`` is; a nan ``x`` gives nan.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.abs_backward(np.ones(3), [-2.0, 0.0, 3.0])
+    array([-1.,  0.,  1.])
+    >>> fs.abs_backward(np.ones(3), [-2.0, 0.0, 3.0], at_zero=1.0)
+    array([-1.,  1.,  1.])
+    """
+    fname = "abs_backward"
+    at_zero = _check_share(at_zero, -1.0, 1.0, fname, "at_zero")
+    return _unary_op_backward(ABS, grad, x, fname, at_zero=at_zero)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _l1_operands(input, target, reduction, fname):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"{fname}: `reduction` must be one of {_REDUCTIONS}, got {reduction!r}"
+        )
+    xa, ta, out_dtype = _float_pair(input, target, fname)
+    if xa.shape != ta.shape:
+        raise ValueError(
+            f"{fname}: `target` must have the shape of `input` {xa.shape}, got {ta.shape}"
+        )
+    return xa, ta, out_dtype
+
+
+def l1_loss(input, target, reduction="mean"):
+    r"""L1 loss: the absolute error, averaged (or summed) over all elements.
+
+    .. math::
+
+        \ell = \frac{1}{n} \sum_i |x_i - t_i| \quad (\texttt{"mean"}), \qquad
+        \sum_i |x_i - t_i| \quad (\texttt{"sum"}), \qquad
+        |x - t| \quad (\texttt{"none"})
+
+    Parameters
+    ----------
+    input : array_like
+        Predictions :math:`x`.
+    target : array_like
+        Targets :math:`t`, the shape of ``input``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        As ``torch.nn.functional.l1_loss``.
+
+    Returns
+    -------
+    scalar or ndarray
+        A scalar for "mean" and "sum" (the mean of no elements is nan), else the
+        element-wise errors.
+
+    See Also
+    --------
+    l1_loss_backward : its gradient, with the value chosen where ``input == target``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> float(fs.l1_loss([1.0, 2.0, 4.0], [1.0, 0.0, 5.0]))
+    1.0
+    >>> fs.l1_loss([1.0, 2.0, 4.0], [1.0, 0.0, 5.0], reduction="none")
+    array([0., 2., 1.])
+    """
+    fname = "l1_loss"
+    xa, ta, out_dtype = _l1_operands(input, target, reduction, fname)
+    xf, tf, order = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
+    err = np.empty_like(xf)
+    _binary(ABS_DIFF, xf, tf, xf.dtype.type(1.0), xf.dtype.type(1.0), err,
+            parallel=use_parallel(err.size))
+    if reduction == "none":
+        return _result(err, out_dtype, xa.shape, order)
+    total = err.sum(dtype=np.float64)
+    if reduction == "mean":
+        total = total / err.size if err.size else np.nan
+    return out_dtype.type(total)
+
+
+def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
+    r"""Gradient of :func:`l1_loss` with respect to ``input``.
+
+    .. math::
+
+        \frac{\partial \ell}{\partial x_i} = \frac{g}{n}\, s_i \ (\texttt{"mean"}),\quad
+        g\, s_i \ (\texttt{"sum"}),\quad g_i\, s_i \ (\texttt{"none"}), \qquad
+        s_i = \begin{cases} \operatorname{sign}(x_i - t_i) & x_i \ne t_i \\
+                            \alpha & x_i = t_i \end{cases}
+
+    Parameters
+    ----------
+    grad : float or array_like
+        :math:`g`: a scalar for "mean" and "sum", the shape of ``input`` for "none".
+    input, target, reduction
+        As in the forward call.
+    at_zero : float, default 0.0
+        :math:`\alpha \in [-1, 1]` where ``input == target`` (PyTorch: 0).
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``input``; the gradient with respect to
+        ``target`` is its negative.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.l1_loss_backward(1.0, [1.0, 2.0, 4.0], [1.0, 0.0, 5.0])
+    array([ 0.        ,  0.33333333, -0.33333333])
+    """
+    fname = "l1_loss_backward"
+    xa, ta, out_dtype = _l1_operands(input, target, reduction, fname)
+    at_zero = _check_share(at_zero, -1.0, 1.0, fname, "at_zero")
+    if reduction == "none":
+        gx, _ = _binary_op_backward(ABS_DIFF, grad, xa, ta, fname, tie=at_zero)
+        return gx
+    g = np.asarray(grad)
+    if g.size != 1 or g.ndim > 1:
+        raise ValueError(f"{fname}: `grad` must be a scalar for reduction={reduction!r}, got shape {g.shape}")
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `grad` must be real, got dtype {g.dtype}")
+    scale = float(g.reshape(())) / (xa.size if reduction == "mean" and xa.size else 1)
+    xf, tf, order = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
+    gx = np.empty_like(xf)
+    gt = np.empty_like(xf)
+    _binary_backward(
+        ABS_DIFF, np.full(1, scale, xf.dtype), xf, tf, xf.dtype.type(at_zero),
+        xf.dtype.type(1.0), gx, gt, parallel=use_parallel(xf.size),
+    )
+    return _result(gx, out_dtype, xa.shape, order)
+
+
+# ---------------------------------------------------------------------------------------
+# maximum / minimum
+
+
+def maximum(x, y):
+    r"""Element-wise :math:`\max(x, y)` with NumPy broadcasting; nan if either is nan.
+
+    It equals :math:`(x + y + |x - y|) / 2`: its subgradient comes from that of
+    :math:`|x - y|` at :math:`x = y`.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Inputs, broadcast together (a Python scalar takes the other's dtype).
+
+    Returns
+    -------
+    ndarray or scalar
+        The broadcast shape, the common float dtype.
+
+    See Also
+    --------
+    maximum_backward : its vector-Jacobian product, with the share chosen at ties.
+    smooth_maximum : the smooth stand-in.
+    numpy.maximum, torch.maximum
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.maximum([1.0, 5.0, 2.0], 2.0)
+    array([2., 5., 2.])
+    """
+    return _binary_op(MAXIMUM, x, y, "maximum")
+
+
+def maximum_backward(grad, x, y, tie=0.5):
+    r"""Vector-Jacobian product of :func:`maximum`: ``(grad_x, grad_y)``.
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = g\cdot
+        \begin{cases} 1 & x > y \\ \theta & x = y \\ 0 & x < y \end{cases}, \qquad
+        \frac{\partial L}{\partial y} = g - \frac{\partial L}{\partial x}
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, in the broadcast shape of ``x`` and ``y``.
+    x, y : array_like
+        The inputs of the forward call.
+    tie : float, default 0.5
+        :math:`\theta \in [0, 1]`, the share of the gradient that goes to ``x`` where
+        ``x == y`` (the rest goes to ``y``). PyTorch splits evenly (0.5).
+
+    Returns
+    -------
+    grad_x, grad_y : ndarray or scalar
+        In the shapes of ``x`` and ``y``: gradients of broadcast operands are summed
+        over the broadcast dims.
+
+    Notes
+    -----
+    A nan operand "wins" and gets the whole gradient (two nans tie), as a nan wins in
+    :func:`maxpool2d`; PyTorch gives the whole gradient to both.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.maximum_backward(np.ones(3), [1.0, 2.0, 3.0], [2.0, 2.0, 2.0])
+    (array([0. , 0.5, 1. ]), array([1. , 0.5, 0. ]))
+    >>> fs.maximum_backward(np.ones(3), [1.0, 2.0, 3.0], 2.0, tie=1.0)  # y broadcast
+    (array([0., 1., 1.]), np.float64(1.0))
+    """
+    fname = "maximum_backward"
+    tie = _check_share(tie, 0.0, 1.0, fname, "tie")
+    return _binary_op_backward(MAXIMUM, grad, x, y, fname, tie=tie)
+
+
+def minimum(x, y):
+    r"""Element-wise :math:`\min(x, y)` with NumPy broadcasting; nan if either is nan.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Inputs, broadcast together.
+
+    Returns
+    -------
+    ndarray or scalar
+        The broadcast shape, the common float dtype.
+
+    See Also
+    --------
+    minimum_backward, smooth_minimum, numpy.minimum, torch.minimum
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.minimum([1.0, 5.0, 2.0], 2.0)
+    array([1., 2., 2.])
+    """
+    return _binary_op(MINIMUM, x, y, "minimum")
+
+
+def minimum_backward(grad, x, y, tie=0.5):
+    r"""Vector-Jacobian product of :func:`minimum`: ``(grad_x, grad_y)``; ``grad`` goes
+    to the smaller input, ``tie`` (default 0.5, as PyTorch) is the share of ``x`` where
+    ``x == y``, and a nan operand gets the whole gradient.
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, in the broadcast shape.
+    x, y : array_like
+        The inputs of the forward call.
+    tie : float, default 0.5
+        Share of ``x`` at ties, in ``[0, 1]``.
+
+    Returns
+    -------
+    grad_x, grad_y : ndarray or scalar
+        In the shapes of ``x`` and ``y``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.minimum_backward(np.ones(3), [1.0, 2.0, 3.0], [2.0, 2.0, 2.0], tie=0.0)
+    (array([1., 0., 0.]), array([0., 1., 1.]))
+    """
+    fname = "minimum_backward"
+    tie = _check_share(tie, 0.0, 1.0, fname, "tie")
+    return _binary_op_backward(MINIMUM, grad, x, y, fname, tie=tie)
+
+
+# ---------------------------------------------------------------------------------------
+# max / min reductions
+
+
+def _extreme(x, axis, keepdims, sign, fname):
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname)
+    if any(a.shape[i] == 0 for i in axes):
+        raise ValueError(
+            f"{fname}: cannot reduce over an empty axis (`x` has shape {a.shape}, "
+            f"axis {axis!r})"
+        )
+    rows = to_rows(a, axes)
+    out = np.empty(rows.data.shape[0], a.dtype)
+    _extreme_rows(rows.data, sign, out, parallel=use_parallel(rows.data.size))
+    return _result(rows.reduced(out, keepdims), out_dtype)
+
+
+_TIES = ("split", "first")
+
+
+def _extreme_backward(grad, x, out, axis, ties, fname):
+    if ties not in _TIES:
+        raise ValueError(f"{fname}: `ties` must be one of {_TIES}, got {ties!r}")
+    a, out_dtype = as_float_array(x, fname)
+    axes = normalize_axes(axis, a.ndim, fname)
+    rows = to_rows(a, axes)
+    g = rows.per_row(grad, fname, "grad")
+    o = rows.per_row(out, fname, "out")
+    dx = np.empty_like(rows.data)
+    _extreme_rows_backward(
+        g, rows.data, o, ties == "first", dx, parallel=use_parallel(rows.data.size)
+    )
+    return _result(rows.restore(dx), out_dtype)
+
+
+def max_(x, axis=-1, *, keepdims=False):
+    r"""Maximum along ``axis`` (``fastsmooth.max``); nan if the slice holds a nan.
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes to reduce (as :func:`logsumexp`, its smooth stand-in); None
+        reduces all of them. Reduced axes must not be empty.
+    keepdims : bool, default False
+        Keep the reduced axes with size one.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of ``x``.
+
+    See Also
+    --------
+    max_backward : its vector-Jacobian product, with the rule for tied maxima.
+    logsumexp : the smooth stand-in, which tends to it as the temperature falls.
+    numpy.max, torch.amax
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.max([[1.0, 3.0, 3.0], [0.0, np.nan, 1.0]])
+    array([ 3., nan])
+    """
+    return _extreme(x, axis, keepdims, 1.0, "max")
+
+
+def max_backward(grad, x, out, axis=-1, *, ties="split"):
+    r"""Vector-Jacobian product of :func:`max <max_>`.
+
+    .. math::
+
+        \frac{\partial L}{\partial x_i} = g\,\frac{[x_i = m]}{\#\{j : x_j = m\}}
+        \quad (\texttt{ties="split"}), \qquad m = \max_j x_j
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, in the reduced shape (with or without the kept dims).
+    x : array_like
+        The input of the forward call.
+    out : array_like
+        The output of the forward call, :math:`m`.
+    axis : int, tuple of ints or None, default -1
+        As in the forward call.
+    ties : {"split", "first"}, default "split"
+        Tied maxima share the gradient evenly (as ``torch.amax``; every choice in
+        between is a valid subgradient), or the first one in C order gets all of it (as
+        an ``argmax`` routing, ``torch.max(x, dim)``).
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``x``: its shape, its float dtype.
+
+    Notes
+    -----
+    In a slice whose maximum is nan the gradient goes to its nans (shared, or the first
+    one), as a nan wins in :func:`maxpool2d`; PyTorch's ``amax`` gives nan everywhere.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> x = np.array([1.0, 3.0, 3.0])
+    >>> fs.max_backward(1.0, x, fs.max(x))
+    array([0. , 0.5, 0.5])
+    >>> fs.max_backward(1.0, x, fs.max(x), ties="first")
+    array([0., 1., 0.])
+    """
+    return _extreme_backward(grad, x, out, axis, ties, "max_backward")
+
+
+def min_(x, axis=-1, *, keepdims=False):
+    r"""Minimum along ``axis`` (``fastsmooth.min``); nan if the slice holds a nan.
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes to reduce; None reduces all of them.
+    keepdims : bool, default False
+        Keep the reduced axes with size one.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of ``x``.
+
+    See Also
+    --------
+    min_backward, numpy.min, torch.amin
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.min([[1.0, 3.0], [-2.0, 0.0]], axis=None)
+    np.float64(-2.0)
+    """
+    return _extreme(x, axis, keepdims, -1.0, "min")
+
+
+def min_backward(grad, x, out, axis=-1, *, ties="split"):
+    r"""Vector-Jacobian product of :func:`min <min_>`: the gradient goes to the entries
+    equal to the minimum ``out``, in equal shares (``ties="split"``, as ``torch.amin``)
+    or all to the first one (``ties="first"``); nans win as in :func:`max_backward`.
+
+    Parameters
+    ----------
+    grad : array_like
+        In the reduced shape (with or without the kept dims).
+    x : array_like
+        The input of the forward call.
+    out : array_like
+        The output of the forward call.
+    axis : int, tuple of ints or None, default -1
+        As in the forward call.
+    ties : {"split", "first"}, default "split"
+        The rule for tied minima.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``x``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> x = np.array([[2.0, 1.0], [1.0, 1.0]])
+    >>> fs.min_backward([1.0, 1.0], x, fs.min(x))
+    array([[0. , 1. ],
+           [0.5, 0.5]])
+    """
+    return _extreme_backward(grad, x, out, axis, ties, "min_backward")
+
+
+# ---------------------------------------------------------------------------------------
+# Smooth stand-ins
+
+
+def sigmoid(x, temperature=1.0):
+    r"""Smooth step: the logistic sigmoid of ``x / temperature``.
+
+    .. math::
+
+        \sigma_\tau(x) = \frac{1}{1 + e^{-x/\tau}}
+        \;\xrightarrow[\tau \to 0]{}\; H(x) =
+        \begin{cases} 0 & x < 0 \\ 1/2 & x = 0 \\ 1 & x > 0 \end{cases}
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray or scalar
+        Same shape as ``x``, its float dtype, in ``[0, 1]``.
+
+    See Also
+    --------
+    sigmoid_backward, softplus (whose derivative it is), scipy.special.expit
+
+    Notes
+    -----
+    Computed from :math:`e = e^{-|x|/\tau} \le 1`, as :math:`1/(1 + e)` or
+    :math:`e/(1 + e)`: no overflow for any input, and small results keep their
+    relative precision. :math:`\sigma(\pm\infty) = 1, 0`.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.sigmoid([-1e4, -1.0, 0.0, 1.0, 1e4])
+    array([0.        , 0.26894142, 0.5       , 0.73105858, 1.        ])
+    >>> fs.sigmoid([-0.1, 0.1], temperature=0.01)
+    array([4.53978687e-05, 9.99954602e-01])
+    """
+    return _unary_op(SIGMOID, x, "sigmoid", temperature)
+
+
+def sigmoid_backward(grad, x, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`sigmoid`:
+    :math:`g\,\sigma_\tau(x)(1 - \sigma_\tau(x)) / \tau`.
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, the shape of ``x``.
+    x : array_like
+        The input of the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray or scalar
+        The gradient with respect to ``x``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.sigmoid_backward(np.ones(3), [0.0, 2.0, 1e4])
+    array([0.25      , 0.10499359, 0.        ])
+    """
+    return _unary_op_backward(SIGMOID, grad, x, "sigmoid_backward", temperature=temperature)
+
+
+def softplus(x, temperature=1.0):
+    r"""Smooth ReLU: :math:`\tau \log(1 + e^{x/\tau})`.
+
+    .. math::
+
+        \operatorname{softplus}_\tau(x) = \max(x, 0) + \tau \log\bigl(1 + e^{-|x|/\tau}\bigr)
+        \;\xrightarrow[\tau \to 0]{}\; \max(x, 0)
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0; the gap to ReLU is at most
+        :math:`\tau \log 2` (at 0).
+
+    Returns
+    -------
+    ndarray or scalar
+        Same shape as ``x``, its float dtype.
+
+    See Also
+    --------
+    softplus_backward, relu, torch.nn.functional.softplus (``beta = 1 / tau``; it
+    switches to the identity above a threshold, this does not need to)
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.softplus([-1e4, 0.0, 1.0, 1e4])
+    array([0.00000000e+00, 6.93147181e-01, 1.31326169e+00, 1.00000000e+04])
+    >>> fs.softplus([-1.0, 1.0], temperature=0.01)
+    array([3.72007598e-46, 1.00000000e+00])
+    """
+    return _unary_op(SOFTPLUS, x, "softplus", temperature)
+
+
+def softplus_backward(grad, x, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`softplus`: :math:`g\,\sigma(x/\tau)`.
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, the shape of ``x``.
+    x : array_like
+        The input of the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray or scalar
+        The gradient with respect to ``x``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.softplus_backward(np.ones(3), [-1e4, 0.0, 1e4])
+    array([0. , 0.5, 1. ])
+    """
+    return _unary_op_backward(SOFTPLUS, grad, x, "softplus_backward", temperature=temperature)
+
+
+def smooth_abs(x, temperature=1.0):
+    r"""Smooth absolute value: :math:`2\tau \log\cosh(x / (2\tau))`.
+
+    .. math::
+
+        \operatorname{smooth\_abs}_\tau(x) = 2\tau\log\cosh\frac{x}{2\tau}
+        = |x| + 2\tau\log\bigl(1 + e^{-|x|/\tau}\bigr) - 2\tau\log 2
+        \;\xrightarrow[\tau \to 0]{}\; |x|
+
+    Its derivative :math:`\tanh(x / (2\tau)) = 2\sigma(x/\tau) - 1` is the smoothed sign;
+    :math:`|x| - 2\tau\log 2 \le \operatorname{smooth\_abs}_\tau(x) \le |x|`.
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray or scalar
+        Same shape as ``x``, its float dtype.
+
+    See Also
+    --------
+    smooth_abs_backward, abs, smooth_maximum (which it builds:
+    :math:`\operatorname{smooth\_max}(x, y) = (x + y + \operatorname{smooth\_abs}(x - y))/2
+    + \tau\log 2`)
+
+    Notes
+    -----
+    No overflow for any :math:`|x|/\tau` (only :math:`e^{-|x|/\tau}` is formed), and full
+    relative precision near 0, where it is :math:`x^2 / (4\tau)`: there it is computed as
+    :math:`-\tau\log(1 - \tanh^2(x/(2\tau)))` with an ``expm1``-based tanh.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.smooth_abs([-1e4, -1.0, 0.0, 1e-10])
+    array([9.99861371e+03, 2.40229014e-01, 0.00000000e+00, 2.50000000e-21])
+    """
+    return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature)
+
+
+def smooth_abs_backward(grad, x, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`smooth_abs`: :math:`g \tanh(x / (2\tau))`.
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, the shape of ``x``.
+    x : array_like
+        The input of the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    ndarray or scalar
+        The gradient with respect to ``x``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.smooth_abs_backward(np.ones(4), [-np.inf, -1.0, 0.0, 1e-10])
+    array([-1.00000000e+00, -4.62117157e-01,  0.00000000e+00,  5.00000000e-11])
+    """
+    return _unary_op_backward(SMOOTH_ABS, grad, x, "smooth_abs_backward", temperature=temperature)
+
+
+def smooth_maximum(x, y, temperature=1.0):
+    r"""Smooth element-wise maximum: the LogSumExp of two inputs, with broadcasting.
+
+    .. math::
+
+        \operatorname{smooth\_max}_\tau(x, y) = \tau\log\bigl(e^{x/\tau} + e^{y/\tau}\bigr)
+        = \max(x, y) + \tau\log\bigl(1 + e^{-|x - y|/\tau}\bigr)
+
+    It lies in :math:`[\max(x, y), \max(x, y) + \tau\log 2]` and tends to
+    :math:`\max(x, y)` as :math:`\tau \to 0`.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Inputs, broadcast together.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray or scalar
+        The broadcast shape, the common float dtype.
+
+    See Also
+    --------
+    smooth_maximum_backward, maximum, logsumexp (the same over an axis), numpy.logaddexp
+
+    Notes
+    -----
+    Equal inputs give :math:`x + \tau\log 2` (two equal infinities give that infinity);
+    a nan gives nan. No intermediate overflows.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.smooth_maximum([1.0, 1e4, -np.inf], [1.0, -1e4, -np.inf])
+    array([1.69314718e+00, 1.00000000e+04,           -inf])
+    >>> fs.smooth_maximum(0.0, [-1.0, 1.0], temperature=0.01)
+    array([3.72007598e-46, 1.00000000e+00])
+    """
+    return _binary_op(SMOOTH_MAXIMUM, x, y, "smooth_maximum", temperature)
+
+
+def smooth_maximum_backward(grad, x, y, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`smooth_maximum`: ``(grad_x, grad_y)``.
+
+    .. math::
+
+        \frac{\partial L}{\partial x} = g\,\sigma\Bigl(\frac{x - y}{\tau}\Bigr), \qquad
+        \frac{\partial L}{\partial y} = g\,\sigma\Bigl(\frac{y - x}{\tau}\Bigr)
+
+    the softmax of the two inputs, which tends to the ``tie=0.5`` subgradient of
+    :func:`maximum`.
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, in the broadcast shape.
+    x, y : array_like
+        The inputs of the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    grad_x, grad_y : ndarray or scalar
+        In the shapes of ``x`` and ``y`` (summed over broadcast dims).
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.smooth_maximum_backward(np.ones(2), [0.0, 3.0], [0.0, 1.0])
+    (array([0.5       , 0.88079708]), array([0.5       , 0.11920292]))
+    """
+    return _binary_op_backward(
+        SMOOTH_MAXIMUM, grad, x, y, "smooth_maximum_backward", temperature=temperature
+    )
+
+
+def smooth_minimum(x, y, temperature=1.0):
+    r"""Smooth element-wise minimum:
+    :math:`-\tau\log(e^{-x/\tau} + e^{-y/\tau}) = \min(x, y) - \tau\log(1 + e^{-|x - y|/\tau})`.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Inputs, broadcast together.
+    temperature : float, default 1.0
+        :math:`\tau`, a finite number > 0.
+
+    Returns
+    -------
+    ndarray or scalar
+        The broadcast shape, the common float dtype; within :math:`\tau\log 2` below
+        :math:`\min(x, y)`.
+
+    See Also
+    --------
+    smooth_minimum_backward, minimum, smooth_maximum
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.smooth_minimum([1.0, 1e4], [1.0, -1e4])
+    array([ 3.06852819e-01, -1.00000000e+04])
+    """
+    return _binary_op(SMOOTH_MINIMUM, x, y, "smooth_minimum", temperature)
+
+
+def smooth_minimum_backward(grad, x, y, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`smooth_minimum`: ``(grad_x, grad_y)`` with
+    :math:`\partial L/\partial x = g\,\sigma((y - x)/\tau)` and
+    :math:`\partial L/\partial y = g\,\sigma((x - y)/\tau)`.
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, in the broadcast shape.
+    x, y : array_like
+        The inputs of the forward call.
+    temperature : float, default 1.0
+        As in the forward call.
+
+    Returns
+    -------
+    grad_x, grad_y : ndarray or scalar
+        In the shapes of ``x`` and ``y``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.smooth_minimum_backward(1.0, 0.0, 2.0)
+    (np.float64(0.8807970779778823), np.float64(0.11920292202211755))
+    """
+    return _binary_op_backward(
+        SMOOTH_MINIMUM, grad, x, y, "smooth_minimum_backward", temperature=temperature
+    )
