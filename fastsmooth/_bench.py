@@ -4,12 +4,20 @@ installed) on this machine, from the comparison table of :mod:`._peers`.
 Each case is warmed up (JIT compilation and caches excluded), then timed ``repeat``
 times; the table shows medians, fastsmooth's speed-up over each peer (peer time /
 fastsmooth time) and fastsmooth's achieved GB/s against the memory bandwidth measured in
-the same run by a large ``np.copyto``.
+the same run by a large ``np.copyto``. Ops come in families (reductions, pooling,
+element-wise, losses; :data:`._peers.FAMILIES`), one table per family.
+
+``--quick`` runs each family's small shapes in one dtype (float64 for the reductions,
+float32 for the others, the dtypes their users train or compute in) with fewer
+repeats, so that a run on an empty Numba cache -- compilation included -- prints its
+tables in well under a minute. ``--plot`` adds a sweep of sizes of one layout per family
+and draws fastsmooth's speed-up against size, one panel per family.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import time
@@ -17,11 +25,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._peers import CASES, SHAPES, available_libraries
+from ._peers import ALL_CASES, FAMILIES, available_libraries, family_of, shapes_for
 
-#: ``--quick``: the same kinds of shape, about 8x smaller, so that the run takes well
-#: under a minute (cold compiles included)
-QUICK_SHAPES = [(1024, 1024), (1, 2_000_000), (125_000, 8), (64, 1000)]
+#: the peers, in column order
+PEERS = ("scipy", "numpy", "torch")
 
 
 @dataclass
@@ -30,6 +37,9 @@ class Result:
     shape: tuple
     dtype: str
     nbytes: int
+    family: str = "reductions"
+    sweep: bool = False  # part of the size sweep of --plot
+    table: bool = True  # one of the table shapes
     times: dict = field(default_factory=dict)  # library -> median seconds
 
     def speedup(self, lib):
@@ -39,6 +49,10 @@ class Result:
 
     def gbps(self):
         return self.nbytes / self.times["fastsmooth"] / 1e9
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape))
 
 
 def copy_bandwidth(nbytes, repeat=5):
@@ -71,7 +85,8 @@ def median_time(fn, repeat, budget):
 class Progress:
     """A one-line text progress bar on stderr (no dependency)."""
 
-    def __init__(self, total, stream=sys.stderr, width=30):
+    def __init__(self, total, stream=None, width=30):
+        stream = sys.stderr if stream is None else stream  # looked up now: it may have been replaced
         self.total, self.done, self.stream, self.width = total, 0, stream, width
         self.live = hasattr(stream, "isatty") and stream.isatty()
 
@@ -90,28 +105,56 @@ class Progress:
             self.stream.flush()
 
 
-def run(ops=None, dtypes=("float64", "float32"), quick=False, repeat=None, budget=None,
-        progress=True, libraries=None):
-    """Benchmark ``ops`` (default: all of :data:`._peers.CASES`); returns
-    ``(results, meta)``."""
-    ops = list(ops or CASES)
-    shapes = QUICK_SHAPES if quick else SHAPES
-    repeat = repeat or (5 if quick else 11)
-    budget = budget or (0.3 if quick else 2.0)
+def plan(ops=None, dtypes=None, quick=False, sweep=False, libraries=None):
+    """What a run measures: a list of ``(op, shape, dtype, library, in_table, in_sweep)``.
+
+    ``dtypes=None`` means both float64 and float32 for a full run and each family's
+    ``quick_dtype`` for ``--quick``. The sweep of ``--plot`` runs in one dtype: the first
+    of ``dtypes`` when given, else the family's ``quick_dtype``."""
+    ops = list(ops or ALL_CASES)
     libs = libraries or available_libraries()
-    todo = [(op, shape, dt, lib) for op in ops for shape in shapes for dt in dtypes
-            for lib in CASES[op].impls if lib in libs]
+    todo = []
+    for op in ops:
+        fam = family_of(op)
+        op_dtypes = tuple(dtypes) if dtypes else ((fam.quick_dtype,) if quick else ("float64", "float32"))
+        keys = {}  # (shape, dtype) -> [in_table, in_sweep], in run order
+        for dt in op_dtypes:
+            for shape in shapes_for(op, quick):
+                keys.setdefault((tuple(shape), dt), [True, False])
+        if sweep:
+            dt = dtypes[0] if dtypes else fam.quick_dtype
+            for shape in shapes_for(op, quick, sweep=True):
+                keys.setdefault((tuple(shape), dt), [False, False])[1] = True
+        for (shape, dt), (in_table, in_sweep) in keys.items():
+            for lib in ALL_CASES[op].impls:
+                if lib in libs:
+                    todo.append((op, shape, dt, lib, in_table, in_sweep))
+    return todo
+
+
+def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=None, progress=True,
+        libraries=None):
+    """Benchmark ``ops`` (default: every op of :data:`._peers.ALL_CASES`); returns
+    ``(results, meta)``. See :func:`plan` for what is measured."""
+    repeat = repeat or (5 if quick else 11)
+    budget = budget or (0.25 if quick else 2.0)
+    todo = plan(ops, dtypes, quick, sweep, libraries)
+    busy = busy_cores()
     bar = Progress(len(todo)) if progress else None
     results, data_key, data = {}, None, None
     rng = np.random.default_rng(0)
-    for op, shape, dt, lib in todo:
-        key = (CASES[op].make, shape, dt)
+    for op, shape, dt, lib, in_table, in_sweep in todo:
+        case = ALL_CASES[op]
+        key = (case.make, shape, dt)
         if key != data_key:  # one input set alive at a time
             data, data_key = None, None
-            data = CASES[op].make(shape, np.dtype(dt), rng)
+            data = case.make(shape, np.dtype(dt), rng)
             data_key = key
-        res = results.setdefault((op, shape, dt), Result(op, shape, dt, CASES[op].nbytes(data)))
-        fn = CASES[op].impls[lib](data)
+        res = results.get((op, shape, dt))
+        if res is None:
+            res = results[(op, shape, dt)] = Result(op, shape, dt, case.nbytes(data), family_of(op).name,
+                                                    sweep=in_sweep, table=in_table)
+        fn = case.impls[lib](data)
         fn()  # warm-up: compilation and first-touch effects are not timed
         res.times[lib] = median_time(fn, repeat, budget)
         if bar:
@@ -119,6 +162,7 @@ def run(ops=None, dtypes=("float64", "float32"), quick=False, repeat=None, budge
     if bar:
         bar.close()
     meta = machine_info(quick)
+    meta["busy_cores"] = busy
     return list(results.values()), meta
 
 
@@ -127,7 +171,7 @@ def machine_info(quick=False):
 
     import fastsmooth
 
-    from fastsmooth._config import threading_layer
+    from ._config import threading_layer
 
     layer = threading_layer()
     info = {
@@ -140,6 +184,8 @@ def machine_info(quick=False):
         "numba": numba.__version__,
         "threads": numba.get_num_threads(),
         "threading_layer": layer,
+        "quick": quick,
+        "cores": os.cpu_count(),
         "copy_bandwidth_GBps": copy_bandwidth(1 << (26 if quick else 29)),
     }
     for lib in ("scipy", "torch"):
@@ -148,6 +194,27 @@ def machine_info(quick=False):
         except ImportError:
             pass
     return info
+
+
+def busy_cores(interval=0.3):
+    """How many cores other processes keep busy: the non-idle share of all CPU time in
+    ``/proc/stat`` over ``interval`` seconds while this process sleeps, times the
+    number of cores. None where ``/proc/stat`` is not available."""
+
+    def snapshot():
+        with open("/proc/stat") as f:
+            ticks = [int(v) for v in f.readline().split()[1:9]]  # user .. steal
+        return sum(ticks), ticks[3] + ticks[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = snapshot()
+        time.sleep(interval)
+        total1, idle1 = snapshot()
+    except (OSError, ValueError, IndexError):
+        return None
+    if total1 <= total0:
+        return None
+    return round((1 - (idle1 - idle0) / (total1 - total0)) * (os.cpu_count() or 1), 2)
 
 
 def _cpu_model():
@@ -168,25 +235,37 @@ def _fmt_ms(t):
     return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
 
 
-def format_table(results, meta):
-    peers = [p for p in ("scipy", "numpy", "torch") if any(p in r.times for r in results)]
+def _family_table(results, bandwidth):
+    peers = [p for p in PEERS if any(p in r.times for r in results)]
     head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in peers]
-    head += [f"x vs {p}" for p in peers if p != "torch"] + (["x vs torch"] if "torch" in peers else [])
-    head += ["GB/s", "% of BW"]
+    head += [f"x vs {p}" for p in peers] + ["GB/s", "% of BW"]
     rows = []
     for r in results:
         row = [r.op, "x".join(map(str, r.shape)), r.dtype, _fmt_ms(r.times.get("fastsmooth"))]
         row += [_fmt_ms(r.times.get(p)) for p in peers]
-        for p in [p for p in peers if p != "torch"] + (["torch"] if "torch" in peers else []):
+        for p in peers:
             s = r.speedup(p)
             row.append("-" if s is None else f"{s:.2f}")
         gbps = r.gbps()
-        row += [f"{gbps:.1f}", f"{100 * gbps / meta['copy_bandwidth_GBps']:.0f}%"]
+        row += [f"{gbps:.1f}", f"{100 * gbps / bandwidth:.0f}%"]
         rows.append(row)
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
     line = "  ".join(h.rjust(w) for h, w in zip(head, widths))
     out = [line, "-" * len(line)]
     out += ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    return out
+
+
+def format_table(results, meta):
+    """One table per op family, then the machine, versions and date."""
+    out = []
+    for name in FAMILIES:
+        fam_results = [r for r in results if r.family == name]
+        if not fam_results:
+            continue
+        dtypes = ", ".join(sorted({r.dtype for r in fam_results}))
+        out += [f"{name} ({dtypes})", ""] if not out else ["", f"{name} ({dtypes})", ""]
+        out += _family_table(fam_results, meta["copy_bandwidth_GBps"])
     libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch") if k in meta)
     out.append("")
     out.append(f"{meta['cpu']} ({meta['machine']}), {meta['threads']} Numba threads "
@@ -194,6 +273,11 @@ def format_table(results, meta):
                f"(np.copyto, read + write); fastsmooth {meta['fastsmooth']}, {libs}; {meta['date']}.")
     out.append("x vs peer = peer time / fastsmooth time (above 1: fastsmooth is faster); medians, "
                "warm-up excluded.")
+    busy = meta.get("busy_cores")
+    if busy is not None and busy > 0.5:
+        out.append(f"Caution: other processes kept {busy:.1f} of {meta.get('cores')} cores busy when the run "
+                   "started; parallel kernels (fastsmooth's and torch's) then wait for a busy core, and "
+                   "small inputs suffer most. Run again on an idle machine before trusting the ratios.")
     return "\n".join(out)
 
 
@@ -202,29 +286,65 @@ def to_json(results, meta):
                       indent=2)
 
 
-def plot(results, path):
-    """Speed-up of fastsmooth over each peer against the input size, one panel per peer."""
+#: line style and marker of each peer in the plot (colour = op)
+_PEER_STYLE = {"scipy": (":", "s"), "numpy": ("-", "o"), "torch": ("--", "^")}
+
+
+def plot(results, path, meta=None):
+    """Speed-up of fastsmooth over each peer against the input size: one panel per op
+    family, one colour per op, one line style per peer. Uses the sweep's results when
+    there are any (one layout, several sizes), else every result."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    peers = [p for p in ("scipy", "numpy", "torch") if any(p in r.times for r in results)]
-    fig, axes = plt.subplots(1, len(peers), figsize=(5 * len(peers), 4), squeeze=False, sharey=True)
-    for ax, peer in zip(axes[0], peers):
-        for (op, dt), marker in zip(sorted({(r.op, r.dtype) for r in results}), "osD^v<>ph*" * 5):
-            pts = sorted((int(np.prod(r.shape)), r.speedup(peer)) for r in results
-                         if r.op == op and r.dtype == dt and r.speedup(peer) is not None)
-            if pts:
-                xs, ys = zip(*pts)
-                ax.plot(xs, ys, marker=marker, label=f"{op} {dt}")
-        ax.axhline(1.0, color="grey", lw=1, ls="--")
+    swept = [r for r in results if r.sweep]
+    data = swept or results
+    fams = [f for f in FAMILIES if any(r.family == f for r in data)]
+    if not fams:
+        raise ValueError("nothing to plot")
+    ncols = 2 if len(fams) > 1 else 1
+    nrows = (len(fams) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.3 * nrows + 0.6), squeeze=False)
+    colours = plt.get_cmap("tab10").colors
+    peers_seen = set()
+    for ax, name in zip(axes.flat, fams):
+        fam = FAMILIES[name]
+        rs = [r for r in data if r.family == name]
+        ops = list(dict.fromkeys(r.op for r in rs))
+        for i, op in enumerate(ops):
+            for peer, (ls, marker) in _PEER_STYLE.items():
+                pts = sorted((r.size, r.speedup(peer)) for r in rs if r.op == op and r.speedup(peer))
+                if pts:
+                    xs, ys = zip(*pts)
+                    ax.plot(xs, ys, ls=ls, marker=marker, ms=4, lw=1.4, color=colours[i % 10])
+                    peers_seen.add(peer)
+        ax.axhline(1.0, color="black", lw=0.9, zorder=2.5)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("elements")
-        ax.set_title(f"fastsmooth speed-up over {peer}")
-    axes[0][0].set_ylabel("peer time / fastsmooth time")
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=15))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(True, which="major", color="0.9", lw=0.8)
+        dtypes = ", ".join(sorted({r.dtype for r in rs}))
+        ax.set_title(f"{name} ({dtypes})\n" + (fam.sweep_label if swept else "table shapes"), fontsize=10)
+        ax.set_xlabel("elements of the input")
+        ax.set_ylabel("peer time / fastsmooth time")
+        ax.legend(handles=[Line2D([], [], color=colours[i % 10], lw=2, label=op) for i, op in enumerate(ops)],
+                  fontsize=7.5, loc="upper left", framealpha=0.85, title="op", title_fontsize=8)
+    for ax in list(axes.flat)[len(fams):]:
+        ax.set_visible(False)
+    handles = [Line2D([], [], color="0.2", ls=_PEER_STYLE[p][0], marker=_PEER_STYLE[p][1], label=f"vs {p}")
+               for p in PEERS if p in peers_seen]
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
+    title = "fastsmooth speed-up (above 1: fastsmooth is faster)"
+    if meta:
+        title += f" -- {meta['cpu']}, {meta['threads']} threads, {meta['date'][:10]}"
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    fig.savefig(path, dpi=100)
     plt.close(fig)

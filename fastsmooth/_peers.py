@@ -5,6 +5,13 @@ One table drives ``bench/`` (pytest-benchmark), the ``fastsmooth bench`` command
 test (``tests/test_peers.py``) that checks every peer returns what fastsmooth returns --
 so a benchmark always times exactly what a test has checked.
 
+The ops come in families (:data:`FAMILIES`): the reductions of the core (:data:`CASES`),
+max-pooling (:data:`POOL_CASES`), the element-wise family (:data:`ELEMENTWISE_CASES`) and
+the soft metric losses (:data:`LOSS_CASES`); :data:`ALL_CASES` holds them all. A family
+says which shapes ``fastsmooth bench`` runs (the issue's shapes, smaller ones for
+``--quick``, and a sweep of sizes of one layout for ``--plot``) and in which dtype
+``--quick`` runs it.
+
 Each :class:`Case` builds its inputs once (``make``), knows how many bytes the op must
 move at least (``nbytes``, for GB/s), and maps each library to a ``prepare(data)``
 function that returns a zero-argument callable to time; conversions (NumPy to torch)
@@ -24,7 +31,8 @@ import numpy as np
 
 import fastsmooth as fs
 
-__all__ = ["Case", "CASES", "SHAPES", "LOSS_CASES", "LOSS_SHAPES", "available_libraries"]
+__all__ = ["Case", "Family", "CASES", "SHAPES", "POOL_CASES", "ELEMENTWISE_CASES", "LOSS_CASES", "LOSS_SHAPES",
+           "ALL_CASES", "FAMILIES", "available_libraries", "family_of", "shapes_for"]
 
 #: the shapes of the core benchmark (issue 2)
 SHAPES = [(4096, 4096), (1, 16_000_000), (1_000_000, 8), (64, 1000)]
@@ -40,9 +48,16 @@ def available_libraries():
 
 @dataclass
 class Case:
+    """One op: ``make(shape, dtype, rng)`` builds the inputs, ``nbytes(data)`` is the
+    least number of bytes the op must move, ``impls`` maps a library to
+    ``prepare(data) -> callable``. ``shapes``/``quick_shapes``, when given, replace the
+    family's table shapes for this op."""
+
     make: Callable[[tuple, np.dtype, np.random.Generator], dict]
     nbytes: Callable[[dict], int]
     impls: dict = field(default_factory=dict)
+    shapes: tuple | None = None
+    quick_shapes: tuple | None = None
 
 
 def _normal(shape, dtype, rng):
@@ -314,6 +329,8 @@ LOSS_CASES: dict[str, Case] = {
             "numpy": lambda d: partial(np_soft_fbeta_loss_and_grad, d["x"], d["t"]),
             "torch": lambda d: partial(_torch_soft_fbeta_loss_and_grad, _t(d["x"]), _t(d["t"])),
         },
+        shapes=tuple(LOSS_SHAPES["soft_fbeta"]),
+        quick_shapes=((100_000,), (10_000, 100)),
     ),
     "softmax_fbeta": Case(
         _logits_labels,
@@ -326,5 +343,200 @@ LOSS_CASES: dict[str, Case] = {
             "numpy": lambda d: partial(np_softmax_fbeta_loss_and_grad, d["x"], d["labels"]),
             "torch": lambda d: partial(_torch_softmax_fbeta_loss_and_grad, _t(d["x"]), _t(d["labels"])),
         },
+        shapes=tuple(LOSS_SHAPES["softmax_fbeta"]),
+        quick_shapes=((10_000, 100),),
     ),
 }
+
+
+# Max-pooling (issue 3) -------------------------------------------------------------------
+# The ResNet stem's pooling: kernel 3, stride 2, padding 1, on (N, C, H, W).
+
+POOL = (3, 2, 1)  # kernel_size, stride, padding
+
+
+def _pool_data(shape, dtype, rng):
+    x = _normal(shape, dtype, rng)
+    y, idx = fs.maxpool2d(x, *POOL)
+    return {"x": x, "y": y, "idx": idx, "g": _normal(y.shape, dtype, rng)}
+
+
+def np_maxpool2d(x, kernel_size, stride, padding):
+    """Max-pooling with indices as a NumPy user writes it: pad with -inf, view every
+    window with ``sliding_window_view``, take the argmax of each window (the first of
+    ties, as torch) and turn it into a flat index in the plane."""
+    k, s, p = kernel_size, stride, padding
+    h, w = x.shape[-2:]
+    xp = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)], constant_values=-np.inf)
+    win = np.lib.stride_tricks.sliding_window_view(xp, (k, k), axis=(-2, -1))[..., ::s, ::s, :, :]
+    flat = win.reshape(win.shape[:-2] + (k * k,))
+    j = flat.argmax(axis=-1)
+    y = np.take_along_axis(flat, j[..., None], -1)[..., 0]
+    oh, ow = y.shape[-2:]
+    rows = (np.arange(oh) * s - p)[:, None] + j // k
+    cols = (np.arange(ow) * s - p)[None, :] + j % k
+    return y, (rows * w + cols).astype(np.int64)
+
+
+def np_maxpool2d_backward(g, idx, input_shape):
+    """The scatter-add of the gradient to the saved positions, with ``np.bincount``
+    over (plane, position) keys (overlapping windows add up)."""
+    h, w = input_shape[-2:]
+    planes = int(np.prod(input_shape[:-2]))
+    keys = idx.reshape(planes, -1) + (np.arange(planes) * (h * w))[:, None]
+    dx = np.bincount(keys.ravel(), weights=g.ravel(), minlength=planes * h * w)
+    return dx.astype(g.dtype).reshape(input_shape)
+
+
+def _torch_maxpool2d_backward(g, x, idx):
+    k, s, p = POOL
+    return _torch().ops.aten.max_pool2d_with_indices_backward(g, x, [k, k], [s, s], [p, p], [1, 1], False, idx)
+
+
+POOL_CASES: dict[str, Case] = {
+    "maxpool2d": Case(
+        _pool_data,
+        lambda d: d["x"].nbytes + d["y"].nbytes + d["idx"].nbytes,
+        {
+            "fastsmooth": lambda d: partial(fs.maxpool2d, d["x"], *POOL),
+            "numpy": lambda d: partial(np_maxpool2d, d["x"], *POOL),
+            "torch": lambda d: partial(_torch().nn.functional.max_pool2d, _t(d["x"]), *POOL, return_indices=True),
+        },
+    ),
+    "maxpool2d_backward": Case(
+        _pool_data,
+        lambda d: d["g"].nbytes + d["idx"].nbytes + d["x"].nbytes,
+        {
+            "fastsmooth": lambda d: partial(fs.maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
+            "numpy": lambda d: partial(np_maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
+            "torch": lambda d: partial(_torch_maxpool2d_backward, _t(d["g"]), _t(d["x"]), _t(d["idx"])),
+        },
+    ),
+}
+
+
+# Element-wise (issue 3) ------------------------------------------------------------------
+# "numpy" is the stable expression a user writes, in the input's dtype.
+
+
+def _xy_grad(shape, dtype, rng):
+    return {"x": 4 * _normal(shape, dtype, rng), "y": 4 * _normal(shape, dtype, rng), "g": _normal(shape, dtype, rng)}
+
+
+def np_sigmoid(x):
+    """The stable logistic function: exp of -|x| only, so nothing overflows."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def np_softplus(x):
+    return np.logaddexp(x.dtype.type(0), x)
+
+
+def _elementwise(n_arrays, fs_fn, np_fn, torch_fn=None, scipy_fn=None, args=("x",)):
+    impls = {
+        "fastsmooth": lambda d: partial(fs_fn, *(d[a] for a in args)),
+        "numpy": lambda d: partial(np_fn, *(d[a] for a in args)),
+    }
+    if scipy_fn is not None:
+        impls["scipy"] = lambda d: partial(scipy_fn(), *(d[a] for a in args))
+    if torch_fn is not None:
+        impls["torch"] = lambda d: partial(torch_fn(), *(_t(d[a]) for a in args))
+    return Case(_xy_grad, lambda d: n_arrays * d["x"].nbytes, impls)
+
+
+ELEMENTWISE_CASES: dict[str, Case] = {
+    "relu": _elementwise(2, fs.relu, lambda x: np.maximum(x, x.dtype.type(0)), lambda: _torch().relu),
+    "relu_backward": _elementwise(
+        3, fs.relu_backward, lambda g, x: np.where(x > 0, g, g.dtype.type(0)),
+        lambda: partial(_torch().ops.aten.threshold_backward, threshold=0), args=("g", "x")),
+    "sigmoid": _elementwise(2, fs.sigmoid, np_sigmoid, lambda: _torch().sigmoid,
+                            lambda: _scipy_special().expit),
+    "softplus": _elementwise(2, fs.softplus, np_softplus, lambda: _torch().nn.functional.softplus),
+    "smooth_maximum": _elementwise(3, fs.smooth_maximum, np.logaddexp, lambda: _torch().logaddexp,
+                                   args=("x", "y")),
+}
+
+
+# Families: what `fastsmooth bench` runs -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Family:
+    """The shapes ``fastsmooth bench`` runs for a family of ops.
+
+    ``shapes`` are the table of a full run (the issue's shapes), ``quick_shapes`` those of
+    ``--quick``, which also runs only ``quick_dtype`` (unless ``--dtype`` is given).
+    ``sweep``/``quick_sweep`` are sizes of one layout, added for ``--plot`` (speed-up
+    against size) and run in one dtype. ``test_shape`` is a tiny input for the tests."""
+
+    name: str
+    cases: dict
+    shapes: tuple
+    quick_shapes: tuple
+    quick_dtype: str
+    sweep: tuple
+    quick_sweep: tuple
+    test_shape: tuple
+    sweep_label: str = "elements"
+
+
+FAMILIES: dict[str, Family] = {
+    "reductions": Family(
+        "reductions", CASES, tuple(SHAPES),
+        quick_shapes=((1024, 1024), (64, 1000)),
+        quick_dtype="float64",
+        sweep=tuple((rows, 1000) for rows in (4, 32, 256, 2048, 16384)),
+        quick_sweep=((4, 1000), (64, 1000), (1024, 1000)),
+        test_shape=(7, 33),
+        sweep_label="rows of 1000",
+    ),
+    "pooling": Family(
+        "pooling", POOL_CASES, ((32, 64, 112, 112),),
+        quick_shapes=((8, 32, 56, 56),),
+        quick_dtype="float32",
+        sweep=tuple((n, 64, 56, 56) for n in (1, 4, 16, 64)),
+        quick_sweep=((1, 16, 56, 56), (4, 16, 56, 56), (16, 16, 56, 56)),
+        test_shape=(2, 3, 11, 9),
+        sweep_label="(N, C, 56, 56), kernel 3, stride 2, padding 1",
+    ),
+    "elementwise": Family(
+        "elementwise", ELEMENTWISE_CASES, ((4096, 4096),),
+        quick_shapes=((1024, 1024),),
+        quick_dtype="float32",
+        sweep=tuple((n,) for n in (10_000, 100_000, 1_000_000, 10_000_000)),
+        quick_sweep=((10_000,), (100_000,), (1_000_000,)),
+        test_shape=(5, 7),
+        sweep_label="1-D arrays",
+    ),
+    "losses": Family(
+        "losses", LOSS_CASES, ((100_000, 100),),
+        quick_shapes=((10_000, 100),),
+        quick_dtype="float32",
+        sweep=tuple((n, 100) for n in (1000, 10_000, 100_000)),
+        quick_sweep=((1000, 100), (10_000, 100)),
+        test_shape=(300, 7),
+        sweep_label="(N, 100) logits, loss + gradient",
+    ),
+}
+
+#: every op of every family, in table order
+ALL_CASES: dict[str, Case] = {op: case for fam in FAMILIES.values() for op, case in fam.cases.items()}
+
+
+def family_of(op):
+    """The :class:`Family` an op belongs to."""
+    for fam in FAMILIES.values():
+        if op in fam.cases:
+            return fam
+    raise KeyError(op)
+
+
+def shapes_for(op, quick=False, sweep=False):
+    """The table shapes of ``op`` for a full or ``--quick`` run, or its sweep sizes."""
+    fam, case = family_of(op), ALL_CASES[op]
+    if sweep:
+        return list(fam.quick_sweep if quick else fam.sweep)
+    if quick:
+        return list(case.quick_shapes or fam.quick_shapes)
+    return list(case.shapes or fam.shapes)
