@@ -4,7 +4,8 @@ compare like with like."""
 import numpy as np
 import pytest
 
-from fastsmooth._peers import CASES, LOSS_CASES, available_libraries
+from fastsmooth._peers import (ALL_CASES, CASES, ELEMENTWISE_CASES, FAMILIES, LOSS_CASES, POOL_CASES, available_libraries,
+                              family_of, shapes_for)
 
 
 @pytest.mark.parametrize("op", sorted(CASES))
@@ -42,3 +43,41 @@ def test_loss_peers_agree(op, dtype):
             grad = grad.numpy() if hasattr(grad, "numpy") else np.asarray(grad)
             np.testing.assert_allclose(float(loss), float(want_loss), rtol=tol["rtol"], err_msg=f"{lib} {shape}")
             np.testing.assert_allclose(grad, want_grad, **tol, err_msg=f"{lib} {shape}")
+
+
+def _arrays(result):
+    """A result as a list of NumPy arrays (tuples are (values, indices) or (gx, gy))."""
+    parts = result if isinstance(result, tuple) else (result,)
+    return [p.numpy() if hasattr(p, "numpy") else np.asarray(p) for p in parts]
+
+
+@pytest.mark.parametrize("op", sorted({**POOL_CASES, **ELEMENTWISE_CASES}))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_and_elementwise_peers_agree(op, dtype):
+    """Values, indices (int64, flat per plane) and gradients of every peer match
+    fastsmooth's, dtype included."""
+    case = ALL_CASES[op]
+    data = case.make(family_of(op).test_shape, np.dtype(dtype), np.random.default_rng(2))
+    want = _arrays(case.impls["fastsmooth"](data)())
+    assert case.nbytes(data) >= sum(w.nbytes for w in want)
+    libs = [lib for lib in case.impls if lib in available_libraries()]
+    assert "numpy" in libs
+    for lib in libs:
+        got = _arrays(case.impls[lib](data)())
+        assert len(got) == len(want), lib
+        for g, w in zip(got, want):
+            assert g.shape == w.shape and g.dtype == w.dtype, (lib, g.shape, g.dtype, w.shape, w.dtype)
+            np.testing.assert_allclose(g, w, rtol=2e-6 if dtype == np.float32 else 1e-13, atol=1e-7, err_msg=lib)
+
+
+def test_every_op_has_a_family_and_shapes():
+    assert list(ALL_CASES) == [op for fam in FAMILIES.values() for op in fam.cases]
+    for op in ALL_CASES:
+        fam = family_of(op)
+        assert fam.quick_dtype in ("float32", "float64")
+        for quick in (False, True):
+            assert shapes_for(op, quick), op
+            sweep = [int(np.prod(s)) for s in shapes_for(op, quick, sweep=True)]
+            assert len(sweep) >= 2 and sweep == sorted(sweep), op  # several sizes, growing
+        # --quick is smaller than the full run
+        assert max(map(np.prod, shapes_for(op, True))) < max(map(np.prod, shapes_for(op, False))), op
