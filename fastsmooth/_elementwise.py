@@ -1142,7 +1142,9 @@ def sigmoid(x, temperature=1.0):
 
     See Also
     --------
-    sigmoid_backward, softplus (whose derivative it is), scipy.special.expit
+    sigmoid_backward : its vector-Jacobian product.
+    softplus : whose derivative it is.
+    scipy.special.expit : the same at temperature 1.
 
     Notes
     -----
@@ -1211,8 +1213,10 @@ def softplus(x, temperature=1.0):
 
     See Also
     --------
-    softplus_backward, relu, torch.nn.functional.softplus (``beta = 1 / tau``; it
-    switches to the identity above a threshold, this does not need to)
+    softplus_backward : its vector-Jacobian product.
+    relu : the hard twin.
+    torch.nn.functional.softplus : with ``beta = 1 / tau``; it switches to the
+        identity above a threshold, this does not need to.
 
     Examples
     --------
@@ -1277,9 +1281,11 @@ def smooth_abs(x, temperature=1.0):
 
     See Also
     --------
-    smooth_abs_backward, abs, smooth_maximum (which it builds:
-    :math:`\operatorname{smooth\_max}(x, y) = (x + y + \operatorname{smooth\_abs}(x - y))/2
-    + \tau\log 2`)
+    smooth_abs_backward : its vector-Jacobian product.
+    abs : the hard twin.
+    smooth_maximum : which it builds:
+        :math:`\operatorname{smooth\_max}(x, y) = (x + y + \operatorname{smooth\_abs}(x - y))/2
+        + \tau\log 2`.
 
     Notes
     -----
@@ -1347,7 +1353,10 @@ def smooth_maximum(x, y, temperature=1.0):
 
     See Also
     --------
-    smooth_maximum_backward, maximum, logsumexp (the same over an axis), numpy.logaddexp
+    smooth_maximum_backward : its vector-Jacobian product.
+    maximum : the hard twin.
+    logsumexp : the same over an axis.
+    numpy.logaddexp : the same at temperature 1.
 
     Notes
     -----
