@@ -1,8 +1,13 @@
-"""Turn pytest-benchmark JSON files into the side-by-side tables of docs/performance.md.
+"""Turn benchmark JSON files into the side-by-side tables of docs/performance.md and the
+headline table of README.md.
 
 Usage: ``python bench/report.py bench/results/reductions.json [...]``; prints markdown,
 or with ``--write docs/performance.md`` replaces the text between
 ``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->`` (NAME = the JSON's stem).
+Reads pytest-benchmark JSON (``bench/bench_*.py``) and the ``--json`` output of
+``fastsmooth bench`` (one table per op family). ``--headline README.md`` writes a few key
+rows of the core benchmark (a pytest-benchmark JSON of ``bench/bench_reductions.py``)
+between ``<!-- headline:start -->`` and ``<!-- headline:end -->``.
 
 Each table row is one (op, shape, dtype) group: the median time of each library,
 fastsmooth's speed-up over each peer (peer time / fastsmooth time: > 1 means fastsmooth
@@ -70,8 +75,83 @@ def first_call_table(data):
     return "\n".join(lines)
 
 
+#: the rows of the README's headline table: (op, shape, dtype) of the core benchmark --
+#: the common cases, one where a peer is close, and the small batch
+HEADLINE = [
+    ("logsumexp", (4096, 4096), "float64"),
+    ("logsumexp", (4096, 4096), "float32"),
+    ("logsumexp", (1_000_000, 8), "float32"),
+    ("logsumexp", (64, 1000), "float64"),
+    ("softmax", (4096, 4096), "float32"),
+    ("log_softmax", (1, 16_000_000), "float64"),
+    ("softmax_backward", (4096, 4096), "float64"),
+]
+
+
+def headline(path):
+    """A few key rows of the core benchmark: fastsmooth's time and its speed-up over
+    each peer, then the machine, versions, date and command (no links: docs/index.md
+    includes this text)."""
+    machine, when, commit, groups = load(path)
+    peers = [("scipy", "SciPy"), ("numpy", "NumPy"), ("torch", "torch")]
+    rows = ["| op | shape | dtype | fastsmooth | " + " | ".join(f"× vs {name}" for _, name in peers) + " |",
+            "|---|---|---|---:|" + "---:|" * len(peers)]
+    for op, shape, dtype in HEADLINE:
+        g = groups.get((op, shape, dtype))
+        if not g or "fastsmooth" not in g:
+            raise SystemExit(f"{path}: no fastsmooth result for {op} {shape} {dtype}")
+        t = g["fastsmooth"][0]
+        cells = [op, "×".join(map(str, shape)), dtype, f"{_ms(t)} ms"]
+        cells += [f"{g[p][0] / t:.1f}" if p in g else "–" for p, _ in peers]
+        rows.append("| " + " | ".join(cells) + " |")
+    note = (f"Measured {when[:10]} on {machine.get('cpu_model', '?')} ({machine.get('cpu', {}).get('count', '?')} "
+            f"cores, {machine.get('numba_threads')} Numba threads, layer `{machine.get('threading_layer')}`; "
+            f"torch with its default threads), medians; fastsmooth {machine.get('fastsmooth')} "
+            f"(commit {commit.get('id', '?')[:8]}), NumPy {machine.get('numpy')}, Numba {machine.get('numba')}, "
+            f"SciPy {machine.get('scipy', '-')}, torch {machine.get('torch', '-')}. Command: `python -m pytest "
+            f"bench/bench_reductions.py --benchmark-only --benchmark-json=bench/results/reductions.json`. "
+            f"SciPy has no backward functions (–).")
+    return "\n".join(rows) + "\n\n" + note
+
+
+def cli_tables(data):
+    """The ``--json`` output of ``fastsmooth bench``: one markdown table per op family."""
+    meta, results = data["meta"], data["results"]
+    bandwidth = meta["copy_bandwidth_GBps"]
+    out = []
+    for family in dict.fromkeys(r["family"] for r in results):
+        rs = [r for r in results if r["family"] == family and r.get("table", True)]
+        if not rs:
+            continue
+        peers = [p for p in ("scipy", "numpy", "torch") if any(p in r["times"] for r in rs)]
+        head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in peers]
+        head += [f"× vs {p}" for p in peers] + ["GB/s", "% of copy BW"]
+        out += [f"**{family}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in rs:
+            t = r["times"]["fastsmooth"]
+            cells = [r["op"], "×".join(map(str, r["shape"])), r["dtype"], _ms(t)]
+            cells += [_ms(r["times"][p]) if p in r["times"] else "" for p in peers]
+            cells += [f"{r['times'][p] / t:.2f}" if p in r["times"] else "" for p in peers]
+            gbs = r["nbytes"] / t / 1e9
+            cells += [f"{gbs:.1f}", f"{100 * gbs / bandwidth:.0f}%"]
+            out.append("| " + " | ".join(cells) + " |")
+        out.append("")
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch") if k in meta)
+    busy = meta.get("busy_cores")
+    lines = [
+        f"Measured {meta['date']} on {meta['cpu']} ({meta.get('cores', '?')} cores, {meta['threads']} Numba "
+        f"threads, layer `{meta['threading_layer']}`); fastsmooth {meta['fastsmooth']}, {libs}; np.copyto "
+        f"bandwidth {bandwidth:.1f} GB/s (read + write)"
+        + (f"; other processes kept {busy:.1f} cores busy at the start" if busy is not None else "") + ".",
+        "",
+    ]
+    return "\n".join(lines + out).rstrip() + "\n"
+
+
 def render(path):
     data = json.loads(Path(path).read_text())
+    if "results" in data and "meta" in data:
+        return cli_tables(data)
     if data["benchmarks"] and "cache" in data["benchmarks"][0]["extra_info"]:
         m = data["machine_info"]
         return (f"Measured {data.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
@@ -97,20 +177,27 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("json", nargs="+")
     p.add_argument("--write", help="markdown file whose marked sections to replace")
+    p.add_argument("--headline", metavar="README", help="write the headline table of the first JSON into README")
     args = p.parse_args(argv)
+    if args.headline:
+        _replace(Path(args.headline), "<!-- headline:start -->", "<!-- headline:end -->", headline(args.json[0]))
+        return
     for path in args.json:
         text = render(path)
         if not args.write:
             print(text)
             continue
         name = Path(path).stem
-        doc = Path(args.write)
-        content = doc.read_text()
-        start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
-        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
-        if not pattern.search(content):
-            raise SystemExit(f"{args.write} has no {start} ... {end} section")
-        doc.write_text(pattern.sub(lambda m: f"{start}\n{text}\n{end}", content))
+        _replace(Path(args.write), f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->", text)
+
+
+def _replace(doc, start, end, text):
+    """Replace what lies between the markers ``start`` and ``end`` of ``doc``."""
+    content = doc.read_text()
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(content):
+        raise SystemExit(f"{doc} has no {start} ... {end} section")
+    doc.write_text(pattern.sub(lambda m: f"{start}\n{text}\n{end}", content))
 
 
 if __name__ == "__main__":

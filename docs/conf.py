@@ -69,7 +69,7 @@ def _fmt(v):
     if math.isnan(v):
         return "nan"
     if math.isinf(v):
-        return "inf" if v > 0 else "−inf"
+        return "inf" if v > 0 else "-inf"
     return f"{v:.6g}"
 
 

@@ -290,10 +290,27 @@ def to_json(results, meta):
 _PEER_STYLE = {"scipy": (":", "s"), "numpy": ("-", "o"), "torch": ("--", "^")}
 
 
+def _panels(results):
+    """(title, family, results) of each panel: one per family, the reductions split into
+    forward and backward passes (six ops times three peers is too many lines for one)."""
+    panels = []
+    for name in FAMILIES:
+        rs = [r for r in results if r.family == name]
+        ops = list(dict.fromkeys(r.op for r in rs))
+        if len(ops) > 5 and any(op.endswith("_backward") for op in ops):
+            fwd = [r for r in rs if not r.op.endswith("_backward")]
+            bwd = [r for r in rs if r.op.endswith("_backward")]
+            panels += [(f"{name}: forward", name, fwd), (f"{name}: backward", name, bwd)]
+        elif rs:
+            panels.append((name, name, rs))
+    return [p for p in panels if p[2]]
+
+
 def plot(results, path, meta=None):
     """Speed-up of fastsmooth over each peer against the input size: one panel per op
-    family, one colour per op, one line style per peer. Uses the sweep's results when
-    there are any (one layout, several sizes), else every result."""
+    family (the reductions in two), one colour per op, one line style per peer. Uses
+    the sweep's results when there are any (one layout, several sizes), else every
+    result."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -302,19 +319,17 @@ def plot(results, path, meta=None):
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     swept = [r for r in results if r.sweep]
-    data = swept or results
-    fams = [f for f in FAMILIES if any(r.family == f for r in data)]
-    if not fams:
+    panels = _panels(swept or results)
+    if not panels:
         raise ValueError("nothing to plot")
-    ncols = 2 if len(fams) > 1 else 1
-    nrows = (len(fams) + ncols - 1) // ncols
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, 4.3 * nrows + 0.6), squeeze=False)
+    ncols = min(3, len(panels))
+    nrows = (len(panels) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.9 * nrows + 0.7), squeeze=False)
     colours = plt.get_cmap("tab10").colors
     peers_seen = set()
-    for ax, name in zip(axes.flat, fams):
-        fam = FAMILIES[name]
-        rs = [r for r in data if r.family == name]
+    for ax, (title, name, rs) in zip(axes.flat, panels):
         ops = list(dict.fromkeys(r.op for r in rs))
+        lo, hi = 1.0, 1.0
         for i, op in enumerate(ops):
             for peer, (ls, marker) in _PEER_STYLE.items():
                 pts = sorted((r.size, r.speedup(peer)) for r in rs if r.op == op and r.speedup(peer))
@@ -322,6 +337,10 @@ def plot(results, path, meta=None):
                     xs, ys = zip(*pts)
                     ax.plot(xs, ys, ls=ls, marker=marker, ms=4, lw=1.4, color=colours[i % 10])
                     peers_seen.add(peer)
+                    lo, hi = min(lo, *ys), max(hi, *ys)
+        # headroom above the lines for the legend of the ops
+        legend_rows = len(ops) if len(ops) <= 3 else (len(ops) + 1) // 2
+        ax.set_ylim(lo / 1.3, hi * (hi / lo) ** (0.12 * legend_rows + 0.1))
         ax.axhline(1.0, color="black", lw=0.9, zorder=2.5)
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -331,20 +350,37 @@ def plot(results, path, meta=None):
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, which="major", color="0.9", lw=0.8)
         dtypes = ", ".join(sorted({r.dtype for r in rs}))
-        ax.set_title(f"{name} ({dtypes})\n" + (fam.sweep_label if swept else "table shapes"), fontsize=10)
-        ax.set_xlabel("elements of the input")
-        ax.set_ylabel("peer time / fastsmooth time")
+        ax.set_title(f"{title} ({dtypes})\n" + (FAMILIES[name].sweep_label if swept else "table shapes"),
+                     fontsize=9.5)
+        ax.set_xlabel("elements of the input", fontsize=9)
+        ax.set_ylabel("peer time / fastsmooth time", fontsize=9)
+        ax.tick_params(labelsize=8)
         ax.legend(handles=[Line2D([], [], color=colours[i % 10], lw=2, label=op) for i, op in enumerate(ops)],
-                  fontsize=7.5, loc="upper left", framealpha=0.85, title="op", title_fontsize=8)
-    for ax in list(axes.flat)[len(fams):]:
+                  fontsize=7.5, loc="upper left", ncol=2 if len(ops) > 3 else 1, framealpha=0.85,
+                  columnspacing=1.0, handlelength=1.5)
+    for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
     handles = [Line2D([], [], color="0.2", ls=_PEER_STYLE[p][0], marker=_PEER_STYLE[p][1], label=f"vs {p}")
                for p in PEERS if p in peers_seen]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=9, frameon=False)
-    title = "fastsmooth speed-up (above 1: fastsmooth is faster)"
+    title = "fastsmooth speed-up over each peer (above the black line: fastsmooth is faster)"
     if meta:
-        title += f" -- {meta['cpu']}, {meta['threads']} threads, {meta['date'][:10]}"
+        title += f"\n{meta['cpu']}, {meta['threads']} Numba threads, {meta['date'][:10]}"
     fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
-    fig.savefig(path, dpi=100)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.98))
+    fig.savefig(path, dpi=90, metadata={"Software": None})
     plt.close(fig)
+    _shrink_png(path)
+
+
+def _shrink_png(path):
+    """Re-save a PNG with a 256-colour palette (a third of the size; the plot has a few
+    flat colours), when Pillow (a matplotlib dependency) can."""
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        small.save(path, optimize=True)
+    except Exception:  # noqa: BLE001 - a larger file is fine
+        pass

@@ -105,6 +105,23 @@ class SoftConfusion(NamedTuple):
     fields. ``+`` adds counts field by field (not tuple concatenation), and ``sum()``
     of a list of them works, so counts from several micro-batches or workers combine
     with ``c1 + c2``.
+
+    See Also
+    --------
+    soft_confusion : makes them.
+    FbetaAccumulator : keeps them over micro-batches and computes loss and gradient.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> logits, target = np.array([2.0, -1.0, 0.5, -3.0]), np.array([1, 0, 0, 1])
+    >>> a = fs.soft_confusion(logits[:2], target[:2])
+    >>> b = fs.soft_confusion(logits[2:], target[2:])
+    >>> total = a + b                                   # field by field
+    >>> bool(np.allclose(total, fs.soft_confusion(logits, target)))
+    True
+    >>> round(float(sum([a, b]).tp), 4), total._fields
+    (0.9282, ('tp', 'fp', 'fn', 'tn'))
     """
 
     tp: np.ndarray

@@ -550,9 +550,41 @@ def fbeta_accumulator(logits, target, *, beta=1.0, average="micro", temperature=
 
 def soft_fbeta_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
                     split_every=None):
-    """:func:`fastsmooth.soft_fbeta_loss` of a batch chunked along its samples: a lazy
-    Dask array (0-d, or (K,) for ``average="none"`` of (N, K) logits) in the float dtype
-    of the logits, as the NumPy function."""
+    """:func:`fastsmooth.soft_fbeta_loss` of a batch chunked along its samples.
+
+    The soft counts of every block are summed by Dask's tree reduction (as in
+    :func:`fbeta_accumulator`) and the loss is computed once from the totals, so it is
+    the loss of the whole batch, whatever the chunking.
+
+    Parameters
+    ----------
+    logits : dask.array.Array or array_like, shape (N,) or (N, K)
+        Scores; chunked along the samples (axis 0), one chunk along the classes.
+    target : dask.array.Array or array_like
+        0/1 (or [0, 1]) targets shaped like ``logits``, chunked like it.
+    beta, average, temperature, eps
+        As :func:`fastsmooth.soft_fbeta_loss`.
+    split_every : int, optional
+        How many blocks' counts one merge task adds (Dask's default when None).
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy: 0-d, or (K,) for ``average="none"``, in the float dtype of the logits.
+
+    See Also
+    --------
+    fastsmooth.soft_fbeta_loss : the NumPy version.
+    soft_fbeta_loss_backward : its gradient, block by block.
+
+    Examples
+    --------
+    >>> import dask.array as da, fastsmooth as fs, fastsmooth.dask as fsd
+    >>> z = np.linspace(-2.0, 2.0, 10); t = np.arange(10) % 3 == 0
+    >>> loss = fsd.soft_fbeta_loss(da.from_array(z, chunks=4), da.from_array(t, chunks=4))
+    >>> bool(np.isclose(loss.compute(), fs.soft_fbeta_loss(z, t), rtol=1e-14))
+    True
+    """
     import dask
 
     acc = fbeta_accumulator(logits, target, beta=beta, average=average, temperature=temperature,
@@ -569,13 +601,43 @@ def _finished_loss(acc, dtype):
 
 def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
                              eps=1e-7, split_every=None):
-    """:func:`fastsmooth.soft_fbeta_loss_backward` of a batch chunked along its samples:
-    a lazy Dask array shaped and chunked like ``logits`` (one chunk along classes).
+    """:func:`fastsmooth.soft_fbeta_loss_backward` of a batch chunked along its samples.
 
     The counts of the whole batch are reduced first; each block's gradient is then
     computed from them (``counts=``), so together the blocks give exactly the gradient of
     the whole batch's loss -- not the gradients of per-block losses, which for F-beta
-    would be wrong."""
+    would be wrong.
+
+    Parameters
+    ----------
+    grad : float or array_like
+        Upstream gradient of the loss (a scalar, or (K,) for ``average="none"``).
+    logits, target : dask.array.Array or array_like
+        As :func:`soft_fbeta_loss`.
+    beta, average, temperature, eps, split_every
+        As :func:`soft_fbeta_loss`.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy d loss / d logits, shaped and chunked like ``logits`` (one chunk along the
+        classes), in the float dtype of the logits.
+
+    See Also
+    --------
+    fastsmooth.soft_fbeta_loss_backward : the NumPy version (``counts=`` is how each
+        block gets its share).
+
+    Examples
+    --------
+    >>> import dask.array as da, fastsmooth as fs, fastsmooth.dask as fsd
+    >>> z = np.linspace(-2.0, 2.0, 10); t = np.arange(10) % 3 == 0
+    >>> g = fsd.soft_fbeta_loss_backward(1.0, da.from_array(z, chunks=4), da.from_array(t, chunks=4))
+    >>> g.chunks
+    ((4, 4, 2),)
+    >>> bool(np.allclose(g.compute(), fs.soft_fbeta_loss_backward(1.0, z, t), rtol=1e-13))
+    True
+    """
     settings = _settings(beta, average, temperature, eps, "sigmoid")
     x, t = _fbeta_inputs(logits, target, "sigmoid", "soft_fbeta_loss_backward")
     total = _counts(x, t, settings, split_every).rechunk(-1).to_delayed().ravel()[0]
@@ -617,9 +679,18 @@ class NumbaThreads(_WorkerPlugin):
 
     Examples
     --------
-    With a ``distributed.Client`` ``client``::
+    With a ``distributed.Client`` ``client``, ``client.register_plugin(NumbaThreads())``
+    gives each worker thread its share of the cores. Here an in-process cluster with
+    one worker of two threads, and one thread per kernel call:
 
-        client.register_plugin(fastsmooth.dask.NumbaThreads())
+    >>> from distributed import Client, LocalCluster
+    >>> import fastsmooth.dask as fsd
+    >>> from fastsmooth._config import num_threads
+    >>> with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+    ...                   dashboard_address=None) as cluster, Client(cluster) as client:
+    ...     _ = client.register_plugin(fsd.NumbaThreads(1))
+    ...     print(set(client.run(num_threads).values()))   # threads of one kernel call
+    {1}
     """
 
     name = "fastsmooth-numba-threads"
