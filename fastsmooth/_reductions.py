@@ -18,7 +18,7 @@ from numba import uint64 as U
 
 from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
 from ._config import jit, kernel, num_threads, use_parallel
-from ._exp import exp
+from ._exp import exp, log1p
 from ._rowops import (
     CHUNK,
     GROUP,
@@ -212,8 +212,11 @@ def _short_lse(x, inv_t, tau, out):
         s = np.empty(GROUP, np.float64)
         gather_group(x, r0, g, buf)
         group_state(buf, g, inv_t, m, s)
-        for i in range(g):
-            out[r0 + i] = lse_value(m[i], s[i], tau)
+        for i in range(U(g)):  # lse_value across lanes, with a vectorizable log1p
+            mi = m[i]
+            si = s[i]
+            v = np.float64(mi) + tau * log1p(si)
+            out[r0 + i] = ((np.nan if si != si else -np.inf) if mi == -np.inf else v)
 
 
 @kernel
@@ -228,8 +231,9 @@ def _short_log_softmax(x, inv_t, y):
         shift = np.empty(GROUP, x.dtype)
         gather_group(x, r0, g, buf)
         group_state(buf, g, inv_t, m, s)
-        for i in range(g):  # one log1p per row (scalar)
-            shift[i] = np.nan if (m[i] == -np.inf or s[i] != s[i]) else math.log1p(s[i])
+        for i in range(U(g)):
+            si = s[i]
+            shift[i] = np.nan if (m[i] == -np.inf or si != si) else log1p(si)
         ninf = x.dtype.type(-np.inf)
         for j in range(U(n)):
             bj = buf[j]
