@@ -1,8 +1,12 @@
 """Turn pytest-benchmark JSON files into the side-by-side tables of docs/performance.md.
 
-Usage: ``python bench/report.py bench/results/reductions.json [...]``; prints markdown,
+Usage: ``python bench/report.py bench/results/reductions-run*.json``; prints markdown,
 or with ``--write docs/performance.md`` replaces the text between
-``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->`` (NAME = the JSON's stem).
+``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->`` (NAME = the JSON's stem
+up to ``-run``). Several files of one benchmark (``NAME-run1.json``, ``NAME-run2.json``)
+are combined cell by cell into the best of their medians: on a shared machine other
+processes only ever add time, so the fastest median is the closest to the undisturbed
+one (each library's cell is taken independently).
 
 Each table row is one (op, shape, dtype) group: the median time of each library,
 fastsmooth's speed-up over each peer (peer time / fastsmooth time: > 1 means fastsmooth
@@ -21,14 +25,21 @@ from pathlib import Path
 PEERS = ["scipy", "numpy", "torch", "exp-loop"]
 
 
-def load(path):
-    data = json.loads(Path(path).read_text())
+def load(paths):
+    """Machine info, dates and commits of the runs, and per (op, shape, dtype) group the
+    best median of each library over the runs."""
     groups = defaultdict(dict)
-    for b in data["benchmarks"]:
-        info = b["extra_info"]
-        key = (info["op"], tuple(info["shape"]), info["dtype"])
-        groups[key][info["lib"]] = (b["stats"]["median"], info["bytes"])
-    return data["machine_info"], data.get("datetime", ""), data.get("commit_info", {}), groups
+    runs = []
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        runs.append(data)
+        for b in data["benchmarks"]:
+            info = b["extra_info"]
+            key = (info["op"], tuple(info["shape"]), info["dtype"])
+            t = b["stats"]["median"]
+            if info["lib"] not in groups[key] or t < groups[key][info["lib"]][0]:
+                groups[key][info["lib"]] = (t, info["bytes"])
+    return runs, groups
 
 
 def _ms(t):
@@ -70,20 +81,27 @@ def first_call_table(data):
     return "\n".join(lines)
 
 
-def render(path):
-    data = json.loads(Path(path).read_text())
-    if data["benchmarks"] and "cache" in data["benchmarks"][0]["extra_info"]:
-        m = data["machine_info"]
-        return (f"Measured {data.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
-                f"Numba {m.get('numba')}, NumPy {m.get('numpy')}.\n\n" + first_call_table(data))
-    machine, when, commit, groups = load(path)
-    bw = machine.get("copy_bandwidth_GBps", {})
+def render(paths):
+    first = json.loads(Path(paths[0]).read_text())
+    if first["benchmarks"] and "cache" in first["benchmarks"][0]["extra_info"]:
+        m = first["machine_info"]
+        return (f"Measured {first.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
+                f"Numba {m.get('numba')}, NumPy {m.get('numpy')}.\n\n" + first_call_table(first))
+    runs, groups = load(paths)
+    machine = runs[0]["machine_info"]
+    bw = {}
+    for run in runs:
+        for k, v in run["machine_info"].get("copy_bandwidth_GBps", {}).items():
+            bw[k] = max(bw.get(k, 0.0), v)
     best = max(bw.values()) if bw else float("nan")
+    when = ", ".join(r.get("datetime", "")[:16].replace("T", " ") for r in runs)
+    commits = ", ".join(r.get("commit_info", {}).get("id", "?")[:8] for r in runs)
     lines = [
-        f"Measured {when[:16].replace('T', ' ')} UTC on {machine.get('cpu_model', '?')} "
+        f"Measured {when} UTC ({len(runs)} run{'s' * (len(runs) > 1)}; each cell is the best of the runs' "
+        f"medians) on {machine.get('cpu_model', '?')} "
         f"({machine.get('numba_threads')} Numba threads, layer `{machine.get('threading_layer')}`), "
         f"{machine.get('platform', '')}; fastsmooth {machine.get('fastsmooth')} "
-        f"(commit {commit.get('id', '?')[:8]}), NumPy {machine.get('numpy')}, "
+        f"(commit {commits}), NumPy {machine.get('numpy')}, "
         f"Numba {machine.get('numba')}, SciPy {machine.get('scipy', '-')}, torch {machine.get('torch', '-')}. "
         + ", ".join(f"{k}: {v:.1f} GB/s" for k, v in bw.items())
         + " (bytes read + written); the % column uses the larger.",
@@ -98,12 +116,14 @@ def main(argv=None):
     p.add_argument("json", nargs="+")
     p.add_argument("--write", help="markdown file whose marked sections to replace")
     args = p.parse_args(argv)
+    by_name = defaultdict(list)
     for path in args.json:
-        text = render(path)
+        by_name[Path(path).stem.split("-run")[0]].append(path)
+    for name, paths in by_name.items():
+        text = render(paths)
         if not args.write:
             print(text)
             continue
-        name = Path(path).stem
         doc = Path(args.write)
         content = doc.read_text()
         start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
