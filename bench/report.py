@@ -1,13 +1,18 @@
 """Turn benchmark JSON files into the side-by-side tables of docs/performance.md and the
 headline table of README.md.
 
-Usage: ``python bench/report.py bench/results/reductions.json [...]``; prints markdown,
+Usage: ``python bench/report.py bench/results/reductions-run*.json``; prints markdown,
 or with ``--write docs/performance.md`` replaces the text between
-``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->`` (NAME = the JSON's stem).
-Reads pytest-benchmark JSON (``bench/bench_*.py``) and the ``--json`` output of
-``fastsmooth bench`` (one table per op family). ``--headline README.md`` writes a few key
-rows of the core benchmark (a pytest-benchmark JSON of ``bench/bench_reductions.py``)
-between ``<!-- headline:start -->`` and ``<!-- headline:end -->``.
+``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->`` (NAME = the JSON's stem
+up to ``-run``). Several files of one benchmark (``NAME-run1.json``, ``NAME-run2.json``)
+are combined cell by cell into the best of their medians: on a shared machine other
+processes only ever add time, so the fastest median is the closest to the undisturbed
+one (each library's cell is taken independently).
+
+Also reads the ``--json`` output of ``fastsmooth bench`` (one table per op family).
+``--headline README.md`` writes a few key rows of the core benchmark (the
+pytest-benchmark JSON files of ``bench/bench_reductions.py``) between
+``<!-- headline:start -->`` and ``<!-- headline:end -->``.
 
 Each table row is one (op, shape, dtype) group: the median time of each library,
 fastsmooth's speed-up over each peer (peer time / fastsmooth time: > 1 means fastsmooth
@@ -26,14 +31,21 @@ from pathlib import Path
 PEERS = ["scipy", "numpy", "torch", "exp-loop"]
 
 
-def load(path):
-    data = json.loads(Path(path).read_text())
+def load(paths):
+    """Machine info, dates and commits of the runs, and per (op, shape, dtype) group the
+    best median of each library over the runs."""
     groups = defaultdict(dict)
-    for b in data["benchmarks"]:
-        info = b["extra_info"]
-        key = (info["op"], tuple(info["shape"]), info["dtype"])
-        groups[key][info["lib"]] = (b["stats"]["median"], info["bytes"])
-    return data["machine_info"], data.get("datetime", ""), data.get("commit_info", {}), groups
+    runs = []
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        runs.append(data)
+        for b in data["benchmarks"]:
+            info = b["extra_info"]
+            key = (info["op"], tuple(info["shape"]), info["dtype"])
+            t = b["stats"]["median"]
+            if info["lib"] not in groups[key] or t < groups[key][info["lib"]][0]:
+                groups[key][info["lib"]] = (t, info["bytes"])
+    return runs, groups
 
 
 def _ms(t):
@@ -88,28 +100,30 @@ HEADLINE = [
 ]
 
 
-def headline(path):
+def headline(paths):
     """A few key rows of the core benchmark: fastsmooth's time and its speed-up over
     each peer, then the machine, versions, date and command (no links: docs/index.md
     includes this text)."""
-    machine, when, commit, groups = load(path)
+    runs, groups = load(paths)
+    machine = runs[0]["machine_info"]
     peers = [("scipy", "SciPy"), ("numpy", "NumPy"), ("torch", "torch")]
     rows = ["| op | shape | dtype | fastsmooth | " + " | ".join(f"× vs {name}" for _, name in peers) + " |",
             "|---|---|---|---:|" + "---:|" * len(peers)]
     for op, shape, dtype in HEADLINE:
         g = groups.get((op, shape, dtype))
         if not g or "fastsmooth" not in g:
-            raise SystemExit(f"{path}: no fastsmooth result for {op} {shape} {dtype}")
+            raise SystemExit(f"{paths[0]}: no fastsmooth result for {op} {shape} {dtype}")
         t = g["fastsmooth"][0]
         cells = [op, "×".join(map(str, shape)), dtype, f"{_ms(t)} ms"]
         cells += [f"{g[p][0] / t:.1f}" if p in g else "–" for p, _ in peers]
         rows.append("| " + " | ".join(cells) + " |")
-    note = (f"Measured {when[:10]} on {machine.get('cpu_model', '?')} ({machine.get('cpu', {}).get('count', '?')} "
+    when = runs[-1].get("datetime", "")[:10]
+    note = (f"Measured {when} on {machine.get('cpu_model', '?')} ({machine.get('cpu', {}).get('count', '?')} "
             f"cores, {machine.get('numba_threads')} Numba threads, layer `{machine.get('threading_layer')}`; "
-            f"torch with its default threads), medians; fastsmooth {machine.get('fastsmooth')} "
-            f"(commit {commit.get('id', '?')[:8]}), NumPy {machine.get('numpy')}, Numba {machine.get('numba')}, "
+            f"torch with its default threads), best of {len(runs)} runs' medians; fastsmooth "
+            f"{machine.get('fastsmooth')}, NumPy {machine.get('numpy')}, Numba {machine.get('numba')}, "
             f"SciPy {machine.get('scipy', '-')}, torch {machine.get('torch', '-')}. Command: `python -m pytest "
-            f"bench/bench_reductions.py --benchmark-only --benchmark-json=bench/results/reductions.json`. "
+            f"bench/bench_reductions.py --benchmark-only --benchmark-json=bench/results/reductions-run1.json`. "
             f"SciPy has no backward functions (–).")
     return "\n".join(rows) + "\n\n" + note
 
@@ -148,22 +162,29 @@ def cli_tables(data):
     return "\n".join(lines + out).rstrip() + "\n"
 
 
-def render(path):
-    data = json.loads(Path(path).read_text())
-    if "results" in data and "meta" in data:
-        return cli_tables(data)
-    if data["benchmarks"] and "cache" in data["benchmarks"][0]["extra_info"]:
-        m = data["machine_info"]
-        return (f"Measured {data.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
-                f"Numba {m.get('numba')}, NumPy {m.get('numpy')}.\n\n" + first_call_table(data))
-    machine, when, commit, groups = load(path)
-    bw = machine.get("copy_bandwidth_GBps", {})
+def render(paths):
+    first = json.loads(Path(paths[0]).read_text())
+    if "results" in first and "meta" in first:
+        return cli_tables(first)
+    if first["benchmarks"] and "cache" in first["benchmarks"][0]["extra_info"]:
+        m = first["machine_info"]
+        return (f"Measured {first.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
+                f"Numba {m.get('numba')}, NumPy {m.get('numpy')}.\n\n" + first_call_table(first))
+    runs, groups = load(paths)
+    machine = runs[0]["machine_info"]
+    bw = {}
+    for run in runs:
+        for k, v in run["machine_info"].get("copy_bandwidth_GBps", {}).items():
+            bw[k] = max(bw.get(k, 0.0), v)
     best = max(bw.values()) if bw else float("nan")
+    when = ", ".join(r.get("datetime", "")[:16].replace("T", " ") for r in runs)
+    commits = ", ".join(r.get("commit_info", {}).get("id", "?")[:8] for r in runs)
     lines = [
-        f"Measured {when[:16].replace('T', ' ')} UTC on {machine.get('cpu_model', '?')} "
+        f"Measured {when} UTC ({len(runs)} run{'s' * (len(runs) > 1)}; each cell is the best of the runs' "
+        f"medians) on {machine.get('cpu_model', '?')} "
         f"({machine.get('numba_threads')} Numba threads, layer `{machine.get('threading_layer')}`), "
         f"{machine.get('platform', '')}; fastsmooth {machine.get('fastsmooth')} "
-        f"(commit {commit.get('id', '?')[:8]}), NumPy {machine.get('numpy')}, "
+        f"(commit {commits}), NumPy {machine.get('numpy')}, "
         f"Numba {machine.get('numba')}, SciPy {machine.get('scipy', '-')}, torch {machine.get('torch', '-')}. "
         + ", ".join(f"{k}: {v:.1f} GB/s" for k, v in bw.items())
         + " (bytes read + written); the % column uses the larger.",
@@ -177,17 +198,19 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("json", nargs="+")
     p.add_argument("--write", help="markdown file whose marked sections to replace")
-    p.add_argument("--headline", metavar="README", help="write the headline table of the first JSON into README")
+    p.add_argument("--headline", metavar="README", help="write the headline table of the JSON files into README")
     args = p.parse_args(argv)
     if args.headline:
-        _replace(Path(args.headline), "<!-- headline:start -->", "<!-- headline:end -->", headline(args.json[0]))
+        _replace(Path(args.headline), "<!-- headline:start -->", "<!-- headline:end -->", headline(args.json))
         return
+    by_name = defaultdict(list)
     for path in args.json:
-        text = render(path)
+        by_name[Path(path).stem.split("-run")[0]].append(path)
+    for name, paths in by_name.items():
+        text = render(paths)
         if not args.write:
             print(text)
             continue
-        name = Path(path).stem
         _replace(Path(args.write), f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->", text)
 
 

@@ -543,13 +543,17 @@ def _binary_op_backward(op, grad, x, y, fname, tie=0.5, temperature=1.0):
 # relu
 
 
-def relu(x):
+def relu(x, at_zero=0.0):
     r"""Rectified linear unit, :math:`\max(x, 0)`, element-wise.
 
     Parameters
     ----------
     x : array_like
         Input; bool and int compute in float64, float16 in float32.
+    at_zero : float, default 0.0
+        The subgradient at 0, in [0, 1], which only :func:`relu_backward` uses:
+        accepted (and checked) here too, so one set of keyword arguments serves both
+        calls. It does not change the value.
 
     Returns
     -------
@@ -567,6 +571,7 @@ def relu(x):
     >>> fs.relu([-2.0, 0.0, 3.0, np.nan])
     array([ 0.,  0.,  3., nan])
     """
+    _check_share(at_zero, 0.0, 1.0, "relu", "at_zero")
     return _unary_op(RELU, x, "relu")
 
 
@@ -617,13 +622,16 @@ def relu_backward(grad, x, at_zero=0.0):
 # abs and the L1 loss
 
 
-def abs_(x):
+def abs_(x, at_zero=0.0):
     r"""Absolute value :math:`|x|`, element-wise (``fastsmooth.abs``).
 
     Parameters
     ----------
     x : array_like
         Input.
+    at_zero : float, default 0.0
+        The subgradient at 0, in [-1, 1], used by :func:`abs_backward` only; accepted
+        (and checked) here so one set of keyword arguments serves both calls.
 
     Returns
     -------
@@ -641,6 +649,7 @@ def abs_(x):
     >>> fs.abs([-2.0, 0.0, 3.0])
     array([2., 0., 3.])
     """
+    _check_share(at_zero, -1.0, 1.0, "abs", "at_zero")
     return _unary_op(ABS, x, "abs")
 
 
@@ -807,7 +816,7 @@ def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
 # maximum / minimum
 
 
-def maximum(x, y):
+def maximum(x, y, tie=0.5):
     r"""Element-wise :math:`\max(x, y)` with NumPy broadcasting; nan if either is nan.
 
     It equals :math:`(x + y + |x - y|) / 2`: its subgradient comes from that of
@@ -817,6 +826,10 @@ def maximum(x, y):
     ----------
     x, y : array_like
         Inputs, broadcast together (a Python scalar takes the other's dtype).
+    tie : float, default 0.5
+        The share of the gradient that goes to ``x`` where ``x == y``, in [0, 1], used by
+        :func:`maximum_backward` only; accepted (and checked) here so one set of keyword
+        arguments serves both calls.
 
     Returns
     -------
@@ -835,6 +848,7 @@ def maximum(x, y):
     >>> fs.maximum([1.0, 5.0, 2.0], 2.0)
     array([2., 5., 2.])
     """
+    _check_share(tie, 0.0, 1.0, "maximum", "tie")
     return _binary_op(MAXIMUM, x, y, "maximum")
 
 
@@ -881,13 +895,17 @@ def maximum_backward(grad, x, y, tie=0.5):
     return _binary_op_backward(MAXIMUM, grad, x, y, fname, tie=tie)
 
 
-def minimum(x, y):
+def minimum(x, y, tie=0.5):
     r"""Element-wise :math:`\min(x, y)` with NumPy broadcasting; nan if either is nan.
 
     Parameters
     ----------
     x, y : array_like
         Inputs, broadcast together.
+    tie : float, default 0.5
+        The share of the gradient that goes to ``x`` where ``x == y``, in [0, 1], used by
+        :func:`minimum_backward` only; accepted (and checked) here so one set of keyword
+        arguments serves both calls.
 
     Returns
     -------
@@ -904,6 +922,7 @@ def minimum(x, y):
     >>> fs.minimum([1.0, 5.0, 2.0], 2.0)
     array([1., 2., 2.])
     """
+    _check_share(tie, 0.0, 1.0, "minimum", "tie")
     return _binary_op(MINIMUM, x, y, "minimum")
 
 
@@ -958,14 +977,24 @@ def _extreme(x, axis, keepdims, sign, fname):
 _TIES = ("split", "first")
 
 
-def _extreme_backward(grad, x, out, axis, ties, fname):
-    if ties not in _TIES:
+def _check_ties(ties, fname):
+    if not isinstance(ties, str) or ties not in _TIES:
         raise ValueError(f"{fname}: `ties` must be one of {_TIES}, got {ties!r}")
+
+
+def _extreme_backward(grad, x, out, axis, ties, sign, fname):
+    _check_ties(ties, fname)
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     rows = to_rows(a, axes)
     g = rows.per_row(grad, fname, "grad")
-    o = rows.per_row(out, fname, "out")
+    if out is None:  # not saved: recompute the extreme, one more pass
+        if any(a.shape[i] == 0 for i in axes):
+            raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {a.shape})")
+        o = np.empty(rows.data.shape[0], a.dtype)
+        _extreme_rows(rows.data, sign, o, parallel=use_parallel(rows.data.size))
+    else:
+        o = rows.per_row(out, fname, "out")
     dx = np.empty_like(rows.data)
     _extreme_rows_backward(
         g, rows.data, o, ties == "first", dx, parallel=use_parallel(rows.data.size)
@@ -973,7 +1002,7 @@ def _extreme_backward(grad, x, out, axis, ties, fname):
     return _result(rows.restore(dx), out_dtype)
 
 
-def max_(x, axis=-1, *, keepdims=False):
+def max_(x, axis=-1, *, keepdims=False, ties="split"):
     r"""Maximum along ``axis`` (``fastsmooth.max``); nan if the slice holds a nan.
 
     Parameters
@@ -985,6 +1014,9 @@ def max_(x, axis=-1, *, keepdims=False):
         reduces all of them. Reduced axes must not be empty.
     keepdims : bool, default False
         Keep the reduced axes with size one.
+    ties : {"split", "first"}, default "split"
+        The rule for tied maxima, which only :func:`max_backward` uses: accepted (and
+        checked) here too, so one set of keyword arguments serves both calls.
 
     Returns
     -------
@@ -1003,10 +1035,11 @@ def max_(x, axis=-1, *, keepdims=False):
     >>> fs.max([[1.0, 3.0, 3.0], [0.0, np.nan, 1.0]])
     array([ 3., nan])
     """
+    _check_ties(ties, "max")
     return _extreme(x, axis, keepdims, 1.0, "max")
 
 
-def max_backward(grad, x, out, axis=-1, *, ties="split"):
+def max_backward(grad, x, axis=-1, *, ties="split", out=None):
     r"""Vector-Jacobian product of :func:`max <max_>`.
 
     .. math::
@@ -1020,14 +1053,15 @@ def max_backward(grad, x, out, axis=-1, *, ties="split"):
         :math:`g`, in the reduced shape (with or without the kept dims).
     x : array_like
         The input of the forward call.
-    out : array_like
-        The output of the forward call, :math:`m`.
     axis : int, tuple of ints or None, default -1
         As in the forward call.
     ties : {"split", "first"}, default "split"
         Tied maxima share the gradient evenly (as ``torch.amax``; every choice in
         between is a valid subgradient), or the first one in C order gets all of it (as
         an ``argmax`` routing, ``torch.max(x, dim)``).
+    out : array_like, optional
+        The output of the forward call, :math:`m`, if saved (reduced shape, with or
+        without kept dims); otherwise it is recomputed (one more pass over ``x``).
 
     Returns
     -------
@@ -1043,15 +1077,15 @@ def max_backward(grad, x, out, axis=-1, *, ties="split"):
     --------
     >>> import fastsmooth as fs
     >>> x = np.array([1.0, 3.0, 3.0])
-    >>> fs.max_backward(1.0, x, fs.max(x))
+    >>> fs.max_backward(1.0, x)
     array([0. , 0.5, 0.5])
-    >>> fs.max_backward(1.0, x, fs.max(x), ties="first")
+    >>> fs.max_backward(1.0, x, ties="first", out=fs.max(x))   # with the saved output
     array([0., 1., 0.])
     """
-    return _extreme_backward(grad, x, out, axis, ties, "max_backward")
+    return _extreme_backward(grad, x, out, axis, ties, 1.0, "max_backward")
 
 
-def min_(x, axis=-1, *, keepdims=False):
+def min_(x, axis=-1, *, keepdims=False, ties="split"):
     r"""Minimum along ``axis`` (``fastsmooth.min``); nan if the slice holds a nan.
 
     Parameters
@@ -1062,6 +1096,8 @@ def min_(x, axis=-1, *, keepdims=False):
         Axis or axes to reduce; None reduces all of them.
     keepdims : bool, default False
         Keep the reduced axes with size one.
+    ties : {"split", "first"}, default "split"
+        As in :func:`max <max_>`: used by :func:`min_backward` only.
 
     Returns
     -------
@@ -1078,10 +1114,11 @@ def min_(x, axis=-1, *, keepdims=False):
     >>> fs.min([[1.0, 3.0], [-2.0, 0.0]], axis=None)
     np.float64(-2.0)
     """
+    _check_ties(ties, "min")
     return _extreme(x, axis, keepdims, -1.0, "min")
 
 
-def min_backward(grad, x, out, axis=-1, *, ties="split"):
+def min_backward(grad, x, axis=-1, *, ties="split", out=None):
     r"""Vector-Jacobian product of :func:`min <min_>`: the gradient goes to the entries
     equal to the minimum ``out``, in equal shares (``ties="split"``, as ``torch.amin``)
     or all to the first one (``ties="first"``); nans win as in :func:`max_backward`.
@@ -1092,12 +1129,12 @@ def min_backward(grad, x, out, axis=-1, *, ties="split"):
         In the reduced shape (with or without the kept dims).
     x : array_like
         The input of the forward call.
-    out : array_like
-        The output of the forward call.
     axis : int, tuple of ints or None, default -1
         As in the forward call.
     ties : {"split", "first"}, default "split"
         The rule for tied minima.
+    out : array_like, optional
+        The output of the forward call, if saved; otherwise recomputed.
 
     Returns
     -------
@@ -1108,11 +1145,11 @@ def min_backward(grad, x, out, axis=-1, *, ties="split"):
     --------
     >>> import fastsmooth as fs
     >>> x = np.array([[2.0, 1.0], [1.0, 1.0]])
-    >>> fs.min_backward([1.0, 1.0], x, fs.min(x))
+    >>> fs.min_backward([1.0, 1.0], x)
     array([[0. , 1. ],
            [0.5, 0.5]])
     """
-    return _extreme_backward(grad, x, out, axis, ties, "min_backward")
+    return _extreme_backward(grad, x, out, axis, ties, -1.0, "min_backward")
 
 
 # ---------------------------------------------------------------------------------------

@@ -444,8 +444,8 @@ def _spec(metric, fname, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7
     tau = check_temperature(temperature, fname)
     eps = check_temperature(eps, fname, "eps")  # (the check of any real, finite number > 0)
     average = _check_average(average, fname)
+    b = check_temperature(beta, fname, "beta")  # every metric takes it (one signature)
     if metric == "fbeta":
-        b = check_temperature(beta, fname, "beta")
         b2 = b * b
         if not np.isfinite(b2):
             raise ValueError(f"{fname}: `beta` is too large (beta**2 overflows), got {beta!r}")
@@ -773,6 +773,10 @@ _DOC_BLOCKS = {
         classes and computes one metric, ``"macro"`` is the mean of the per-class
         losses, ``"none"`` returns the per-class losses, shape (K,). The three agree on
         (N,) input.""",
+    "beta_uniform": """\
+    beta : float, default 1.0
+        Accepted and checked (a finite number > 0) so that every soft metric loss takes
+        the signature of :func:`soft_fbeta_loss`; this metric does not depend on it.""",
     "temperature_eps": """\
     temperature : float, default 1.0
         :math:`\\tau`, a finite number > 0: the soft decision is
@@ -820,12 +824,12 @@ def _backward_sections(inputs, params):
 
 
 _DOC_BLOCKS["sigmoid_loss_sections"] = (
-    f"    Parameters\n    ----------\n{_DOC_BLOCKS['logits_target']}\n{_DOC_BLOCKS['average']}\n"
+    f"    Parameters\n    ----------\n{_DOC_BLOCKS['logits_target']}\n{_DOC_BLOCKS['beta_uniform']}\n"
+    f"{_DOC_BLOCKS['average']}\n"
     f"{_DOC_BLOCKS['temperature_eps']}\n\n    Returns\n    -------\n{_DOC_BLOCKS['loss_returns']}"
 )
 for _inputs, _kind in (("logits_target", "sigmoid"), ("softmax_logits_labels", "softmax")):
-    _DOC_BLOCKS[f"{_kind}_backward_sections"] = _backward_sections(_inputs, "average, temperature, eps")
-    _DOC_BLOCKS[f"{_kind}_backward_beta_sections"] = _backward_sections(_inputs, "beta, average, temperature, eps")
+    _DOC_BLOCKS[f"{_kind}_backward_sections"] = _backward_sections(_inputs, "beta, average, temperature, eps")
 
 
 def _fill_doc(fn):
@@ -993,7 +997,7 @@ def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro",
     \mathrm{fp} + \epsilon`, :math:`D = A + B`, per class (``"micro"``: of the summed
     counts; ``"macro"``: times 1/K).
 
-    {sigmoid_backward_beta_sections}
+    {sigmoid_backward_sections}
 
     Notes
     -----
@@ -1023,7 +1027,7 @@ def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro",
 
 
 @_fill_doc
-def soft_precision_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+def soft_precision_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     r"""Soft precision loss: one minus the precision of the soft counts.
 
     .. math::
@@ -1052,13 +1056,13 @@ def soft_precision_loss(logits, target, *, average="micro", temperature=1.0, eps
     >>> float(fs.soft_precision_loss(logits, [1, 0, 0, 1]))
     0.4898819...
     """
-    return _forward("precision", "soft_precision_loss", logits, target, average=average,
+    return _forward("precision", "soft_precision_loss", logits, target, beta=beta, average=average,
                     temperature=temperature, eps=eps)
 
 
 @_fill_doc
-def soft_precision_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7,
-                                 counts=None):
+def soft_precision_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
+                                 eps=1e-7, counts=None):
     r"""Gradient of :func:`soft_precision_loss` with respect to the logits.
 
     .. math::
@@ -1076,11 +1080,11 @@ def soft_precision_loss_backward(grad, logits, target, *, average="micro", tempe
     array([-0.0283,  0.0551,  0.0659, -0.0122])
     """
     return _backward("precision", "soft_precision_loss_backward", grad, logits, target, counts,
-                     average=average, temperature=temperature, eps=eps)
+                     beta=beta, average=average, temperature=temperature, eps=eps)
 
 
 @_fill_doc
-def soft_recall_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+def soft_recall_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     r"""Soft recall loss: one minus the recall of the soft counts.
 
     .. math::
@@ -1108,13 +1112,13 @@ def soft_recall_loss(logits, target, *, average="micro", temperature=1.0, eps=1e
     >>> float(fs.soft_recall_loss([2.0, -1.0, 0.5, -3.0], [1, 0, 0, 1]))
     0.5358885...
     """
-    return _forward("recall", "soft_recall_loss", logits, target, average=average,
+    return _forward("recall", "soft_recall_loss", logits, target, beta=beta, average=average,
                     temperature=temperature, eps=eps)
 
 
 @_fill_doc
-def soft_recall_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7,
-                              counts=None):
+def soft_recall_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
+                              eps=1e-7, counts=None):
     r"""Gradient of :func:`soft_recall_loss` with respect to the logits.
 
     .. math::
@@ -1133,11 +1137,11 @@ def soft_recall_loss_backward(grad, logits, target, *, average="micro", temperat
     array([-0.0525,  0.    ,  0.    , -0.0226])
     """
     return _backward("recall", "soft_recall_loss_backward", grad, logits, target, counts,
-                     average=average, temperature=temperature, eps=eps)
+                     beta=beta, average=average, temperature=temperature, eps=eps)
 
 
 @_fill_doc
-def soft_accuracy_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+def soft_accuracy_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     r"""Soft accuracy loss: one minus the accuracy of the soft counts.
 
     .. math::
@@ -1169,13 +1173,13 @@ def soft_accuracy_loss(logits, target, *, average="micro", temperature=1.0, eps=
     >>> float(fs.soft_accuracy_loss([2.0, -1.0, 0.5, -3.0], [1, 0, 0, 1]))
     0.4907944...
     """
-    return _forward("accuracy", "soft_accuracy_loss", logits, target, average=average,
+    return _forward("accuracy", "soft_accuracy_loss", logits, target, beta=beta, average=average,
                     temperature=temperature, eps=eps)
 
 
 @_fill_doc
-def soft_accuracy_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7,
-                                counts=None):
+def soft_accuracy_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
+                                eps=1e-7, counts=None):
     r"""Gradient of :func:`soft_accuracy_loss` with respect to the logits.
 
     .. math::
@@ -1192,7 +1196,7 @@ def soft_accuracy_loss_backward(grad, logits, target, *, average="micro", temper
     array([-0.0262,  0.0492,  0.0588, -0.0113])
     """
     return _backward("accuracy", "soft_accuracy_loss_backward", grad, logits, target, counts,
-                     average=average, temperature=temperature, eps=eps)
+                     beta=beta, average=average, temperature=temperature, eps=eps)
 
 
 @_fill_doc
@@ -1272,7 +1276,7 @@ def softmax_fbeta_loss_backward(grad, logits, labels, *, beta=1.0, average="macr
         \frac{\partial \mathcal{L}}{\partial z_{ik}} = \frac{g}{\tau}\, p_{ik}
             \Bigl(G_{ik} - \sum_j G_{ij}\, p_{ij}\Bigr)
 
-    {softmax_backward_beta_sections}
+    {softmax_backward_sections}
 
     Examples
     --------
@@ -1289,7 +1293,7 @@ def softmax_fbeta_loss_backward(grad, logits, labels, *, beta=1.0, average="macr
 
 
 @_fill_doc
-def softmax_accuracy_loss(logits, labels, *, average="micro", temperature=1.0, eps=1e-7):
+def softmax_accuracy_loss(logits, labels, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     r"""Multi-class soft accuracy loss: one minus the expected accuracy under the
     softmax probabilities; ``average="macro"`` gives balanced accuracy.
 
@@ -1309,6 +1313,7 @@ def softmax_accuracy_loss(logits, labels, *, average="micro", temperature=1.0, e
     Parameters
     ----------
     {softmax_logits_labels}
+    {beta_uniform}
     average : {"micro", "macro", "none"}, default "micro"
         ``"micro"``: accuracy; ``"macro"``: balanced accuracy (mean per-class recall);
         ``"none"``: the per-class recall losses, shape (K,).
@@ -1341,12 +1346,12 @@ def softmax_accuracy_loss(logits, labels, *, average="micro", temperature=1.0, e
     >>> float(fs.softmax_accuracy_loss(1e4 * logits, [0, 1, 2, 0]))   # hard: 3 of 4 right
     0.2500000187...
     """
-    return _forward("recall", "softmax_accuracy_loss", logits, labels, softmax=True, average=average,
-                    temperature=temperature, eps=eps)
+    return _forward("recall", "softmax_accuracy_loss", logits, labels, softmax=True, beta=beta,
+                    average=average, temperature=temperature, eps=eps)
 
 
 @_fill_doc
-def softmax_accuracy_loss_backward(grad, logits, labels, *, average="micro", temperature=1.0, eps=1e-7,
+def softmax_accuracy_loss_backward(grad, logits, labels, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
                                    counts=None):
     r"""Gradient of :func:`softmax_accuracy_loss` with respect to the logits.
 
@@ -1370,7 +1375,7 @@ def softmax_accuracy_loss_backward(grad, logits, labels, *, average="micro", tem
            [ 0.0727, -0.1167,  0.0441]])
     """
     return _backward("recall", "softmax_accuracy_loss_backward", grad, logits, labels, counts,
-                     softmax=True, average=average, temperature=temperature, eps=eps)
+                     softmax=True, beta=beta, average=average, temperature=temperature, eps=eps)
 
 
 # ---------------------------------------------------------------------------------------

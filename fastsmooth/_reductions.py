@@ -18,27 +18,25 @@ from numba import uint64 as U
 
 from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
 from ._config import jit, kernel, num_threads, use_parallel
-from ._exp import exp
+from ._exp import exp, log1p
 from ._rowops import (
     CHUNK,
     GROUP,
     SHORT_ROW,
-    gather_group,
-    group_exp,
-    scale_lanes,
-    scatter_group,
-    group_max,
-    group_state,
     block_max,
     count_equal,
     exp_store_sum,
     first_argmax,
+    group_exps,
+    group_states,
     has_nan,
     lse_merge,
     lse_state,
     lse_value,
     row_dot,
     row_sum,
+    scale_lanes,
+    scatter_group,
     weighted_exp_sum,
 )
 
@@ -203,17 +201,16 @@ def _lse_finish(m, s, tau, out):
 
 @kernel
 def _short_lse(x, inv_t, tau, out):
-    n_rows, n = x.shape
+    n_rows = x.shape[0]
     for k in prange((n_rows + GROUP - 1) // GROUP):
         r0 = k * GROUP
         g = min(GROUP, n_rows - r0)
-        buf = np.empty((n, GROUP), x.dtype)
-        m = np.empty(GROUP, x.dtype)
-        s = np.empty(GROUP, np.float64)
-        gather_group(x, r0, g, buf)
-        group_state(buf, g, inv_t, m, s)
-        for i in range(g):
-            out[r0 + i] = lse_value(m[i], s[i], tau)
+        _, m, s = group_states(x, r0, g, inv_t)
+        for i in range(U(g)):  # lse_value across lanes, with a vectorizable log1p
+            mi = m[i]
+            si = s[i]
+            v = np.float64(mi) + tau * log1p(si)
+            out[r0 + i] = ((np.nan if si != si else -np.inf) if mi == -np.inf else v)
 
 
 @kernel
@@ -222,14 +219,11 @@ def _short_log_softmax(x, inv_t, y):
     for k in prange((n_rows + GROUP - 1) // GROUP):
         r0 = k * GROUP
         g = min(GROUP, n_rows - r0)
-        buf = np.empty((n, GROUP), x.dtype)
-        m = np.empty(GROUP, x.dtype)
-        s = np.empty(GROUP, np.float64)
+        buf, m, s = group_states(x, r0, g, inv_t)
         shift = np.empty(GROUP, x.dtype)
-        gather_group(x, r0, g, buf)
-        group_state(buf, g, inv_t, m, s)
-        for i in range(g):  # one log1p per row (scalar)
-            shift[i] = np.nan if (m[i] == -np.inf or s[i] != s[i]) else math.log1p(s[i])
+        for i in range(U(g)):
+            si = s[i]
+            shift[i] = np.nan if (m[i] == -np.inf or si != si) else log1p(si)
         ninf = x.dtype.type(-np.inf)
         for j in range(U(n)):
             bj = buf[j]
@@ -244,18 +238,12 @@ def _short_log_softmax(x, inv_t, y):
 
 @kernel
 def _short_softmax(x, inv_t, y):
-    n_rows, n = x.shape
+    n_rows = x.shape[0]
     for k in prange((n_rows + GROUP - 1) // GROUP):
         r0 = k * GROUP
         g = min(GROUP, n_rows - r0)
-        buf = np.empty((n, GROUP), x.dtype)
-        m = np.empty(GROUP, x.dtype)
-        sums = np.empty(GROUP, np.float64)
+        m, e, sums = group_exps(x, r0, g, inv_t)
         scale = np.empty(GROUP, x.dtype)
-        e = np.empty((n, GROUP), x.dtype)  # not buf: in-place, LLVM's alias check fails
-        gather_group(x, r0, g, buf)
-        group_max(buf, g, m)
-        group_exp(buf, g, m, inv_t, e, sums)
         for i in range(g):
             scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
         scale_lanes(e, g, scale)
@@ -268,18 +256,12 @@ def _short_soft_argmax(x, inv_t, out):
     for k in prange((n_rows + GROUP - 1) // GROUP):
         r0 = k * GROUP
         g = min(GROUP, n_rows - r0)
-        buf = np.empty((n, GROUP), x.dtype)
-        m = np.empty(GROUP, x.dtype)
-        sums = np.empty(GROUP, np.float64)
+        m, e, sums = group_exps(x, r0, g, inv_t)
         w = np.zeros(GROUP, np.float64)
-        e = np.empty((n, GROUP), x.dtype)
-        gather_group(x, r0, g, buf)
-        group_max(buf, g, m)
-        group_exp(buf, g, m, inv_t, e, sums)
         for j in range(U(n)):
-            bj = e[j]
+            ej = e[j]
             for i in range(U(g)):
-                w[i] += np.float64(bj[i]) * np.float64(j)
+                w[i] += np.float64(ej[i]) * np.float64(j)
         for i in range(g):
             out[r0 + i] = w[i] / sums[i] if m[i] > -np.inf else np.nan
 

@@ -340,7 +340,7 @@ def _like(out, *inputs):
     return _out(out, as_float_array(np.empty(0, common), "reference")[1])
 
 
-def relu(x):
+def relu(x, at_zero=0.0):
     (a,) = _f64(x)
     return _like(np.maximum(a, 0.0), x)
 
@@ -351,7 +351,7 @@ def relu_backward(grad, x, at_zero=0.0):
     return _like(np.where(np.isnan(a), _nan, np.where(d == 0, 0.0, g * d)), x)
 
 
-def abs_(x):
+def abs_(x, at_zero=0.0):
     (a,) = _f64(x)
     return _like(np.abs(a), x)
 
@@ -394,7 +394,7 @@ def _hard2_backward(grad, x, y, tie, x_wins):
     return _like(_sum_to(gx, np.shape(x)), x, y), _like(_sum_to(gy, np.shape(y)), x, y)
 
 
-def maximum(x, y):
+def maximum(x, y, tie=0.5):
     a, b = _f64(x, y)
     return _like(np.maximum(a, b), x, y)
 
@@ -403,7 +403,7 @@ def maximum_backward(grad, x, y, tie=0.5):
     return _hard2_backward(grad, x, y, tie, np.greater)
 
 
-def minimum(x, y):
+def minimum(x, y, tie=0.5):
     a, b = _f64(x, y)
     return _like(np.minimum(a, b), x, y)
 
@@ -412,12 +412,12 @@ def minimum_backward(grad, x, y, tie=0.5):
     return _hard2_backward(grad, x, y, tie, np.less)
 
 
-def max_(x, axis=-1, *, keepdims=False):
+def max_(x, axis=-1, *, keepdims=False, ties="split"):
     (a,) = _f64(x)
     return _like(np.max(a, axis=axis, keepdims=keepdims), x)
 
 
-def min_(x, axis=-1, *, keepdims=False):
+def min_(x, axis=-1, *, keepdims=False, ties="split"):
     (a,) = _f64(x)
     return _like(np.min(a, axis=axis, keepdims=keepdims), x)
 
@@ -438,11 +438,15 @@ def _extreme_backward(grad, x, out, axis, ties):
     return _like(np.where(hit, g / hit.sum(axis=axes, keepdims=True), 0.0), x)
 
 
-def max_backward(grad, x, out, axis=-1, *, ties="split"):
+def max_backward(grad, x, axis=-1, *, ties="split", out=None):
+    if out is None:
+        out = max_(x, axis)
     return _extreme_backward(grad, x, out, axis, ties)
 
 
-def min_backward(grad, x, out, axis=-1, *, ties="split"):
+def min_backward(grad, x, axis=-1, *, ties="split", out=None):
+    if out is None:
+        out = min_(x, axis)
     return _extreme_backward(grad, x, out, axis, ties)
 
 

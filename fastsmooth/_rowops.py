@@ -67,7 +67,9 @@ __all__ = [
     "scale_lanes",
     "group_max",
     "group_state",
+    "group_states",
     "group_exp",
+    "group_exps",
 ]
 
 #: Elements summarised at once: 64 KiB of float64, in cache between the two sweeps.
@@ -372,6 +374,35 @@ def group_state(buf, g, inv_t, m, s):
             arg = (ninf if first[i] > zero else zero) if eq else (v - mi) * inv_t
             s[i] += np.float64(exp(arg))
             first[i] = zero if eq else first[i]
+
+
+@jit
+def group_states(x, r0, g, inv_t):
+    """``(buf, m, s)`` for the ``g`` rows of ``x`` from ``r0``: the rows transposed into
+    ``buf`` (n, GROUP) and their LogSumExp states (:func:`group_state`)."""
+    buf = np.empty((x.shape[1], GROUP), x.dtype)
+    m = np.empty(GROUP, x.dtype)
+    s = np.empty(GROUP, np.float64)
+    gather_group(x, r0, g, buf)
+    group_state(buf, g, inv_t, m, s)
+    return buf, m, s
+
+
+@jit
+def group_exps(x, r0, g, inv_t):
+    """``(m, e, sums)`` for the ``g`` rows of ``x`` from ``r0``: per-lane maxima, the
+    exponentials ``e`` (n, GROUP) of :func:`group_exp` and their float64 sums. (``e`` is
+    not the gather buffer: computed in place, LLVM's runtime alias check fails and the
+    loop runs scalar, 3.5x slower.)"""
+    n = x.shape[1]
+    buf = np.empty((n, GROUP), x.dtype)
+    e = np.empty((n, GROUP), x.dtype)
+    m = np.empty(GROUP, x.dtype)
+    sums = np.empty(GROUP, np.float64)
+    gather_group(x, r0, g, buf)
+    group_max(buf, g, m)
+    group_exp(buf, g, m, inv_t, e, sums)
+    return m, e, sums
 
 
 @jit

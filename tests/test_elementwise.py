@@ -208,16 +208,16 @@ def test_max_min_backward(axis):
         out = fwd(x, axis)
         g = rng(20).standard_normal(np.shape(out))
         for ties in ("split", "first"):
-            dx = bwd(g, x, out, axis, ties=ties)
-            np.testing.assert_allclose(dx, ref.max_backward(g, x, out, axis, ties=ties), rtol=1e-15)
+            dx = bwd(g, x, axis, ties=ties, out=out)
+            np.testing.assert_allclose(dx, ref.max_backward(g, x, axis, ties=ties, out=out), rtol=1e-15)
             # every convention is a subgradient: it sums to g per slice
             np.testing.assert_allclose(np.sum(dx, axis=axis), g, rtol=1e-12)
             # kept dims are accepted for grad and out
-            dk = bwd(np.asarray(g).reshape(np_red(x, axis=axis, keepdims=True).shape), x,
-                     fwd(x, axis, keepdims=True), axis, ties=ties)
+            dk = bwd(np.asarray(g).reshape(np_red(x, axis=axis, keepdims=True).shape), x, axis,
+                     ties=ties, out=fwd(x, axis, keepdims=True))
             np.testing.assert_array_equal(dk, dx)
     xd = rng(21).permutation(60).reshape(3, 4, 5).astype(np.float64)  # distinct: plain gradient
-    check_vjp_fd(lambda z: fs.max(z, 1), lambda gg, z: fs.max_backward(gg, z, fs.max(z, 1), 1), xd,
+    check_vjp_fd(lambda z: fs.max(z, 1), lambda gg, z: fs.max_backward(gg, z, 1), xd,
                  rng(22).standard_normal((3, 5)), eps=1e-3)
 
 
@@ -260,7 +260,7 @@ def test_against_torch():
     for fwd, bwd, tfn in ((fs.max, fs.max_backward, torch.amax), (fs.min, fs.min_backward, torch.amin)):
         t = torch.from_numpy(xr).requires_grad_()
         tfn(t, 1).backward(torch.ones(6, dtype=torch.float64))
-        np.testing.assert_allclose(bwd(np.ones(6), xr, fwd(xr)), t.grad.numpy(), rtol=1e-15)
+        np.testing.assert_allclose(bwd(np.ones(6), xr), t.grad.numpy(), rtol=1e-15)
     t = torch.from_numpy(x).requires_grad_()
     torch.nn.functional.l1_loss(t, torch.from_numpy(y)).backward()
     np.testing.assert_allclose(fs.l1_loss_backward(1.0, x, y), t.grad.numpy(), rtol=1e-15)
@@ -293,8 +293,8 @@ def test_conventions_exactly_at_the_kink():
         assert fs.smooth_minimum_backward(1.0, -np.inf, -np.inf, t) == (0.5, 0.5)
     # max reduction ties
     x = np.array([[1.0, 5.0, 5.0, 5.0]])
-    np.testing.assert_allclose(fs.max_backward([3.0], x, [5.0]), [[0.0, 1.0, 1.0, 1.0]])
-    np.testing.assert_array_equal(fs.max_backward([3.0], x, [5.0], ties="first"), [[0.0, 3.0, 0.0, 0.0]])
+    np.testing.assert_allclose(fs.max_backward([3.0], x, out=[5.0]), [[0.0, 1.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(fs.max_backward([3.0], x, out=[5.0], ties="first"), [[0.0, 3.0, 0.0, 0.0]])
 
 
 def test_nan_conventions():
@@ -307,8 +307,8 @@ def test_nan_conventions():
     np.testing.assert_array_equal(gy, [0.0, 1.0, 0.5])
     x = np.array([[1.0, nan, 3.0, nan]])
     assert np.isnan(fs.max(x)).all() and np.isnan(fs.min(x)).all()
-    np.testing.assert_array_equal(fs.max_backward([1.0], x, fs.max(x)), [[0.0, 0.5, 0.0, 0.5]])
-    np.testing.assert_array_equal(fs.min_backward([1.0], x, fs.min(x), ties="first"), [[0.0, 1.0, 0.0, 0.0]])
+    np.testing.assert_array_equal(fs.max_backward([1.0], x, out=fs.max(x)), [[0.0, 0.5, 0.0, 0.5]])
+    np.testing.assert_array_equal(fs.min_backward([1.0], x, out=fs.min(x), ties="first"), [[0.0, 1.0, 0.0, 0.0]])
     for name in SMOOTH_UNARY:
         f, bwd, _, _ = UNARY[name]
         assert np.isnan(f(nan)) and np.isnan(bwd(1.0, nan))
@@ -427,7 +427,7 @@ def test_parallel_and_serial_paths_agree(monkeypatch, dtype):
         monkeypatch.setattr(_elementwise, "use_parallel", lambda n, mode=mode: mode)
         res = [UNARY[n][0](x) for n in UNARY] + [UNARY[n][1](g, x) for n in UNARY]
         res += [BINARY[n][0](x, y) for n in BINARY] + [c for n in BINARY for c in BINARY[n][1](g, x, y)]
-        res += [fs.max(x, 0), fs.min(x), fs.max_backward(np.ones(257, dtype), x, fs.max(x, 0), 0)]
+        res += [fs.max(x, 0), fs.min(x), fs.max_backward(np.ones(257, dtype), x, 0, out=fs.max(x, 0))]
         results[mode] = res
     for a, b in zip(results[False], results[True]):
         np.testing.assert_allclose(a, b, rtol=2e-6 if dtype == np.float32 else 1e-14)  # sums may regroup
@@ -460,7 +460,7 @@ def test_inputs_are_not_modified():
     for name, (f, bwd, _, _) in BINARY.items():
         f(x, y)
         bwd(g, x, y)
-    fs.max_backward(np.ones(4), x, fs.max(x))
+    fs.max_backward(np.ones(4), x, out=fs.max(x))
     fs.l1_loss_backward(g, x, x, "none")
     for a, b in zip((x, y, g), saved):
         np.testing.assert_array_equal(a, b)
@@ -494,7 +494,7 @@ def test_bad_kink_arguments():
     with pytest.raises(TypeError, match=r"minimum_backward: `tie` must be a real number"):
         fs.minimum_backward(1.0, 0.0, 0.0, tie=None)
     with pytest.raises(ValueError, match=r"max_backward: `ties` must be one of \('split', 'first'\)"):
-        fs.max_backward(1.0, [1.0], 1.0, ties="even")
+        fs.max_backward(1.0, [1.0], ties="even")
     with pytest.raises(ValueError, match=r"l1_loss_backward: `at_zero`"):
         fs.l1_loss_backward(1.0, [1.0], [1.0], at_zero=3)
 
@@ -540,6 +540,35 @@ def test_bad_shapes_and_dtypes():
     with pytest.raises(np.exceptions.AxisError, match=r"max: `axis` 2 is out of range"):
         fs.max(np.ones((2, 2)), axis=2)
     with pytest.raises(ValueError, match=r"max_backward: `out` must have the reduced shape"):
-        fs.max_backward(np.ones(2), np.ones((2, 3)), np.ones(3))
+        fs.max_backward(np.ones(2), np.ones((2, 3)), out=np.ones(3))
     with pytest.raises(ValueError, match=r"min_backward: `grad` must have the reduced shape"):
-        fs.min_backward(np.ones(3), np.ones((2, 3)), np.ones(2))
+        fs.min_backward(np.ones(3), np.ones((2, 3)), out=np.ones(2))
+
+
+def test_backward_recomputes_the_extreme_when_out_is_not_given():
+    x = _data((4, 6), seed=60)
+    x[1, :2] = x.max() + 1.0
+    for fwd, bwd in ((fs.max, fs.max_backward), (fs.min, fs.min_backward)):
+        for axis, ties in ((0, "split"), (1, "first"), (None, "split")):
+            g = rng(61).standard_normal(np.shape(fwd(x, axis)))
+            np.testing.assert_array_equal(bwd(g, x, axis, ties=ties),
+                                          bwd(g, x, axis, ties=ties, out=fwd(x, axis)))
+
+
+def test_forward_functions_accept_and_check_the_kink_conventions():
+    """One set of keyword arguments serves the forward and the backward call."""
+    x = np.array([-1.0, 0.0, 2.0])
+    y = np.array([0.0, 0.0, 1.0])
+    np.testing.assert_array_equal(fs.relu(x, at_zero=0.5), fs.relu(x))
+    np.testing.assert_array_equal(fs.abs(x, at_zero=-1.0), fs.abs(x))
+    np.testing.assert_array_equal(fs.maximum(x, y, tie=0.0), fs.maximum(x, y))
+    np.testing.assert_array_equal(fs.minimum(x, y, tie=1.0), fs.minimum(x, y))
+    assert fs.max(x, ties="first") == fs.max(x) and fs.min(x, ties="first") == fs.min(x)
+    with pytest.raises(ValueError, match="relu: `at_zero`"):
+        fs.relu(x, at_zero=2.0)
+    with pytest.raises(ValueError, match="abs: `at_zero`"):
+        fs.abs(x, at_zero=1.5)
+    with pytest.raises(ValueError, match="maximum: `tie`"):
+        fs.maximum(x, y, tie=-0.1)
+    with pytest.raises(ValueError, match="max: `ties`"):
+        fs.max(x, ties="even")

@@ -663,14 +663,12 @@ def test_bad_scalar_arguments(name, backward):
     ]:
         with pytest.raises(exc, match=rf"{fname}: `{key}`"):
             _call(name, backward, x, t, **{key: bad})
-    if "fbeta" in name:
-        for bad, exc in [(0.0, ValueError), (-1.0, ValueError), (np.nan, ValueError), (np.inf, ValueError),
-                         (1e200, ValueError), ("2", TypeError), (True, TypeError)]:
-            with pytest.raises(exc, match=rf"{fname}: `beta`"):
-                _call(name, backward, x, t, beta=bad)
-    else:
-        with pytest.raises(TypeError):
-            _call(name, backward, x, t, beta=1.0)
+    # every loss takes beta (one signature); only F-beta squares it
+    bads = [(0.0, ValueError), (-1.0, ValueError), (np.nan, ValueError), (np.inf, ValueError),
+            ("2", TypeError), (True, TypeError)] + [(1e200, ValueError)] * ("fbeta" in name)
+    for bad, exc in bads:
+        with pytest.raises(exc, match=rf"{fname}: `beta`"):
+            _call(name, backward, x, t, beta=bad)
 
 
 @pytest.mark.parametrize("name,backward", [(n, b) for n in SIGMOID_LOSSES for b in (False, True)]
@@ -776,3 +774,21 @@ def test_target_range_check_finds_one_bad_value_anywhere(monkeypatch):
             for xx, tt in ((x, bad), (x[::2], bad[::2]), (x, bad.astype(np.float64))):
                 with pytest.raises(ValueError, match=r"soft_fbeta_loss: `target` must lie in \[0, 1\]"):
                     fs.soft_fbeta_loss(xx, tt)
+
+
+def test_every_soft_metric_loss_takes_the_fbeta_signature():
+    """Issue 4 gives accuracy, precision, recall and F-beta one signature: ``beta`` is
+    accepted (and checked) by all, and changes only F-beta."""
+    z = np.array([[2.0, -1.0], [0.5, -3.0], [0.1, 0.2]])
+    t = np.array([[1, 0], [0, 1], [1, 1]])
+    for f in (fs.soft_accuracy_loss, fs.soft_precision_loss, fs.soft_recall_loss):
+        np.testing.assert_array_equal(f(z, t, beta=3.0, average="none"), f(z, t, average="none"))
+        back = getattr(fs, f.__name__ + "_backward")
+        np.testing.assert_array_equal(back(1.0, z, t, beta=3.0), back(1.0, z, t))
+        with pytest.raises(ValueError, match="beta"):
+            f(z, t, beta=0.0)
+    assert fs.soft_fbeta_loss(z, t, beta=3.0) != fs.soft_fbeta_loss(z, t)
+    labels = np.array([0, 1, 1])
+    assert fs.softmax_accuracy_loss(z, labels, beta=2.0) == fs.softmax_accuracy_loss(z, labels)
+    with pytest.raises(ValueError, match="beta"):
+        fs.softmax_accuracy_loss_backward(1.0, z, labels, beta=-1.0)
