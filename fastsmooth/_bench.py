@@ -2,7 +2,8 @@
 installed) on this machine, from the comparison table of :mod:`._peers`.
 
 Each case is warmed up (JIT compilation and caches excluded), then timed ``repeat``
-times; the table shows medians, fastsmooth's speed-up over each peer (peer time /
+times, the libraries taking turns call by call (so a passing disturbance does not land
+on one library only); the table shows medians, fastsmooth's speed-up over each peer (peer time /
 fastsmooth time) and fastsmooth's achieved GB/s against the memory bandwidth measured in
 the same run by a large ``np.copyto``. Ops come in families (reductions, pooling,
 element-wise, losses; :data:`._peers.FAMILIES`), one table per family.
@@ -69,17 +70,22 @@ def copy_bandwidth(nbytes, repeat=5):
     return 2 * src.nbytes / best / 1e9
 
 
-def median_time(fn, repeat, budget):
-    """Median of up to ``repeat`` timings of ``fn()`` (at least 3, within ~budget s)."""
-    times = []
+def median_times(fns, repeat, budget):
+    """Median time of each of ``fns`` (a dict name -> callable), timed in interleaved
+    rounds: every round calls each function once, in turn, so that a disturbance (another
+    process, a frequency change) lasting a few calls hits every library alike instead of
+    all the calls of one. Up to ``repeat`` rounds, at least 3, stopping once ~budget
+    seconds have passed."""
+    times = {name: [] for name in fns}
     start = time.perf_counter()
     for i in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
         if i >= 2 and time.perf_counter() - start > budget:
             break
-    return float(np.median(times))
+    return {name: float(np.median(ts)) for name, ts in times.items()}
 
 
 class Progress:
@@ -141,24 +147,28 @@ def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=Non
     todo = plan(ops, dtypes, quick, sweep, libraries)
     busy = busy_cores()
     bar = Progress(len(todo)) if progress else None
-    results, data_key, data = {}, None, None
+    results = {}
     rng = np.random.default_rng(0)
+    cases = {}  # (op, shape, dtype) -> [libraries], in run order
     for op, shape, dt, lib, in_table, in_sweep in todo:
+        cases.setdefault((op, shape, dt, in_table, in_sweep), []).append(lib)
+    data_key, data = None, None
+    for (op, shape, dt, in_table, in_sweep), libs in cases.items():
         case = ALL_CASES[op]
         key = (case.make, shape, dt)
         if key != data_key:  # one input set alive at a time
             data, data_key = None, None
             data = case.make(shape, np.dtype(dt), rng)
             data_key = key
-        res = results.get((op, shape, dt))
-        if res is None:
-            res = results[(op, shape, dt)] = Result(op, shape, dt, case.nbytes(data), family_of(op).name,
-                                                    sweep=in_sweep, table=in_table)
-        fn = case.impls[lib](data)
-        fn()  # warm-up: compilation and first-touch effects are not timed
-        res.times[lib] = median_time(fn, repeat, budget)
+        res = results[(op, shape, dt)] = Result(op, shape, dt, case.nbytes(data), family_of(op).name,
+                                                sweep=in_sweep, table=in_table)
+        fns = {lib: case.impls[lib](data) for lib in libs}
+        for fn in fns.values():
+            fn()  # warm-up: compilation and first-touch effects are not timed
+        res.times.update(median_times(fns, repeat, budget * len(fns)))
         if bar:
-            bar.step(f"{op} {'x'.join(map(str, shape))} {dt} {lib}")
+            for lib in libs:
+                bar.step(f"{op} {'x'.join(map(str, shape))} {dt} {lib}")
     if bar:
         bar.close()
     meta = machine_info(quick)
@@ -271,8 +281,8 @@ def format_table(results, meta):
     out.append(f"{meta['cpu']} ({meta['machine']}), {meta['threads']} Numba threads "
                f"(layer {meta['threading_layer']}), memory bandwidth {meta['copy_bandwidth_GBps']:.1f} GB/s "
                f"(np.copyto, read + write); fastsmooth {meta['fastsmooth']}, {libs}; {meta['date']}.")
-    out.append("x vs peer = peer time / fastsmooth time (above 1: fastsmooth is faster); medians, "
-               "warm-up excluded.")
+    out.append("x vs peer = peer time / fastsmooth time (above 1: fastsmooth is faster); medians of "
+               "calls taken in turns by the libraries, warm-up excluded.")
     busy = meta.get("busy_cores")
     if busy is not None and busy > 0.5:
         out.append(f"Caution: other processes kept {busy:.1f} of {meta.get('cores')} cores busy when the run "
