@@ -128,10 +128,32 @@ def headline(paths):
     return "\n".join(rows) + "\n\n" + note
 
 
+def combine_cli(runs):
+    """Several ``--json`` outputs of ``fastsmooth bench`` as one: each library's time is
+    the best of the runs' medians (as :func:`load`), the bandwidth the best measured; the
+    meta data are the first run's."""
+    meta = dict(runs[0]["meta"])
+    meta["copy_bandwidth_GBps"] = max(r["meta"]["copy_bandwidth_GBps"] for r in runs)
+    meta["date"] = ", ".join(r["meta"]["date"] for r in runs)
+    results = {}
+    for run in runs:
+        for r in run["results"]:
+            key = (r["op"], tuple(r["shape"]), r["dtype"])
+            if key not in results:
+                results[key] = dict(r, times=dict(r["times"]))
+            else:
+                best = results[key]["times"]
+                for lib, t in r["times"].items():
+                    best[lib] = min(best.get(lib, t), t)
+                results[key]["table"] = results[key].get("table", True) or r.get("table", True)
+    return {"meta": meta, "results": list(results.values()), "runs": len(runs)}
+
+
 def cli_tables(data):
     """The ``--json`` output of ``fastsmooth bench``: one markdown table per op family."""
     meta, results = data["meta"], data["results"]
     bandwidth = meta["copy_bandwidth_GBps"]
+    runs = data.get("runs", 1)
     out = []
     for family in dict.fromkeys(r["family"] for r in results):
         rs = [r for r in results if r["family"] == family and r.get("table", True)]
@@ -156,7 +178,8 @@ def cli_tables(data):
         f"Measured {meta['date']} on {meta['cpu']} ({meta.get('cores', '?')} cores, {meta['threads']} Numba "
         f"threads, layer `{meta['threading_layer']}`); fastsmooth {meta['fastsmooth']}, {libs}; np.copyto "
         f"bandwidth {bandwidth:.1f} GB/s (read + write)"
-        + (f"; other processes kept {busy:.1f} cores busy at the start" if busy is not None else "") + ".",
+        + (f"; other processes kept {busy:.1f} cores busy at the start" if busy is not None else "") + "."
+        + (f" Each cell is the best of {runs} runs' medians." if runs > 1 else ""),
         "",
     ]
     return "\n".join(lines + out).rstrip() + "\n"
@@ -165,7 +188,7 @@ def cli_tables(data):
 def render(paths):
     first = json.loads(Path(paths[0]).read_text())
     if "results" in first and "meta" in first:
-        return cli_tables(first)
+        return cli_tables(combine_cli([json.loads(Path(p).read_text()) for p in paths]))
     if first["benchmarks"] and "cache" in first["benchmarks"][0]["extra_info"]:
         m = first["machine_info"]
         return (f"Measured {first.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
