@@ -165,17 +165,24 @@ def soft_argmax_vs_argmax():
     return _finish(fig)
 
 
-def sigmoid_vs_step():
+def _smooth_vs_hard(title, left, right, f, f_backward):
+    """Two panels over x in [-3, 3]: ``f(x, τ)`` and its gradient from ``f_backward`` at
+    each temperature; the caller draws the hard twin."""
     x = np.linspace(-3.0, 3.0, 601)
-    fig, axes = _pair("sigmoid is a smooth step", "σ(x/τ)  vs  the unit step H(x)",
-                      "gradient σ(1 − σ)/τ  vs  H′ = 0 (δ at 0)")
+    fig, axes = _pair(title, left, right)
     for tau, c in zip(TEMPERATURES, _colours()):
-        axes[0].plot(x, fs.sigmoid(x, tau), color=c, label=_tau_label(tau))
-        axes[1].plot(x, fs.sigmoid_backward(np.ones_like(x), x, tau), color=c)
+        axes[0].plot(x, f(x, tau), color=c, label=_tau_label(tau))
+        axes[1].plot(x, f_backward(np.ones_like(x), x, tau), color=c)
+    for ax in axes:
+        ax.set(xlabel="x")
+    return x, fig, axes
+
+
+def sigmoid_vs_step():
+    x, fig, axes = _smooth_vs_hard("sigmoid is a smooth step", "σ(x/τ)  vs  the unit step H(x)",
+                                   "gradient σ(1 − σ)/τ  vs  H′ = 0 (δ at 0)", fs.sigmoid, fs.sigmoid_backward)
     _hard_step(axes[0], x, (x > 0).astype(float), 0.0, 0.5, label="H(x), H(0) = ½")
     axes[1].axhline(0.0, label="H′(x) = 0 for x ≠ 0", **HARD)
-    axes[0].set(xlabel="x")
-    axes[1].set(xlabel="x")
     for ax in axes:
         ax.legend(loc="upper left")
     return _finish(fig)
@@ -186,35 +193,25 @@ def _subgradient_bar(ax, x0, lo, hi, label):
 
 
 def softplus_vs_relu():
-    x = np.linspace(-3.0, 3.0, 601)
-    fig, axes = _pair("softplus is a smooth ReLU", "τ·log(1 + exp(x/τ))  vs  relu(x)",
-                      "gradient σ(x/τ)  vs  relu′ (subgradient at 0)")
-    for tau, c in zip(TEMPERATURES, _colours()):
-        axes[0].plot(x, fs.softplus(x, tau), color=c, label=_tau_label(tau))
-        axes[1].plot(x, fs.softplus_backward(np.ones_like(x), x, tau), color=c)
+    x, fig, axes = _smooth_vs_hard("softplus is a smooth ReLU", "τ·log(1 + exp(x/τ))  vs  relu(x)",
+                                   "gradient σ(x/τ)  vs  relu′ (subgradient at 0)", fs.softplus,
+                                   fs.softplus_backward)
     axes[0].plot(x, fs.relu(x), label="relu(x)", **HARD)
     _hard_step(axes[1], x, fs.relu_backward(np.ones_like(x), x), 0.0, 0.0,
                label="relu_backward, at_zero=0")
     _subgradient_bar(axes[1], 0.0, 0.0, 1.0, "subgradients [0, 1]")
-    axes[0].set(xlabel="x")
-    axes[1].set(xlabel="x")
     axes[0].legend(loc="upper left")
     axes[1].legend(loc="upper left")
     return _finish(fig)
 
 
 def smooth_abs_vs_abs():
-    x = np.linspace(-3.0, 3.0, 601)
-    fig, axes = _pair("smooth_abs is a smooth |x|", "2τ·log cosh(x/(2τ))  vs  |x|",
-                      "gradient tanh(x/(2τ))  vs  sign (subgradient at 0)")
-    for tau, c in zip(TEMPERATURES, _colours()):
-        axes[0].plot(x, fs.smooth_abs(x, tau), color=c, label=_tau_label(tau))
-        axes[1].plot(x, fs.smooth_abs_backward(np.ones_like(x), x, tau), color=c)
+    x, fig, axes = _smooth_vs_hard("smooth_abs is a smooth |x|", "2τ·log cosh(x/(2τ))  vs  |x|",
+                                   "gradient tanh(x/(2τ))  vs  sign (subgradient at 0)", fs.smooth_abs,
+                                   fs.smooth_abs_backward)
     axes[0].plot(x, fs.abs(x), label="|x|", **HARD)
     _hard_step(axes[1], x, fs.abs_backward(np.ones_like(x), x), 0.0, 0.0, label="abs_backward, at_zero=0")
     _subgradient_bar(axes[1], 0.0, -1.0, 1.0, "subgradients [−1, 1]")
-    axes[0].set(xlabel="x")
-    axes[1].set(xlabel="x")
     axes[0].legend(loc="upper center")
     axes[1].legend(loc="upper left")
     return _finish(fig)
