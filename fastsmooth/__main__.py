@@ -2,11 +2,7 @@
 
 import sys
 
-from ._cli import main
+from ._cli import run
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BrokenPipeError:  # e.g. `python -m fastsmooth demo | head`: stop quietly
-        sys.stderr.close()
-        sys.exit(0)
+    sys.exit(run())

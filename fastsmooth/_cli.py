@@ -4,6 +4,7 @@ speed with NumPy/SciPy/torch on this machine, ``info`` shows the setup."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -288,3 +289,16 @@ def main(argv=None):
     if args.command == "bench":
         return bench(args)
     return info()
+
+
+def run(argv=None):
+    """Entry point of the ``fastsmooth`` console script and of ``python -m fastsmooth``:
+    :func:`main`, stopping quietly with status 0 when the reader of stdout goes away
+    (``fastsmooth demo | head``)."""
+    try:
+        return main(argv)
+    except BrokenPipeError:
+        # what Python still has buffered for stdout goes nowhere instead of raising again at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

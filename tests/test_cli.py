@@ -247,3 +247,27 @@ def test_help_everywhere(capsys):
             _cli.main(argv)
         assert exc.value.code == 0
     assert "--quick" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("entry", ["module", "console_script"])
+@pytest.mark.parametrize("command", ["demo", "info"])
+def test_a_closed_pipe_stops_quietly(entry, command):
+    """`fastsmooth demo | head`: the reader goes away before the output is written; the
+    command stops with status 0 and no traceback, through `python -m` and through the
+    console script's entry point alike."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["fastsmooth"]
+    module, func = script.split(":")
+    if entry == "module":
+        argv = [sys.executable, "-m", "fastsmooth", command]
+    else:
+        argv = [sys.executable, "-c", f"import sys; from {module} import {func}; sys.exit({func}([{command!r}]))"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=root)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
