@@ -256,6 +256,9 @@ def build_parser():
         description="Fast smooth stand-ins of non-differentiable operations: worked examples, "
                     "a benchmark against NumPy/SciPy/torch on this machine, and the setup.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"fastsmooth {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,bench,info}")
     sub.add_parser("demo", help="print the worked examples of the source notes",
                    description="Print the worked examples of the source notes: LogSumExp -> max as the "

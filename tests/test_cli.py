@@ -249,6 +249,15 @@ def test_help_everywhere(capsys):
     assert "--quick" in capsys.readouterr().out
 
 
+def test_version(capsys):
+    import fastsmooth
+
+    with pytest.raises(SystemExit) as exc:
+        _cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"fastsmooth {fastsmooth.__version__}"
+
+
 @pytest.mark.parametrize("entry", ["module", "console_script"])
 @pytest.mark.parametrize("command", ["demo", "info"])
 def test_a_closed_pipe_stops_quietly(entry, command):
