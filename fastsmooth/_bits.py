@@ -6,13 +6,15 @@ must keep, so the block maximum of :mod:`._rowops` is taken over integer keys.
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import binding as _llvm
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from ._config import jit
 
-__all__ = ["as_int", "as_float", "sortable_key", "from_sortable_key"]
+__all__ = ["as_int", "as_float", "sortable_key", "from_sortable_key", "prefetch"]
 
 _INT_OF = {32: (types.int32, ir.IntType(32)), 64: (types.int64, ir.IntType(64))}
 _FLOAT_OF = {32: (types.float32, ir.FloatType()), 64: (types.float64, ir.DoubleType())}
@@ -99,3 +101,34 @@ def _from_sortable_key_overload(k):
     if isinstance(k, types.Integer) and k.bitwidth in (32, 64):
         return (lambda k: _unkey32(k)) if k.bitwidth == 32 else (lambda k: _unkey64(k))
     return None
+
+
+#: LLVM's name of the prefetch intrinsic for an i8 pointer: mangled with the pointee type
+#: while LLVM had typed pointers, plain ``p0`` since opaque pointers (LLVM 17+)
+_PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info >= (17,) else "llvm.prefetch.p0i8"
+
+
+@intrinsic
+def prefetch(typingctx, a, i):
+    """Hint the CPU to bring the cache line holding ``a[i]`` (1-D ``a``) into the L2
+    cache, for reading; no effect on results. ``i`` may lie past the end of ``a``: a
+    prefetch never faults, so kernels use it to fetch what follows ``a`` in memory (the
+    next row of a C-contiguous batch) while they compute on ``a``."""
+    if not (isinstance(a, types.Array) and a.ndim == 1 and isinstance(i, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        index = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [index], wraparound=False,
+                                       boundscheck=False)
+        i8p = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH)
+        i32 = ir.IntType(32)
+        # read (0), locality 2 (keep in L2: the line is used within microseconds), data cache (1)
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(2), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(a, i), codegen

@@ -20,7 +20,9 @@ finds the chunk's maximum (a vectorized integer-key max, about 20 G elements/s) 
 :data:`BLOCK` holding it; the second sums ``exp((x - m) / tau)`` -- a plain vector sum
 everywhere except in that one block, where the maximum is kept out of the sum and
 counted. Chunk states merge associatively (:func:`lse_merge`), which is also how long
-rows are split over threads and how Dask chunks combine. Memory is read once.
+rows are split over threads and how Dask chunks combine. Memory is read once, and
+while the sum sweep computes from cache it prefetches what follows the chunk in memory
+(the next chunk or row), so that the next maximum sweep does not wait for memory.
 
 Index ranges are ``range(U(lo), U(hi))`` (unsigned): with a signed start Numba must
 allow for negative-index wraparound, and that alone stops LLVM from vectorizing.
@@ -38,7 +40,7 @@ import math
 import numpy as np
 from numba import uint64 as U
 
-from ._bits import from_sortable_key, sortable_key
+from ._bits import from_sortable_key, prefetch, sortable_key
 from ._config import REDUCTION_FASTMATH, jit
 from ._exp import exp
 
@@ -79,6 +81,10 @@ CHUNK = 8192
 BLOCK = 512
 #: Float32 sums run in the input dtype over at most this many terms, then in float64.
 SUM_BLOCK = 2048
+#: Bytes of a chunk summed between two bursts of prefetches (32 cache lines): each piece
+#: of the sum sweep first asks for the same number of bytes of what follows the chunk in
+#: memory, so that the next chunk's maximum sweep finds its data in cache.
+PREFETCH_BYTES = 2048
 
 
 @jit
@@ -145,9 +151,44 @@ def exp_sum(x, lo, hi, m, inv_t):
 
 
 @jit
+def _sum_below_ahead(x, lo, hi, m, inv_t, mb, mhi, ahead):
+    """``(s, c)`` of ``x[lo:hi]`` for the maximum ``m`` found in block ``[mb, mhi)``:
+    ``s`` sums ``exp((x - m) * inv_t)`` (float64) except over the elements equal to ``m``
+    in that block, ``c`` counts those. In :data:`PREFETCH_BYTES` pieces, in memory
+    order, each first prefetching the piece ``ahead`` elements further on (which may lie
+    past the end of ``x``).
+
+    The sum sweep of a chunk works from cache and leaves memory idle; the prefetches let
+    memory fetch the next chunk (or the next row of a C-contiguous batch) meanwhile, so
+    that its maximum sweep does not wait for memory. Small bursts in order matter:
+    prefetching a whole 32 KiB row at once gained a third as much."""
+    piece = PREFETCH_BYTES // x.itemsize
+    line = 64 // x.itemsize
+    s = 0.0
+    c = 0.0
+    for plo in range(lo, hi, piece):
+        phi = min(plo + piece, hi)
+        for j in range(plo + ahead, phi + ahead, line):
+            prefetch(x, j)
+        a = min(phi, mb)
+        if a > plo:
+            s += np.float64(_exp_sum(x, plo, a, m, inv_t))
+        a, b = max(plo, mb), min(phi, mhi)
+        if b > a:
+            t, k = block_sum_below(x, a, b, m, inv_t)
+            s += np.float64(t)
+            c += np.float64(k)
+        a = max(plo, mhi)
+        if phi > a:
+            s += np.float64(_exp_sum(x, a, phi, m, inv_t))
+    return s, c
+
+
+@jit
 def chunk_state(x, lo, hi, inv_t):
     """LogSumExp state ``(m, s)`` of a cache-sized ``x[lo:hi]`` in two sweeps (see the
-    module notes): the maximum and its block, then the sums."""
+    module notes): the maximum and its block, then the sums, which prefetch the
+    ``hi - lo`` elements that follow the chunk in memory (:func:`_sum_below_ahead`)."""
     m = x.dtype.type(-np.inf)
     mb = lo
     for blo in range(lo, hi, BLOCK):
@@ -162,10 +203,8 @@ def chunk_state(x, lo, hi, inv_t):
         # -inf (all -inf, or empty): only the nan-ness of s matters
         t, c = block_sum_below(x, lo, hi, m, inv_t)
         return m, np.float64(t) + (np.float64(c) - 1.0)
-    mhi = min(mb + BLOCK, hi)
-    t, c = block_sum_below(x, mb, mhi, m, inv_t)
-    below = exp_sum(x, lo, mb, m, inv_t) + exp_sum(x, mhi, hi, m, inv_t)
-    return m, (np.float64(t) + below) + (np.float64(c) - 1.0)
+    s, c = _sum_below_ahead(x, lo, hi, m, inv_t, mb, min(mb + BLOCK, hi), hi - lo)
+    return m, s + (c - 1.0)
 
 
 @jit

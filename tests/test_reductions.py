@@ -297,6 +297,52 @@ def test_special_values_in_the_middle_of_long_rows_and_pieces(monkeypatch):
                 assert sm[1, pos] == 0.0 and lsm[1, pos] == -np.inf
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_maximum_anywhere_against_the_prefetching_pieces(dtype):
+    """The sum sweep goes in 2 KiB pieces (256 or 512 elements) that may cut the 512-element
+    block holding the maximum: put the maximum, and a tie with it, at every kind of
+    position (piece and block edges, chunk edges of 8192) and compare with SciPy."""
+    from fastsmooth._rowops import BLOCK, CHUNK, PREFETCH_BYTES
+
+    piece = PREFETCH_BYTES // np.dtype(dtype).itemsize
+    n = CHUNK + 3 * BLOCK + 7
+    base = _data((1, n), np.float64, seed=11)[0]
+    spots = sorted({0, 1, piece - 1, piece, piece + 1, BLOCK - 1, BLOCK, 2 * BLOCK + piece // 2,
+                    CHUNK - 1, CHUNK, CHUNK + BLOCK, n - 1})
+    rows = []
+    for pos in spots:
+        for tie in (None, pos + piece if pos + piece < n else 0):
+            r = base.copy()
+            r[pos] = 9.0
+            if tie is not None:
+                r[tie] = 9.0
+            rows.append(r)
+    x = np.array(rows).astype(dtype)
+    rtol = 1e-12 if dtype == np.float64 else 2e-6
+    np.testing.assert_allclose(fs.logsumexp(x), sp.logsumexp(x.astype(np.float64), axis=-1), rtol=rtol)
+    np.testing.assert_allclose(fs.softmax(x), sp.softmax(x.astype(np.float64), axis=-1), rtol=rtol * 10,
+                               atol=1e-30)
+
+
+def test_prefetch_past_the_end_is_harmless():
+    """``prefetch`` is a hint: past the end of an array (what the kernels do on their last
+    row) it neither faults nor changes anything."""
+    from numba import njit
+
+    from fastsmooth._bits import prefetch
+
+    @njit
+    def touch(a, far):
+        for j in range(0, far, 8):
+            prefetch(a, j)
+        return a.sum()
+
+    a = np.arange(10.0)
+    assert touch(a, 1 << 16) == 45.0
+    assert touch(a[::-2], 1 << 12) == 25.0
+    np.testing.assert_array_equal(a, np.arange(10.0))
+
+
 def test_all_neg_inf_rows_and_empty_reductions():
     x = np.full((2, 4), -np.inf)
     x[1, 2] = 0.0
