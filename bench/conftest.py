@@ -10,10 +10,13 @@ import numba
 import numpy as np
 import pytest
 
+from fastsmooth import _bench
+
 
 def copy_bandwidth(nbytes=1 << 29, repeat=5):
-    """Memory bandwidth in GB/s from a large ``np.copyto`` (bytes read + bytes written,
-    single thread) and from a parallel Numba copy (all threads); best of ``repeat``."""
+    """Memory bandwidth in GB/s (bytes read + bytes written), best of ``repeat``: from a
+    large ``np.copyto`` (one thread, as ``fastsmooth bench`` measures it) and from a
+    parallel Numba copy (all threads)."""
     from fastsmooth._config import kernel
 
     src = np.ones(nbytes // 8)
@@ -27,13 +30,9 @@ def copy_bandwidth(nbytes=1 << 29, repeat=5):
             for i in range(c * chunk, min(n, (c + 1) * chunk)):
                 b[i] = a[i]
 
-    out = {}
-    for name, fn in (("np.copyto", lambda: np.copyto(dst, src)),
-                     ("parallel copy", lambda: pcopy(src, dst, parallel=True))):
-        fn()
-        best = min(_timed(fn) for _ in range(repeat))
-        out[name] = 2 * nbytes / best / 1e9
-    return out
+    pcopy(src, dst, parallel=True)
+    best = min(_timed(lambda: pcopy(src, dst, parallel=True)) for _ in range(repeat))
+    return {"np.copyto": _bench.copy_bandwidth(nbytes, repeat), "parallel copy": 2 * nbytes / best / 1e9}
 
 
 def _timed(fn):
@@ -61,7 +60,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             "numba_threads": numba.get_num_threads(),
             "threading_layer": layer,
             "copy_bandwidth_GBps": dict(_BW),
-            "cpu_model": _cpu_model(),
+            "cpu_model": _bench._cpu_model(),
             "platform": platform.platform(),
         }
     )
@@ -70,17 +69,6 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             machine_info[lib] = __import__(lib).__version__
         except ImportError:
             pass
-
-
-def _cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 @pytest.fixture(scope="session")

@@ -23,11 +23,15 @@ from ._rowops import (
     CHUNK,
     GROUP,
     SHORT_ROW,
+    SPAN_ROWS,
     block_max,
     count_equal,
     exp_store_sum,
     first_argmax,
+    group_exp_buffers,
     group_exps,
+    group_spans,
+    group_state_buffers,
     group_states,
     has_nan,
     lse_merge,
@@ -202,68 +206,73 @@ def _lse_finish(m, s, tau, out):
 @kernel
 def _short_lse(x, inv_t, tau, out):
     n_rows = x.shape[0]
-    for k in prange((n_rows + GROUP - 1) // GROUP):
-        r0 = k * GROUP
-        g = min(GROUP, n_rows - r0)
-        _, m, s = group_states(x, r0, g, inv_t)
-        for i in range(U(g)):  # lse_value across lanes, with a vectorizable log1p
-            mi = m[i]
-            si = s[i]
-            v = np.float64(mi) + tau * log1p(si)
-            out[r0 + i] = ((np.nan if si != si else -np.inf) if mi == -np.inf else v)
+    for k in prange(group_spans(n_rows)):
+        buf, m, s, first = group_state_buffers(x)
+        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
+            g = min(GROUP, n_rows - r0)
+            group_states(x, r0, g, inv_t, buf, m, s, first)
+            for i in range(U(g)):  # lse_value across lanes, with a vectorizable log1p
+                mi = m[i]
+                si = s[i]
+                v = np.float64(mi) + tau * log1p(si)
+                out[r0 + i] = ((np.nan if si != si else -np.inf) if mi == -np.inf else v)
 
 
 @kernel
 def _short_log_softmax(x, inv_t, y):
     n_rows, n = x.shape
-    for k in prange((n_rows + GROUP - 1) // GROUP):
-        r0 = k * GROUP
-        g = min(GROUP, n_rows - r0)
-        buf, m, s = group_states(x, r0, g, inv_t)
-        shift = np.empty(GROUP, x.dtype)
-        for i in range(U(g)):
-            si = s[i]
-            shift[i] = np.nan if (m[i] == -np.inf or si != si) else log1p(si)
-        ninf = x.dtype.type(-np.inf)
-        for j in range(U(n)):
-            bj = buf[j]
+    ninf = x.dtype.type(-np.inf)
+    for k in prange(group_spans(n_rows)):
+        buf, m, s, shift = group_state_buffers(x)
+        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
+            g = min(GROUP, n_rows - r0)
+            group_states(x, r0, g, inv_t, buf, m, s, shift)  # shift: scratch until set below
             for i in range(U(g)):
-                v = bj[i]
-                mi = m[i]
-                # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
-                z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else (v - mi) * inv_t
-                bj[i] = z - shift[i]
-        scatter_group(buf, r0, g, y)
+                si = s[i]
+                shift[i] = np.nan if (m[i] == -np.inf or si != si) else log1p(si)
+            for j in range(U(n)):
+                bj = buf[j]
+                for i in range(U(g)):
+                    v = bj[i]
+                    mi = m[i]
+                    # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
+                    z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else (v - mi) * inv_t
+                    bj[i] = z - shift[i]
+            scatter_group(buf, r0, g, y)
 
 
 @kernel
 def _short_softmax(x, inv_t, y):
     n_rows = x.shape[0]
-    for k in prange((n_rows + GROUP - 1) // GROUP):
-        r0 = k * GROUP
-        g = min(GROUP, n_rows - r0)
-        m, e, sums = group_exps(x, r0, g, inv_t)
+    for k in prange(group_spans(n_rows)):
+        buf, e, m, sums = group_exp_buffers(x)
         scale = np.empty(GROUP, x.dtype)
-        for i in range(g):
-            scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
-        scale_lanes(e, g, scale)
-        scatter_group(e, r0, g, y)
+        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
+            g = min(GROUP, n_rows - r0)
+            group_exps(x, r0, g, inv_t, buf, e, m, sums)
+            for i in range(g):
+                scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
+            scale_lanes(e, g, scale)
+            scatter_group(e, r0, g, y)
 
 
 @kernel
 def _short_soft_argmax(x, inv_t, out):
     n_rows, n = x.shape
-    for k in prange((n_rows + GROUP - 1) // GROUP):
-        r0 = k * GROUP
-        g = min(GROUP, n_rows - r0)
-        m, e, sums = group_exps(x, r0, g, inv_t)
-        w = np.zeros(GROUP, np.float64)
-        for j in range(U(n)):
-            ej = e[j]
-            for i in range(U(g)):
-                w[i] += np.float64(ej[i]) * np.float64(j)
-        for i in range(g):
-            out[r0 + i] = w[i] / sums[i] if m[i] > -np.inf else np.nan
+    for k in prange(group_spans(n_rows)):
+        buf, e, m, sums = group_exp_buffers(x)
+        w = np.empty(GROUP, np.float64)
+        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
+            g = min(GROUP, n_rows - r0)
+            group_exps(x, r0, g, inv_t, buf, e, m, sums)
+            for i in range(g):
+                w[i] = 0.0
+            for j in range(U(n)):
+                ej = e[j]
+                for i in range(U(g)):
+                    w[i] += np.float64(ej[i]) * np.float64(j)
+            for i in range(g):
+                out[r0 + i] = w[i] / sums[i] if m[i] > -np.inf else np.nan
 
 
 def _short(n):

@@ -51,7 +51,6 @@ __all__ = [
     "block_max",
     "block_sum_below",
     "chunk_state",
-    "exp_sum",
     "lse_state",
     "lse_merge",
     "lse_value",
@@ -63,7 +62,11 @@ __all__ = [
     "has_nan",
     "first_argmax",
     "GROUP",
+    "SPAN_ROWS",
     "SHORT_ROW",
+    "group_spans",
+    "group_state_buffers",
+    "group_exp_buffers",
     "gather_group",
     "scatter_group",
     "scale_lanes",
@@ -127,7 +130,7 @@ def block_sum_below(x, lo, hi, m, inv_t):
 @jit(fastmath=REDUCTION_FASTMATH)
 def _exp_sum(x, lo, hi, m, inv_t):
     """``sum(exp((x - m) * inv_t))`` over ``x[lo:hi]`` in the dtype of ``x`` (callers
-    keep ranges to :data:`BLOCK`-sized pieces or float64); ``inv_t == 1`` gets its own
+    keep ranges to :data:`PREFETCH_BYTES` pieces or float64); ``inv_t == 1`` gets its own
     loop, 7-10% faster without the multiply."""
     t = x.dtype.type(0.0)
     if inv_t == x.dtype.type(1.0):
@@ -137,17 +140,6 @@ def _exp_sum(x, lo, hi, m, inv_t):
         for i in range(U(lo), U(hi)):
             t += exp((x[i] - m) * inv_t)
     return t
-
-
-@jit
-def exp_sum(x, lo, hi, m, inv_t):
-    """``sum(exp((x - m) * inv_t))`` over ``x[lo:hi]`` in float64, summed in
-    :data:`SUM_BLOCK` pieces in the dtype of ``x`` (float32 keeps its vector speed
-    and its accuracy)."""
-    s = 0.0
-    for blo in range(lo, hi, SUM_BLOCK):
-        s += np.float64(_exp_sum(x, blo, min(blo + SUM_BLOCK, hi), m, inv_t))
-    return s
 
 
 @jit
@@ -343,6 +335,10 @@ def first_argmax(x, lo, hi):
 
 #: Rows handled together by the row-group kernels.
 GROUP = 64
+#: Rows of one parallel task of the row-group kernels: 8 groups, so that each task
+#: allocates its scratch buffers once, not once per group (about 35 ns an array here,
+#: ~10 % of the work at rows of 8).
+SPAN_ROWS = 8 * GROUP
 #: Rows of at most this many elements use the row-group kernels. Measured crossover
 #: (one thread, 8M float64 elements): softmax ~32, LogSumExp and log-softmax ~48-64; at
 #: 8 elements the group kernels are 3.4x (LSE), 4.3x (softmax), 4.2x (log-softmax) faster.
@@ -392,18 +388,40 @@ def group_max(buf, g, m):
 
 
 @jit
-def group_state(buf, g, inv_t, m, s):
+def group_spans(n_rows):
+    """How many parallel tasks of :data:`SPAN_ROWS` rows cover ``n_rows``."""
+    return (n_rows + SPAN_ROWS - 1) // SPAN_ROWS
+
+
+@jit
+def group_state_buffers(x):
+    """Scratch of one task of :func:`group_states` for rows of ``x``: ``(buf, m, s, lane)``,
+    ``lane`` a spare (GROUP,) array in the dtype of ``x``."""
+    return (np.empty((x.shape[1], GROUP), x.dtype), np.empty(GROUP, x.dtype), np.empty(GROUP, np.float64),
+            np.empty(GROUP, x.dtype))
+
+
+@jit
+def group_exp_buffers(x):
+    """Scratch of one task of :func:`group_exps` for rows of ``x``: ``(buf, e, m, sums)``."""
+    n = x.shape[1]
+    return (np.empty((n, GROUP), x.dtype), np.empty((n, GROUP), x.dtype), np.empty(GROUP, x.dtype),
+            np.empty(GROUP, np.float64))
+
+
+@jit
+def group_state(buf, g, inv_t, m, s, first):
     """Per lane (row) ``i < g``: the LogSumExp state ``(m[i], s[i])`` of ``buf[:, i]``,
     with the first maximum kept out of ``s`` (the ``log1p`` finish), as
-    :func:`lse_state` computes it for one row."""
+    :func:`lse_state` computes it for one row. ``first`` (GROUP,) is scratch."""
     n = buf.shape[0]
     ninf = buf.dtype.type(-np.inf)
     zero = buf.dtype.type(0.0)
     group_max(buf, g, m)
     for i in range(U(g)):
         s[i] = 0.0
-    # first[i] stays 1 until the lane's first maximum has been skipped
-    first = np.ones(g, buf.dtype)
+        # stays 1 until the lane's first maximum has been skipped
+        first[i] = buf.dtype.type(1.0)
     for j in range(U(n)):
         bj = buf[j]
         for i in range(U(g)):
@@ -416,32 +434,22 @@ def group_state(buf, g, inv_t, m, s):
 
 
 @jit
-def group_states(x, r0, g, inv_t):
-    """``(buf, m, s)`` for the ``g`` rows of ``x`` from ``r0``: the rows transposed into
-    ``buf`` (n, GROUP) and their LogSumExp states (:func:`group_state`)."""
-    buf = np.empty((x.shape[1], GROUP), x.dtype)
-    m = np.empty(GROUP, x.dtype)
-    s = np.empty(GROUP, np.float64)
+def group_states(x, r0, g, inv_t, buf, m, s, first):
+    """The ``g`` rows of ``x`` from ``r0`` transposed into ``buf`` (n, GROUP), and their
+    LogSumExp states in ``m``, ``s`` (:func:`group_state`; ``first`` is scratch)."""
     gather_group(x, r0, g, buf)
-    group_state(buf, g, inv_t, m, s)
-    return buf, m, s
+    group_state(buf, g, inv_t, m, s, first)
 
 
 @jit
-def group_exps(x, r0, g, inv_t):
-    """``(m, e, sums)`` for the ``g`` rows of ``x`` from ``r0``: per-lane maxima, the
-    exponentials ``e`` (n, GROUP) of :func:`group_exp` and their float64 sums. (``e`` is
-    not the gather buffer: computed in place, LLVM's runtime alias check fails and the
-    loop runs scalar, 3.5x slower.)"""
-    n = x.shape[1]
-    buf = np.empty((n, GROUP), x.dtype)
-    e = np.empty((n, GROUP), x.dtype)
-    m = np.empty(GROUP, x.dtype)
-    sums = np.empty(GROUP, np.float64)
+def group_exps(x, r0, g, inv_t, buf, e, m, sums):
+    """For the ``g`` rows of ``x`` from ``r0``: per-lane maxima ``m``, the exponentials
+    ``e`` (n, GROUP) of :func:`group_exp` and their float64 ``sums``; ``buf`` (n, GROUP)
+    receives the transposed rows. (``e`` is not ``buf``: computed in place, LLVM's
+    runtime alias check fails and the loop runs scalar, 3.5x slower.)"""
     gather_group(x, r0, g, buf)
     group_max(buf, g, m)
     group_exp(buf, g, m, inv_t, e, sums)
-    return m, e, sums
 
 
 @jit
