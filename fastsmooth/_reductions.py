@@ -17,7 +17,7 @@ from numba import prange
 from numba import uint64 as U
 
 from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
-from ._config import jit, kernel, num_threads, use_parallel
+from ._config import jit, kernel, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
     CHUNK,
@@ -25,6 +25,8 @@ from ._rowops import (
     SHORT_ROW,
     SPAN_ROWS,
     block_max,
+    chunk_dot,
+    chunk_state,
     count_equal,
     exp_store_sum,
     first_argmax,
@@ -61,22 +63,39 @@ __all__ = [
 
 #: A row longer than this is not assumed to stay in cache between passes.
 ROW_IN_CACHE = 1 << 16
-#: Shortest piece a long row is cut into when rows are split across threads.
+#: Elements of one parallel task when long rows are split into pieces.
 MIN_PIECE = 1 << 15
+#: Rows are split into pieces only when there are fewer rows than this.
+SPLIT_ROWS = 64
 
 
 def _plan(n_rows, n, parallel):
-    """``(pieces, piece)``: how many pieces to cut each row into. One piece per row
-    unless there are too few rows to keep every thread busy and rows are long."""
-    if not parallel or n < 2 * MIN_PIECE:
+    """``(pieces, piece)``: how many pieces to cut each row into, of how many elements.
+    One piece per row unless there are few rows (< :data:`SPLIT_ROWS`) and they are
+    long (at least two :data:`MIN_PIECE`): then pieces of MIN_PIECE elements.
+
+    Fixed element counts, never the thread count -- and the plan only decides which
+    task computes what: every row is reduced in the fixed order of :mod:`._rowops`
+    (chunks at absolute positions, combined left to right), so any plan gives the same
+    bits (see :func:`_tasks`)."""
+    if not parallel or n < 2 * MIN_PIECE or n_rows >= SPLIT_ROWS:
         return 1, max(n, 1)
-    want = -(-4 * num_threads() // max(n_rows, 1))
-    pieces = min(want, n // MIN_PIECE)
-    if pieces <= 1:
+    return -(-n // MIN_PIECE), MIN_PIECE
+
+
+def _tasks(n_rows, n, parallel):
+    """:func:`_plan` with each piece rounded up to whole CHUNKs: the kernels
+    store one result per chunk, so a piece must start on a chunk boundary."""
+    pieces, piece = _plan(n_rows, n, parallel)
+    if pieces <= 1 or n <= CHUNK:
         return 1, max(n, 1)
-    piece = -(-n // pieces)
-    piece = -(-piece // CHUNK) * CHUNK
+    piece = max(CHUNK, -(-piece // CHUNK) * CHUNK)
     return -(-n // piece), piece
+
+
+def _chunks(n):
+    """Number of CHUNKs of a row of ``n`` elements (one for an empty row)."""
+    return max(1, -(-n // CHUNK))
 
 
 def _inv_t(tau, dtype):
@@ -100,62 +119,79 @@ def _cast(arr, dtype):
 
 
 @kernel
-def _stats_pieces(x, inv_t, piece, ms, ss):
+def _stats_pieces(x, inv_t, pieces, piece, ms, ss):
+    """``(ms[r, c], ss[r, c])``: the LogSumExp state of chunk ``c`` of row ``r``; a task
+    is one piece of one row."""
     n_rows, n = x.shape
-    pieces = ms.shape[1]
     for k in prange(n_rows * pieces):
         r = k // pieces
         lo = (k - r * pieces) * piece
-        m, s = lse_state(x[r], lo, min(n, lo + piece), inv_t)
-        ms[r, k - r * pieces] = m
-        ss[r, k - r * pieces] = s
+        hi = min(n, lo + piece)
+        for clo in range(lo, max(hi, lo + 1), CHUNK):
+            c = clo // CHUNK
+            ms[r, c], ss[r, c] = chunk_state(x[r], clo, min(clo + CHUNK, hi), inv_t)
 
 
-@jit
-def _merge_pieces(ms, ss, inv_t, m_out, s_out):
-    for r in range(ms.shape[0]):
+@kernel
+def _merge_chunks(ms, ss, inv_t, m_out, s_out):
+    """Fold the chunk states of each row left to right, as :func:`lse_state` does."""
+    for r in prange(ms.shape[0]):
         m = ms[r, 0]
         s = ss[r, 0]
-        for p in range(1, ms.shape[1]):
-            m, s = lse_merge(m, s, ms[r, p], ss[r, p], inv_t)
+        for c in range(1, ms.shape[1]):
+            m, s = lse_merge(m, s, ms[r, c], ss[r, c], inv_t)
         m_out[r] = m
         s_out[r] = s
 
 
 def _row_stats(rows, inv_t, parallel):
-    """Per-row LogSumExp state ``(m, s)`` (see :mod:`._rowops`), one read of ``rows``."""
+    """Per-row LogSumExp state ``(m, s)`` (see :mod:`._rowops`), one read of ``rows``;
+    the same bits as :func:`lse_state` of each whole row, whatever the plan."""
     n_rows, n = rows.shape
-    pieces, piece = _plan(n_rows, n, parallel)
-    ms = np.empty((n_rows, pieces), rows.dtype)
-    ss = np.empty((n_rows, pieces), np.float64)
-    _stats_pieces(rows, inv_t, piece, ms, ss, parallel=parallel)
-    if pieces == 1:
-        return ms[:, 0], ss[:, 0], pieces, piece
+    pieces, piece = _tasks(n_rows, n, parallel)
+    ms = np.empty((n_rows, _chunks(n)), rows.dtype)
+    ss = np.empty((n_rows, _chunks(n)), np.float64)
+    _stats_pieces(rows, inv_t, pieces, piece, ms, ss, parallel=parallel)
     m = np.empty(n_rows, rows.dtype)
     s = np.empty(n_rows, np.float64)
-    _merge_pieces(ms, ss, np.float64(inv_t), m, s)
+    _merge_chunks(ms, ss, np.float64(inv_t), m, s, parallel=parallel)
     return m, s, pieces, piece
 
 
 @kernel
-def _row_sums_pieces(a, b, piece, out):
-    """``out[r, p]``: sum of ``a`` (``b`` is None) or of ``a * b`` over a piece."""
+def _row_sums_pieces(a, b, pieces, piece, out):
+    """``out[r, c]``: sum of ``a`` (``b`` is None) or of ``a * b`` over chunk ``c`` of
+    row ``r``; a task is one piece of one row."""
     n_rows, n = a.shape
-    pieces = out.shape[1]
     for k in prange(n_rows * pieces):
         r = k // pieces
         lo = (k - r * pieces) * piece
         hi = min(n, lo + piece)
-        if b is None:
-            out[r, k - r * pieces] = row_sum(a[r], lo, hi)
-        else:
-            out[r, k - r * pieces] = row_dot(a[r], b[r], lo, hi)
+        for clo in range(lo, hi, CHUNK):
+            if b is None:
+                out[r, clo // CHUNK] = chunk_dot(a[r], None, clo, min(clo + CHUNK, hi))
+            else:
+                out[r, clo // CHUNK] = chunk_dot(a[r], b[r], clo, min(clo + CHUNK, hi))
+
+
+@kernel
+def _fold_sums(parts, out):
+    """``out[r] = sum(parts[r])`` left to right from 0.0, as :func:`row_dot` adds."""
+    for r in prange(parts.shape[0]):
+        s = 0.0
+        for c in range(parts.shape[1]):
+            s += parts[r, c]
+        out[r] = s
 
 
 def _row_sums(a, b, pieces, piece, parallel):
-    out = np.empty((a.shape[0], pieces), np.float64)
-    _row_sums_pieces(a, b, piece, out, parallel=parallel)
-    return out.sum(axis=1) if pieces > 1 else out[:, 0]
+    """Per row ``sum(a)`` (``b`` None) or ``sum(a * b)`` in float64: the same bits as
+    :func:`row_dot` of each whole row, whatever the plan."""
+    parts = np.zeros((a.shape[0], _chunks(a.shape[1])), np.float64)
+    _row_sums_pieces(a, b, pieces, piece, parts, parallel=parallel)
+    out = np.empty(a.shape[0], np.float64)
+    _fold_sums(parts, out, parallel=parallel)
+    return out
 
 
 @jit
@@ -185,7 +221,7 @@ def _logsumexp_any(rows, tau, parallel):
     out = np.empty(rows.shape[0], rows.dtype)
     if _short(rows.shape[1]):
         _short_lse(rows, inv_t, tau, out, parallel=parallel)
-    elif _plan(*rows.shape, parallel)[0] == 1:
+    elif _tasks(*rows.shape, parallel)[0] == 1:
         _logsumexp_rows(rows, inv_t, tau, out, parallel=parallel)
     else:
         m, s, _, _ = _row_stats(rows, inv_t, parallel)
@@ -357,8 +393,17 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     return _cast(rows.reduced(out, keepdims), out_dtype)
 
 
+#: ``logsumexp_backward`` trusts the saved ``out`` while ``|out| / tau`` is at most this:
+#: the rounding of ``out`` (half an ulp), divided by ``tau``, then stays within 8 ulps
+#: of the result. Beyond it the row's own LogSumExp is taken again from ``x``.
+OUT_TRUSTED = 16.0
+
+
 @kernel
-def _lse_backward_pieces(g, x, out, inv_t, piece, pieces, dx):
+def _lse_backward_pieces(g, x, out, inv_t, piece, pieces, mx, shift, dx):
+    """``dx = g exp((x - out) / tau)``; in rows where ``shift[r]`` is a number, with
+    ``out`` replaced by its exact form ``mx[r] + tau * shift[r]`` (see
+    :data:`OUT_TRUSTED`)."""
     n_rows, n = x.shape
     for k in prange(n_rows * pieces):
         r = k // pieces
@@ -377,9 +422,34 @@ def _lse_backward_pieces(g, x, out, inv_t, piece, pieces, dx):
         elif o == -np.inf or o != o:
             for i in range(U(lo), U(hi)):
                 dr[i] = np.nan
+        elif shift[r] == shift[r]:
+            mr = mx[r]
+            d = x.dtype.type(shift[r])
+            for i in range(U(lo), U(hi)):
+                dr[i] = gr * exp((xr[i] - mr) * inv_t - d)
         else:
             for i in range(U(lo), U(hi)):
                 dr[i] = gr * exp((xr[i] - o) * inv_t)
+
+
+def _exact_lse(rows, out, tau, inv_t, parallel):
+    """``(mx, shift)`` per row: where ``out`` cannot be trusted (:data:`OUT_TRUSTED`)
+    and the row's LogSumExp ``m + tau * log1p(s)``, taken again, rounds to ``out``,
+    its maximum ``m`` and ``log1p(s)``; elsewhere ``shift`` is nan (use ``out``)."""
+    n_rows = rows.shape[0]
+    shift = np.full(n_rows, np.nan)
+    with np.errstate(all="ignore"):
+        redo = np.isfinite(out) & (np.abs(out) > OUT_TRUSTED * tau)
+    if not redo.any():
+        return np.zeros(n_rows, rows.dtype), shift
+    m, s, _, _ = _row_stats(rows, inv_t, parallel)
+    with np.errstate(all="ignore"):
+        d = np.log1p(s)
+        value = m.astype(np.float64) + tau * d
+        close = np.abs(value - out) <= 4 * np.finfo(rows.dtype).eps * np.abs(out.astype(np.float64))
+    use = redo & close
+    shift[use] = d[use]
+    return m, shift
 
 
 def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
@@ -415,6 +485,14 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
     result is ``+inf`` the gradient goes in equal shares to the ``+inf`` entries (the
     limit of softmax); where the result is ``-inf`` or nan the gradient is nan.
 
+    The rounding of ``out`` is divided by :math:`\tau`: where ``|out| / tau > 16`` it
+    could cost more than 8 ulps (``x = [10, 10, 5]`` in float32 at ``tau = 1e-6``:
+    ``out`` holds ``10 + 1e-6 log 2`` to 1 ulp, i.e. ``log 2`` to 100 %). In those rows
+    the LogSumExp is taken again from ``x`` -- the exact maximum and the log1p of the
+    rescaled sum -- and used in place of ``out`` when it rounds to ``out`` (4 ulps); an
+    ``out`` that does not belong to the row (the total of a larger batch, say) is used
+    as given.
+
     Examples
     --------
     >>> import fastsmooth as fs
@@ -430,11 +508,11 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
     g = rows.per_row(grad, fname, "grad")
     o = rows.per_row(out, fname, "out")
     parallel = use_parallel(rows.data.size)
-    pieces, piece = _plan(*rows.data.shape, parallel)
+    pieces, piece = _tasks(*rows.data.shape, parallel)
+    inv_t = _inv_t(tau, a.dtype)
+    mx, shift = _exact_lse(rows.data, o, tau, inv_t, parallel)
     dx = np.empty_like(rows.data)
-    _lse_backward_pieces(
-        g, rows.data, o, _inv_t(tau, a.dtype), piece, pieces, dx, parallel=parallel
-    )
+    _lse_backward_pieces(g, rows.data, o, inv_t, piece, pieces, mx, shift, dx, parallel=parallel)
     return _cast(rows.restore(dx), out_dtype)
 
 
@@ -497,7 +575,7 @@ def _softmax_rows_any(rows, tau, parallel):
     n_rows, n = rows.shape
     if _short(n):
         _short_softmax(rows, inv_t, y, parallel=parallel)
-    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+    elif n <= ROW_IN_CACHE:  # by length alone: the two ways sum differently
         _softmax_rows(rows, inv_t, y, parallel=parallel)
     else:
         m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
@@ -579,9 +657,12 @@ def _softmax_backward_rows(g, y, inv_t, dx):
 
 @jit
 def _softmax_backward_piece(g, y, dot, inv_t, lo, hi, dx):
-    d = y.dtype.type(dot)
+    """``dx = y (g - dot) / tau``, the difference taken in float64 and rounded once:
+    in float32, ``g - dot`` cancels, and a ``dot`` rounded to float32 first would turn
+    its last bit into a large relative error of the result."""
+    t = np.float64(inv_t)
     for i in range(U(lo), U(hi)):
-        dx[i] = y[i] * (g[i] - d) * inv_t
+        dx[i] = np.float64(y[i]) * ((np.float64(g[i]) - dot) * t)
 
 
 @kernel
@@ -642,8 +723,8 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     inv_t = _inv_t(tau, a.dtype)
     dx = np.empty_like(rows.data)
     n_rows, n = rows.data.shape
-    pieces, piece = _plan(n_rows, n, parallel)
-    if pieces == 1 and n <= ROW_IN_CACHE:
+    pieces, piece = _tasks(n_rows, n, parallel)
+    if pieces == 1:
         _softmax_backward_rows(g, rows.data, inv_t, dx, parallel=parallel)
     else:
         dots = _row_sums(g, rows.data, pieces, piece, parallel)
@@ -748,7 +829,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
     n_rows, n = rows.data.shape
     if _short(n):
         _short_log_softmax(rows.data, inv_t, y, parallel=parallel)
-    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+    elif _tasks(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
         _log_softmax_rows(rows.data, inv_t, y, parallel=parallel)
     else:
         m, s, pieces, piece = _row_stats(rows.data, inv_t, parallel)
@@ -758,9 +839,10 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
 
 @jit
 def _log_softmax_backward_piece(g, y, gsum, inv_t, lo, hi, dx):
-    gs = y.dtype.type(gsum)
+    """``dx = (g - exp(y) gsum) / tau``, the difference in float64, rounded once."""
+    t = np.float64(inv_t)
     for i in range(U(lo), U(hi)):
-        dx[i] = (g[i] - exp(y[i]) * gs) * inv_t
+        dx[i] = (np.float64(g[i]) - np.float64(exp(y[i])) * gsum) * t
 
 
 @kernel
@@ -820,7 +902,7 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     inv_t = _inv_t(tau, a.dtype)
     dx = np.empty_like(rows.data)
     n_rows, n = rows.data.shape
-    pieces, piece = _plan(n_rows, n, parallel)
+    pieces, piece = _tasks(n_rows, n, parallel)
     if pieces == 1:
         _log_softmax_backward_rows(g, rows.data, inv_t, dx, parallel=parallel)
     else:
@@ -846,25 +928,40 @@ def _inf_row_mean_index(x, lo, hi):
 
 
 @kernel
-def _soft_argmax_pieces(x, m, inv_t, piece, sums, wsums):
-    """Per piece: ``sum(e)`` and ``sum(i * e)`` with ``e = exp((x - m)/tau)`` -- or, in
-    a row whose maximum is +inf, the count and index sum of its +inf entries."""
+def _soft_argmax_pieces(x, m, inv_t, pieces, piece, sums, wsums):
+    """Per chunk ``c`` of row ``r``: ``sum(e)`` and ``sum(i * e)`` with
+    ``e = exp((x - m)/tau)`` -- or, in a row whose maximum is +inf, the count and index
+    sum of its +inf entries. A task is one piece of one row."""
     n_rows, n = x.shape
-    pieces = sums.shape[1]
     for k in prange(n_rows * pieces):
         r = k // pieces
-        p = k - r * pieces
-        lo = p * piece
+        lo = (k - r * pieces) * piece
         hi = min(n, lo + piece)
         mr = m[r]
-        if mr == np.inf:
-            s, w = _inf_row_mean_index(x[r], lo, hi)
-            if has_nan(x[r], lo, hi):
-                s = np.nan
-        else:
-            s, w = weighted_exp_sum(x[r], lo, hi, mr, inv_t)
-        sums[r, p] = s
-        wsums[r, p] = w
+        for clo in range(lo, hi, CHUNK):
+            chi = min(clo + CHUNK, hi)
+            if mr == np.inf:
+                s, w = _inf_row_mean_index(x[r], clo, chi)
+                if has_nan(x[r], clo, chi):
+                    s = np.nan
+            else:
+                s, w = weighted_exp_sum(x[r], clo, chi, mr, inv_t)
+            sums[r, clo // CHUNK] = s
+            wsums[r, clo // CHUNK] = w
+
+
+def _soft_argmax_sums(x, m, inv_t, pieces, piece, parallel):
+    """Per row ``(S, W)`` of :func:`_soft_argmax_pieces`, chunk sums added left to
+    right (the same bits for any plan)."""
+    n_rows = x.shape[0]
+    sums = np.zeros((n_rows, _chunks(x.shape[1])))
+    wsums = np.zeros((n_rows, _chunks(x.shape[1])))
+    _soft_argmax_pieces(x, m, inv_t, pieces, piece, sums, wsums, parallel=parallel)
+    s = np.empty(n_rows)
+    w = np.empty(n_rows)
+    _fold_sums(sums, s, parallel=parallel)
+    _fold_sums(wsums, w, parallel=parallel)
+    return s, w
 
 
 @kernel
@@ -881,16 +978,12 @@ def _soft_argmax_moments(rows, inv_t, parallel):
     """Per row: the max ``m``, ``S = sum(e)`` and ``W = sum(i e)``; two reads of each
     row (the max, then the weighted sums), each split into pieces when rows are long."""
     n_rows, n = rows.shape
-    pieces, piece = _plan(n_rows, n, parallel)
+    pieces, piece = _tasks(n_rows, n, parallel)
     mp = np.empty((n_rows, pieces), rows.dtype)
     _row_max_pieces(rows, piece, mp, parallel=parallel)
-    m = mp.max(axis=1) if pieces > 1 else mp[:, 0]
-    sums = np.empty((n_rows, pieces))
-    wsums = np.empty((n_rows, pieces))
-    _soft_argmax_pieces(rows, m, inv_t, piece, sums, wsums, parallel=parallel)
-    if pieces > 1:
-        return m, sums.sum(axis=1), wsums.sum(axis=1), pieces, piece
-    return m, sums[:, 0], wsums[:, 0], pieces, piece
+    m = mp.max(axis=1) if pieces > 1 else mp[:, 0]  # exact: a max is one of the x
+    s, w = _soft_argmax_sums(rows, m, inv_t, pieces, piece, parallel)
+    return m, s, w, pieces, piece
 
 
 @jit
@@ -1393,7 +1486,7 @@ def block_softmax(a, axes, states, inv_t, log):
     m = np.ascontiguousarray(states["m"].reshape(-1), dtype=x.dtype)  # exact: m is an x
     s = np.ascontiguousarray(states["s"].reshape(-1))
     parallel = use_parallel(x.size)
-    pieces, piece = _plan(*x.shape, parallel)
+    pieces, piece = _tasks(*x.shape, parallel)
     y = np.empty_like(x)
     apply = _log_softmax_apply if log else _softmax_apply
     apply(x, m, s, inv_t, piece, pieces, y, parallel=parallel)
@@ -1408,12 +1501,10 @@ def block_soft_argmax_state(a, axis, inv_t):
     x = rows.data
     parallel = use_parallel(x.size)
     m, s, pieces, piece = _row_stats(x, inv_t, parallel)
-    sums = np.empty((x.shape[0], pieces))
-    wsums = np.empty((x.shape[0], pieces))
-    _soft_argmax_pieces(x, m, inv_t, piece, sums, wsums, parallel=parallel)
+    _, wsum = _soft_argmax_sums(x, m, inv_t, pieces, piece, parallel)
     # a slice with nothing above -inf has no weights (its terms are exp(-inf + inf));
     # it must add 0 to a merge, not nan
-    w = np.where(m == -np.inf, 0.0, wsums.sum(axis=1))
+    w = np.where(m == -np.inf, 0.0, wsum)
     state = _state(SOFT_ARGMAX_STATE, m=m, s=s, w=w, n=np.full(x.shape[0], x.shape[1]))
     return rows.reduced(state, True)
 

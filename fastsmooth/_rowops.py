@@ -24,6 +24,19 @@ rows are split over threads and how Dask chunks combine. Memory is read once, an
 while the sum sweep computes from cache it prefetches what follows the chunk in memory
 (the next chunk or row), so that the next maximum sweep does not wait for memory.
 
+The reduction order is fixed
+---------------------------
+Every reduction of a row -- LogSumExp states, plain and weighted sums, dot products --
+is defined chunk by chunk: the row is cut into :data:`CHUNK`-element chunks at absolute
+positions (multiples of CHUNK from the start of the row), each chunk is reduced on its
+own, and the chunk results are combined strictly left to right. A long row split into
+pieces across threads (pieces are whole numbers of chunks) stores the result of every
+chunk and combines them in the same order afterwards, so a row reduced whole, in
+pieces, serially or on any number of threads adds the same numbers in the same order:
+the results are bitwise identical. (Within a chunk the vectorized sums may associate
+differently on another vector width: results are the same on a given machine, not
+across ISAs.)
+
 Index ranges are ``range(U(lo), U(hi))`` (unsigned): with a signed start Numba must
 allow for negative-index wraparound, and that alone stops LLVM from vectorizing.
 
@@ -56,6 +69,7 @@ __all__ = [
     "lse_value",
     "exp_store_sum",
     "weighted_exp_sum",
+    "chunk_dot",
     "row_dot",
     "row_sum",
     "count_equal",
@@ -266,29 +280,40 @@ def weighted_exp_sum(x, lo, hi, m, inv_t):
 
 
 @jit(fastmath=REDUCTION_FASTMATH)
+def chunk_dot(a, b, lo, hi):
+    """``sum(a[i] * b[i])`` over ``[lo, hi)``, at most one :data:`CHUNK`, in float64:
+    blocks of :data:`SUM_BLOCK` summed in the dtype of ``a`` (vector speed), added in
+    float64. ``b`` None sums ``a`` alone."""
+    s = 0.0
+    for blo in range(lo, hi, SUM_BLOCK):
+        bhi = min(blo + SUM_BLOCK, hi)
+        t = a.dtype.type(0.0)
+        if b is None:
+            for i in range(U(blo), U(bhi)):
+                t += a[i]
+        else:
+            for i in range(U(blo), U(bhi)):
+                t += a[i] * b[i]
+        s += np.float64(t)
+    return s
+
+
+@jit
 def row_dot(a, b, lo, hi):
-    """``sum(a[i] * b[i])`` over ``[lo, hi)`` in float64 (blockwise, as above)."""
+    """``sum(a[i] * b[i])`` over ``[lo, hi)`` in float64 (``b`` None: ``sum(a)``), as
+    the fixed reduction order of the module notes: the :func:`chunk_dot` of each
+    :data:`CHUNK` from ``lo`` (a multiple of CHUNK), added left to right. (Compiled
+    without ``reassoc``, so that the chunk sums are added in exactly this order.)"""
     s = 0.0
-    for blo in range(lo, hi, SUM_BLOCK):
-        bhi = min(blo + SUM_BLOCK, hi)
-        t = a.dtype.type(0.0)
-        for i in range(U(blo), U(bhi)):
-            t += a[i] * b[i]
-        s += np.float64(t)
+    for clo in range(lo, hi, CHUNK):
+        s += chunk_dot(a, b, clo, min(clo + CHUNK, hi))
     return s
 
 
-@jit(fastmath=REDUCTION_FASTMATH)
+@jit
 def row_sum(a, lo, hi):
-    """``sum(a[lo:hi])`` in float64 (blockwise)."""
-    s = 0.0
-    for blo in range(lo, hi, SUM_BLOCK):
-        bhi = min(blo + SUM_BLOCK, hi)
-        t = a.dtype.type(0.0)
-        for i in range(U(blo), U(bhi)):
-            t += a[i]
-        s += np.float64(t)
-    return s
+    """``sum(a[lo:hi])`` in float64, in the order of :func:`row_dot`."""
+    return row_dot(a, None, lo, hi)
 
 
 @jit(fastmath=REDUCTION_FASTMATH)
