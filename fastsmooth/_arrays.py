@@ -19,6 +19,8 @@ from ._config import kernel, use_parallel
 __all__ = [
     "float_dtypes",
     "as_float_array",
+    "asarray",
+    "cast",
     "normalize_axes",
     "check_real",
     "check_temperature",
@@ -36,6 +38,8 @@ def float_dtypes(dtype, fname, name="x"):
     -> float64. Complex, object, string, datetime... raise ``TypeError``. (The dtype
     rule on its own, for inputs that are not NumPy arrays: Dask arrays.)"""
     dtype = np.dtype(dtype)
+    if not dtype.isnative:  # big-endian on a little-endian machine: maps like its twin
+        dtype = dtype.newbyteorder("=")
     kind = dtype.kind
     if kind in "biu":
         return _F64, _F64
@@ -55,9 +59,31 @@ def as_float_array(x, fname, name="x"):
     """``(a, out_dtype)``: ``x`` as a float32/float64 ndarray to compute with, and the
     dtype of the result, by the rule of :func:`float_dtypes`. No copy is made when
     ``x`` is already a float32/float64 array."""
-    a = np.asarray(x)
+    a = asarray(x, fname, name)
     compute, out = float_dtypes(a.dtype, fname, name)
-    return (a if a.dtype == compute else a.astype(compute)), out
+    return cast(a, compute), out
+
+
+def cast(a, dtype):
+    """``a`` as ``dtype`` (no copy when it already is), quietly: a value out of the
+    range of ``dtype`` becomes ``inf`` as the cast defines, with no floating-point
+    warning (none may leave the library)."""
+    if a.dtype == dtype:
+        return a
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        return a.astype(dtype)
+
+
+def asarray(x, fname, name="x"):
+    """``np.asarray(x)``, with NumPy's complaint about a ragged nested list turned into
+    a ``ValueError`` that names the function and the argument."""
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        raise ValueError(
+            f"{fname}: `{name}` must be an array or a rectangular nested sequence of "
+            f"numbers ({exc})"
+        ) from None
 
 
 def normalize_axes(axis, ndim, fname, *, multiple=True):
@@ -137,19 +163,19 @@ class Rows:
 
     def like(self, other, fname, name):
         """Another array of the same shape (a gradient) in the same row layout."""
-        other = np.asarray(other)
+        other = asarray(other, fname, name)
         if other.shape != self.shape:
             raise ValueError(
                 f"{fname}: `{name}` must have shape {self.shape}, got {other.shape}"
             )
         if other.dtype.kind not in "biuf":
             raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
-        return _rows_data(other.astype(self.data.dtype, copy=False), self.axes, self.perm,
+        return _rows_data(cast(other, self.data.dtype), self.axes, self.perm,
                           self.data.shape)
 
     def per_row(self, other, fname, name):
         """An array in the reduced shape (with or without kept dims) as ``(R,)``."""
-        other = np.asarray(other)
+        other = asarray(other, fname, name)
         if other.shape not in (self.reduced_shape, self.keepdims_shape):
             raise ValueError(
                 f"{fname}: `{name}` must have the reduced shape {self.reduced_shape} "
@@ -157,7 +183,7 @@ class Rows:
             )
         if other.dtype.kind not in "biuf":
             raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
-        return np.ascontiguousarray(other.reshape(-1), dtype=self.data.dtype)
+        return np.ascontiguousarray(cast(other.reshape(-1), self.data.dtype))
 
     def restore(self, out_rows):
         """Rows of the input's size back to the input's shape and axis order (a view)."""

@@ -48,6 +48,14 @@ import warnings
 
 import numba
 
+if numba.config.DISABLE_JIT:
+    # the kernels call helpers (our exp, log1p, the bit tricks) that exist only as
+    # compiled code: without the JIT nothing can run, so say so at once, not at a call
+    raise ImportError(
+        "fastsmooth needs Numba's JIT compiler, but NUMBA_DISABLE_JIT is set: unset it "
+        "(or set it to 0) to use fastsmooth"
+    )
+
 __all__ = [
     "FASTMATH",
     "REDUCTION_FASTMATH",
@@ -242,6 +250,8 @@ def set_max_threads(n):
 def num_threads():
     """Threads a parallel kernel called now, from this thread, would use: Numba's
     (per-thread) count, capped by :func:`set_max_threads`."""
+    if threading_layer() is None:  # no layer could be loaded: serial kernels only
+        return 1
     n = numba.get_num_threads()
     cap = _max_threads
     return n if cap is None else min(n, cap)

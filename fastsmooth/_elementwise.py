@@ -33,7 +33,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_real, check_temperature, normalize_axes, to_rows
+from ._arrays import as_float_array, asarray, cast, check_real, check_temperature, normalize_axes, to_rows
 from ._bits import from_sortable_key, sortable_key
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
@@ -411,12 +411,12 @@ def _flat(a):
 
 
 def _grad_like(grad, shape, order, dtype, fname, name="grad"):
-    g = np.asarray(grad)
+    g = asarray(grad, fname, name)
     if g.shape != shape:
         raise ValueError(f"{fname}: `{name}` must have shape {shape}, got {g.shape}")
     if g.dtype.kind not in "biuf":
         raise TypeError(f"{fname}: `{name}` must be real, got dtype {g.dtype}")
-    return np.ravel(g, order=order).astype(dtype, copy=False)
+    return cast(np.ravel(g, order=order), dtype)
 
 
 def _check_share(value, lo, hi, fname, name):
@@ -460,7 +460,7 @@ def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0):
 def _float_pair(x, y, fname):
     """``x`` and ``y`` as arrays of one float dtype (NumPy's promotion, Python scalars
     taking the other's dtype), and the dtype of the result."""
-    xa, ya = np.asarray(x), np.asarray(y)
+    xa, ya = asarray(x, fname, "x"), asarray(y, fname, "y")
     for arr, name in ((xa, "x"), (ya, "y")):
         if arr.dtype.kind not in "biuf":
             raise TypeError(
@@ -471,7 +471,7 @@ def _float_pair(x, y, fname):
     common = np.result_type(x if type(x) in weak else xa, y if type(y) in weak else ya)
     _, out_dtype = as_float_array(np.empty(0, common), fname)
     compute = np.dtype(np.float32) if out_dtype == np.float16 else out_dtype
-    return xa.astype(compute, copy=False), ya.astype(compute, copy=False), out_dtype
+    return cast(xa, compute), cast(ya, compute), out_dtype
 
 
 def _broadcast(xa, ya, fname):
@@ -753,10 +753,17 @@ def l1_loss(input, target, reduction="mean"):
             parallel=use_parallel(err.size))
     if reduction == "none":
         return _result(err, out_dtype, xa.shape, order)
-    total = err.sum(dtype=np.float64)
-    if reduction == "mean":
-        total = total / err.size if err.size else np.nan
-    return out_dtype.type(total)
+    with np.errstate(over="ignore"):
+        total = err.sum(dtype=np.float64)
+        if reduction == "mean":
+            if not err.size:
+                total = np.nan
+            elif np.isinf(total) and np.isfinite(err).all():
+                # the sum overflowed but the mean does not: sum the shares instead
+                total = (err / np.float64(err.size)).sum(dtype=np.float64)
+            else:
+                total = total / err.size
+    return _result(np.asarray(total), out_dtype)
 
 
 def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
@@ -795,8 +802,8 @@ def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
     at_zero = _check_share(at_zero, -1.0, 1.0, fname, "at_zero")
     if reduction == "none":
         gx, _ = _binary_op_backward(ABS_DIFF, grad, xa, ta, fname, tie=at_zero)
-        return gx
-    g = np.asarray(grad)
+        return _result(gx, out_dtype)  # xa, ta are in the compute dtype (float16: float32)
+    g = asarray(grad, fname, "grad")
     if g.size != 1 or g.ndim > 1:
         raise ValueError(f"{fname}: `grad` must be a scalar for reduction={reduction!r}, got shape {g.shape}")
     if g.dtype.kind not in "biuf":

@@ -64,7 +64,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_temperature, normalize_axes
+from ._arrays import as_float_array, asarray, cast, check_temperature, normalize_axes
 from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
 from ._exp import exp
 from ._reductions import _cast, _inv_t
@@ -256,11 +256,12 @@ def _counts_cols(x, t, inv_t, chunk, out):
 
 @jit
 def _row_grad(x, t, lo, hi, inv_t, a, b, dz):
-    """``dz = p q (a + b t) / tau`` on ``[lo, hi)`` of one row (one class)."""
+    """``dz = p q (a (1 - t) + b t) / tau`` on ``[lo, hi)`` of one row (one class)."""
     one = x.dtype.type(1.0)
     for i in range(U(lo), U(hi)):
         p, q = _sigmoid_pq(x[i] * inv_t, one)
-        dz[i] = (p * q) * (a + b * x.dtype.type(t[i])) * inv_t
+        ti = x.dtype.type(t[i])
+        dz[i] = (p * q) * (a * (one - ti) + b * ti) * inv_t
 
 
 @kernel
@@ -284,7 +285,8 @@ def _grad_cols(x, t, inv_t, chunk, n_chunks, a, b, dz):
             dr = dz[i]
             for k in range(U(0), U(n_cls)):
                 p, q = _sigmoid_pq(xr[k] * inv_t, one)
-                dr[k] = (p * q) * (a[k] + b[k] * x.dtype.type(tr[k])) * inv_t
+                tk = x.dtype.type(tr[k])
+                dr[k] = (p * q) * (a[k] * (one - tk) + b[k] * tk) * inv_t
 
 
 # ---------------------------------------------------------------------------------------
@@ -381,27 +383,34 @@ def _softmax_counts(x, labels, y, inv_t, chunk, out):
 
 @jit(fastmath=REDUCTION_FASTMATH)
 def _weighted_dot(p, a, b, y, label):
-    """``sum_k (a_k + b_k y_k) p_k`` in float64 (``y`` None: one-hot of ``label``)."""
+    """``sum_k g_k p_k`` in float64, ``g_k = a_k (1 - y_k) + b_k y_k`` (``y`` None:
+    one-hot of ``label``)."""
     s = 0.0
+    one = p.dtype.type(1.0)
     for k in range(U(0), U(p.size)):
         if y is None:
-            g = a[k] + (b[k] if k == label else p.dtype.type(0.0))
+            g = b[k] if k == label else a[k]
         else:
-            g = a[k] + b[k] * p.dtype.type(y[k])
-        s += g * p[k]
+            yk = p.dtype.type(y[k])
+            g = a[k] * (one - yk) + b[k] * yk
+        s += np.float64(g) * np.float64(p[k])
     return s
 
 
 @jit
 def _softmax_row_grad(p, a, b, y, label, inv_t):
-    """In place: ``p <- p (g - <g, p>) / tau`` with ``g_k = a_k + b_k y_k``."""
-    d = p.dtype.type(_weighted_dot(p, a, b, y, label))
+    """In place: ``p <- p (g - <g, p>) / tau`` with ``g_k = a_k (1 - y_k) + b_k y_k``,
+    the difference taken in float64 and rounded once."""
+    d = _weighted_dot(p, a, b, y, label)
+    one = p.dtype.type(1.0)
+    t = np.float64(inv_t)
     for k in range(U(0), U(p.size)):
         if y is None:
-            g = a[k] + (b[k] if k == label else p.dtype.type(0.0))
+            g = b[k] if k == label else a[k]
         else:
-            g = a[k] + b[k] * p.dtype.type(y[k])
-        p[k] = p[k] * (g - d) * inv_t
+            yk = p.dtype.type(y[k])
+            g = a[k] * (one - yk) + b[k] * yk
+        p[k] = np.float64(p[k]) * ((np.float64(g) - d) * t)
 
 
 @kernel
@@ -462,7 +471,7 @@ def _unit_target(target, a, fname, name):
     """``target`` checked against the logits ``a``: same shape, real, values in
     [0, 1]. Returned as ``a.dtype`` (floats; converted only if their dtype differs) or
     as uint8 (bools are viewed, integers converted), the two dtypes the kernels take."""
-    t = np.asarray(target)
+    t = asarray(target, fname, name)
     if t.shape != a.shape:
         raise ValueError(f"{fname}: `{name}` must have the shape of `logits` {a.shape}, got {t.shape}")
     kind = t.dtype.kind
@@ -476,7 +485,7 @@ def _unit_target(target, a, fname, name):
         raise ValueError(f"{fname}: `{name}` must lie in [0, 1] (0/1 labels or soft labels), found {bad!r}")
     if kind in "iu":
         return t.astype(np.uint8)
-    return t if t.dtype == a.dtype else t.astype(a.dtype)
+    return cast(t, a.dtype)
 
 
 @kernel
@@ -571,7 +580,7 @@ def _softmax_batch(logits, labels, fname):
     if a.ndim != 2 or a.shape[1] == 0:
         raise ValueError(f"{fname}: `logits` must be 2-D (N, K) with K >= 1 classes, got shape {a.shape}")
     n, n_cls = a.shape
-    lab = np.asarray(labels)
+    lab = asarray(labels, fname, "labels")
     b = _Batch()
     b.kind = "softmax"
     b.out_dtype = out_dtype
@@ -602,7 +611,7 @@ def _softmax_batch(logits, labels, fname):
 
 def _check_grad(grad, class_shape, average, fname):
     """The upstream gradient as float64: a scalar, or per class for ``average="none"``."""
-    g = np.asarray(grad)
+    g = asarray(grad, fname, "grad")
     if g.dtype.kind not in "biuf":
         raise TypeError(f"{fname}: `grad` must be real, got dtype {g.dtype}")
     want = class_shape if average == "none" else ()
@@ -675,11 +684,19 @@ def _per_class(c, spec):
     a = sum(w * cj for w, cj in zip(spec.alpha, c) if w)
     bb = sum(w * cj for w, cj in zip(spec.beta, c) if w) + spec.eps
     d = a + bb
+    # |dL/dc| <= (1 + beta^2) / d <= (1 + beta^2) / eps: for a subnormal eps that
+    # overflows, and the 0 * inf of a saturated logit would make the gradient nan.
+    # Capped, the saturated logits still get exactly 0 and every other gradient stays
+    # finite (a loss this flat at 0/0 has no meaningful larger slope anyway).
     with np.errstate(over="ignore"):
-        ga = a / d / d
-        gb = bb / d / d
+        ga = np.minimum(a / d / d, _GRAD_CAP)
+        gb = np.minimum(bb / d / d, _GRAD_CAP)
     dc = np.stack([wb * ga - wa * gb for wa, wb in zip(spec.alpha, spec.beta)])
     return bb / d, dc
+
+
+#: Cap of ``A / D**2`` and ``B / D**2`` in :func:`_per_class` (1 / eps for eps ~1e-300).
+_GRAD_CAP = 1e300
 
 
 def _class_axes(c):
@@ -707,15 +724,14 @@ def _loss(c, spec):
 
 
 def _grad(b, c, spec, g):
-    """The gradient pass: per class ``a = dL/dfp - dL/dtn`` and ``b = dL/dtp - dL/dfn
-    - a`` so that ``dL/dp = a + b t``, then ``dz = dL/dp * dp/dz`` in one sweep."""
+    """The gradient pass: per class ``a = dL/dfp - dL/dtn`` (``dL/dp`` of a negative)
+    and ``b = dL/dtp - dL/dfn`` (of a positive), so that ``dL/dp = a (1 - t) + b t``,
+    then ``dz = dL/dp * dp/dz`` in one sweep. (Both are formed in float64 and rounded
+    once: ``b`` as ``a + (b - a)`` would cancel in float32 where they nearly agree.)"""
     _, dc = _loss_and_dcounts(c, spec, g)
-    coef_a = (dc[1] - dc[3]).reshape(-1)
-    coef_b = (dc[0] - dc[2]).reshape(-1) - coef_a
     dtype = b.x.dtype
-    with np.errstate(over="ignore"):
-        coef_a = coef_a.astype(dtype)
-        coef_b = coef_b.astype(dtype)
+    coef_a = cast((dc[1] - dc[3]).reshape(-1), dtype)
+    coef_b = cast((dc[0] - dc[2]).reshape(-1), dtype)
     inv_t = _inv_t(spec.tau, dtype)
     parallel = use_parallel(b.x.size)
     dz = np.empty_like(b.x)
@@ -1508,11 +1524,11 @@ class FbetaAccumulator:
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{fname}: `counts` must be four real arrays (tp, fp, fn, tn), such as a "
                             f"SoftConfusion ({exc})") from None
-        if c.ndim not in (1, 2) or c.shape[0] != 4:
-            raise ValueError(f"{fname}: `counts` must be (tp, fp, fn, tn), each a scalar or one value per "
-                             f"class, got an array of shape {c.shape}")
+        if c.ndim < 1 or c.shape[0] != 4:
+            raise ValueError(f"{fname}: `counts` must be (tp, fp, fn, tn), each a scalar or an array "
+                             f"of the class shape, got an array of shape {c.shape}")
         class_shape = c.shape[1:]
-        if n_classes is not None and class_shape != (n_classes,):
+        if n_classes is not None and (len(class_shape) != 1 or class_shape[0] != n_classes):
             raise ValueError(f"{fname}: `counts` hold class shape {class_shape}, but n_classes={n_classes}")
         if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, numbers.Integral) \
                 or n_samples < 0:

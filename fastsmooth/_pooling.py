@@ -24,12 +24,11 @@ import numbers
 import operator
 from math import prod
 
-import numba
 import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array
+from ._arrays import as_float_array, asarray
 from ._config import jit, kernel, use_parallel
 from ._reductions import _cast
 from ._rowops import block_max
@@ -145,13 +144,20 @@ def _as_planes(x, fname, spatial_dims):
     return np.ascontiguousarray(a).reshape(n_planes, h, w), a.shape, out_dtype
 
 
+#: Planes are cut into bands of rows only when there are fewer planes than this ...
+BAND_PLANES = 16
+#: ... and then into this many tasks in all (about), whatever the thread count.
+BAND_TASKS = 64
+
+
 def _bands(n_planes, n_rows, parallel):
-    """Into how many bands of rows to cut each plane: one, unless there are fewer than
-    two planes per thread; then enough for about four tasks per thread."""
-    threads = numba.get_num_threads()
-    if not parallel or n_planes >= 2 * threads or n_rows < 2:
+    """Into how many bands of rows to cut each plane: one, unless a parallel call has
+    few planes (< :data:`BAND_PLANES`); then about :data:`BAND_TASKS` tasks in all.
+    Fixed counts, never the thread count (the bands only decide which task computes
+    which outputs: every output is computed the same way whatever the bands)."""
+    if not parallel or n_planes >= BAND_PLANES or n_rows < 2:
         return 1
-    return min(n_rows, -(-4 * threads // max(n_planes, 1)))
+    return min(n_rows, -(-BAND_TASKS // max(n_planes, 1)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -421,7 +427,7 @@ def _scatter(fname, values, indices, lead, plane_shape, accumulate, vname):
     argument named ``vname``) and ``indices`` against each other, then scatter them
     plane by plane into zeros of shape ``lead + plane_shape``."""
     g, out_dtype = as_float_array(values, fname, vname)
-    ind = np.asarray(indices)
+    ind = asarray(indices, fname, "indices")
     if ind.dtype.kind not in "iu":
         raise TypeError(f"{fname}: `indices` must have an integer dtype (int64), got {ind.dtype}")
     if ind.shape != g.shape:
@@ -453,7 +459,7 @@ def _input_shape(input_shape, fname, ranks, layout, name="input_shape"):
 def _backward(fname, grad, indices, input_shape, spatial_dims):
     layout = "(N, C, H, W) or (C, H, W)" if spatial_dims == 2 else "(N, C, L) or (C, L)"
     shape = _input_shape(input_shape, fname, (spatial_dims + 1, spatial_dims + 2), layout)
-    g = np.asarray(grad)
+    g = asarray(grad, fname, "grad")
     split = len(shape) - spatial_dims
     if g.ndim != len(shape) or g.shape[:split] != shape[:split]:
         raise ValueError(
@@ -750,7 +756,7 @@ def maxunpool2d(y, indices, output_size):
             [4., 0.]]])
     """
     fname = "maxunpool2d"
-    v = np.asarray(y)
+    v = asarray(y, fname, "y")
     _check_ndim(v, fname, "y", (3, 4), "(N, C, h, w) or (C, h, w)")
     size = _input_shape(output_size, fname, (2, v.ndim), f"(H, W) or {v.shape[:-2] + ('H', 'W')}", "output_size")
     if len(size) == v.ndim and size[:-2] != v.shape[:-2]:
@@ -866,8 +872,8 @@ def global_maxpool2d_backward(grad, indices, input_shape):
     """
     fname = "global_maxpool2d_backward"
     shape = _input_shape(input_shape, fname, (3, 4), "(N, C, H, W) or (C, H, W)")
-    g = np.asarray(grad)
-    ind = np.asarray(indices)
+    g = asarray(grad, fname, "grad")
+    ind = asarray(indices, fname, "indices")
     if g.shape != shape[:-2]:
         raise ValueError(f"{fname}: `grad` must have shape {shape[:-2]}, got {g.shape}")
     if ind.shape != g.shape:

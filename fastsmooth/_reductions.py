@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
+from ._arrays import as_float_array, asarray, cast, check_temperature, normalize_axes, to_rows
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -107,10 +107,8 @@ def _inv_t(tau, dtype):
 
 
 def _cast(arr, dtype):
-    """``arr`` as ``dtype`` (no warning on float16 overflow); 0-d becomes a scalar."""
-    if arr.dtype != dtype:
-        with np.errstate(over="ignore"):
-            arr = arr.astype(dtype)
+    """``arr`` as ``dtype`` (quietly: :func:`._arrays.cast`); 0-d becomes a scalar."""
+    arr = cast(arr, dtype)
     return arr[()] if arr.ndim == 0 else arr
 
 
@@ -1292,7 +1290,7 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0):
     fname = "soft_argmax2d_backward"
     a, out_dtype, rows = _heatmap_rows(x, fname)
     tau = check_temperature(temperature, fname)
-    g = np.asarray(grad)
+    g = asarray(grad, fname, "grad")
     want = a.shape[:-2] + (2,)
     if g.shape != want:
         raise ValueError(f"{fname}: `grad` must have shape {want}, got {g.shape}")
@@ -1405,7 +1403,7 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(x, fname)
     normalize_axes(axis, a.ndim, fname, multiple=False)
     check_temperature(temperature, fname)
-    return hardmax(a, axis).astype(out_dtype, copy=False), _cast(
+    return _cast(hardmax(a, axis), out_dtype), _cast(
         softmax(a, axis, temperature=temperature), out_dtype
     )
 

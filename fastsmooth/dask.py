@@ -642,7 +642,7 @@ def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro",
     x, t = _fbeta_inputs(logits, target, "sigmoid", "soft_fbeta_loss_backward")
     total = _counts(x, t, settings, split_every).rechunk(-1).to_delayed().ravel()[0]
     del settings["activation"]
-    out_dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    out_dtype = float_dtypes(x.dtype, "soft_fbeta_loss_backward", "logits")[1]  # as each block returns
     return da.map_blocks(_block_fbeta_grad, x, t, total, grad, settings, dtype=out_dtype)
 
 
