@@ -381,10 +381,12 @@ def _softmax_counts(x, labels, y, inv_t, chunk, out):
                     acc[j, k] += np.float64(blk[j, k])
 
 
-@jit(fastmath=REDUCTION_FASTMATH)
+@jit
 def _weighted_dot(p, a, b, y, label):
     """``sum_k g_k p_k`` in float64, ``g_k = a_k (1 - y_k) + b_k y_k`` (``y`` None:
-    one-hot of ``label``)."""
+    one-hot of ``label``). Without ``reassoc``: it would let LLVM rewrite ``g_k`` as
+    ``a_k + (b_k - a_k) y_k``, which is not ``b_k`` at ``y_k = 1``, and ``g - <g, p>``
+    in :func:`_softmax_row_grad` would then be off by the last bit of ``g``."""
     s = 0.0
     one = p.dtype.type(1.0)
     for k in range(U(0), U(p.size)):

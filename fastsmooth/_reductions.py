@@ -42,6 +42,7 @@ from ._rowops import (
     row_dot,
     row_sum,
     scale_lanes,
+    scaled_gap,
     scatter_group,
     weighted_exp_sum,
 )
@@ -270,7 +271,7 @@ def _short_log_softmax(x, inv_t, y):
                     v = bj[i]
                     mi = m[i]
                     # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
-                    z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else (v - mi) * inv_t
+                    z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else scaled_gap(v, mi, inv_t)
                     bj[i] = z - shift[i]
             scatter_group(buf, r0, g, y)
 
@@ -747,7 +748,7 @@ def _log_softmax_piece(x, m, s, inv_t, lo, hi, y):
     else:
         shift = x.dtype.type(math.log1p(s))
         for i in range(U(lo), U(hi)):
-            y[i] = (x[i] - m) * inv_t - shift
+            y[i] = scaled_gap(x[i], m, inv_t) - shift
 
 
 @kernel
@@ -1458,7 +1459,7 @@ def merge_lse_states(states, axes, inv_t):
     rows, (m, s) = _state_fields(states, axes, "ms")
     m_out = np.empty(m.shape[0])
     s_out = np.empty(m.shape[0])
-    _merge_pieces(m, s, np.float64(inv_t), m_out, s_out)
+    _merge_chunks(m, s, np.float64(inv_t), m_out, s_out, parallel=False)
     return rows.reduced(_state(LSE_STATE, m=m_out, s=s_out), True)
 
 

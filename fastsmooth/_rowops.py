@@ -67,6 +67,7 @@ __all__ = [
     "lse_state",
     "lse_merge",
     "lse_value",
+    "scaled_gap",
     "exp_store_sum",
     "weighted_exp_sum",
     "chunk_dot",
@@ -235,6 +236,16 @@ def lse_merge(m1, s1, m2, s2, inv_t):
 
 
 @jit
+def scaled_gap(v, m, inv_t):
+    """``(v - m) * inv_t`` for ``v <= m``, also where ``v - m`` alone overflows
+    (``v = -3e38``, ``m = 3e38`` in float32) while the scaled gap does not: then
+    ``v * inv_t - m * inv_t``. Log-softmax needs it; where the gap only feeds ``exp``
+    the overflow is harmless (``exp(-inf) = 0`` either way)."""
+    d = v - m
+    return d * inv_t if d > -np.inf else v * inv_t - m * inv_t
+
+
+@jit
 def lse_value(m, s, tau):
     """Finish a state: ``m + tau * log1p(s)`` (float64), with the special rows:
     no element above ``-inf`` gives ``-inf`` (nan if a nan was seen)."""
@@ -281,20 +292,24 @@ def weighted_exp_sum(x, lo, hi, m, inv_t):
 
 @jit(fastmath=REDUCTION_FASTMATH)
 def chunk_dot(a, b, lo, hi):
-    """``sum(a[i] * b[i])`` over ``[lo, hi)``, at most one :data:`CHUNK`, in float64:
-    blocks of :data:`SUM_BLOCK` summed in the dtype of ``a`` (vector speed), added in
-    float64. ``b`` None sums ``a`` alone."""
+    """``sum(a[i] * b[i])`` over ``[lo, hi)``, at most one :data:`CHUNK`, in float64
+    (float32 products are exact in float64): blocks of :data:`SUM_BLOCK` summed in
+    vector lanes, the block sums added in order. ``b`` None sums ``a`` alone.
+
+    These sums feed the backward passes ``y (g - sum g y)`` and ``g - e^y sum g``, where
+    the difference cancels: summed in float32, the last bits of the sum would be a large
+    relative error of the result. In float64 the result is rounded once, at the end."""
     s = 0.0
     for blo in range(lo, hi, SUM_BLOCK):
         bhi = min(blo + SUM_BLOCK, hi)
-        t = a.dtype.type(0.0)
+        t = 0.0
         if b is None:
             for i in range(U(blo), U(bhi)):
-                t += a[i]
+                t += np.float64(a[i])
         else:
             for i in range(U(blo), U(bhi)):
-                t += a[i] * b[i]
-        s += np.float64(t)
+                t += np.float64(a[i]) * np.float64(b[i])
+        s += t
     return s
 
 
