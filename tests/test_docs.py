@@ -121,8 +121,10 @@ def test_guide_pages_are_in_the_order_of_the_source_notes():
     toc = (DOCS / "guide" / "index.md").read_text()
     toctree = toc[toc.index("```{toctree}"):].split("\n")
     pages = [line.strip() for line in toctree if re.fullmatch(r"[a-z_]+", line.strip())]
-    assert pages == ["subgradients", "smooth_max", "softmax", "soft_argmax", "straight_through", "maxpool",
-                     "losses", "dask_and_threads"]
+    # the pages of the source notes' ideas come first, in their order; topics beyond them follow
+    assert pages[:8] == ["subgradients", "smooth_max", "softmax", "soft_argmax", "straight_through", "maxpool",
+                         "losses", "dask_and_threads"]
+    assert "reproducibility" in pages[8:]
     for p in pages:
         assert (DOCS / "guide" / f"{p}.md").exists()
 
