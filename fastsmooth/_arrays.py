@@ -24,6 +24,9 @@ __all__ = [
     "check_temperature",
     "Rows",
     "to_rows",
+    "check_out",
+    "direct_out",
+    "finish_out",
 ]
 
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
@@ -112,6 +115,80 @@ def check_temperature(temperature, fname, name="temperature"):
     if not (np.isfinite(t) and t > 0.0):
         raise ValueError(f"{fname}: `{name}` must be a finite number > 0, got {temperature!r}")
     return t
+
+
+# ---------------------------------------------------------------------------------------
+# ``out=``: the caller's buffer for a result
+
+
+def check_out(out, shape, dtype, fname, name="out"):
+    """``out`` checked as the buffer for a result of ``shape`` and ``dtype``: a writeable
+    ndarray of exactly that shape (``ValueError`` otherwise) and dtype (``TypeError``;
+    no casting, as NumPy's ``casting="no"``). A 0-d result takes a 0-d array."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(
+            f"{fname}: `{name}` must be a NumPy array (ndarray) or None, got "
+            f"{type(out).__name__}"
+        )
+    if out.dtype != dtype:
+        raise TypeError(f"{fname}: `{name}` must have dtype {np.dtype(dtype)}, got {out.dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{fname}: `{name}` must have shape {tuple(shape)}, got {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{fname}: `{name}` is read-only")
+    return out
+
+
+def direct_out(out, shape, dtype, fname, *inputs):
+    """For a kernel that can write its result straight into the caller's buffer:
+    ``out`` (checked by :func:`check_out`) when it is C-contiguous and shares no memory
+    with ``inputs``; None when there is no ``out`` or when the result must be computed
+    into a fresh array and copied (a strided ``out``, or one that overlaps an input --
+    both supported, through :func:`finish_out`)."""
+    if out is None:
+        return None
+    check_out(out, shape, dtype, fname)
+    if not out.flags.c_contiguous:
+        return None
+    for a in inputs:
+        if isinstance(a, np.ndarray) and np.may_share_memory(out, a):
+            return None
+    return out
+
+
+def finish_out(result, out, fname):
+    """The value a public function returns: ``result`` itself when ``out`` is None, else
+    ``result`` written into ``out`` (checked by :func:`check_out`) and ``out``.
+
+    Every public function that returns arrays takes ``out=`` through this one helper.
+    ``result`` is an array or NumPy scalar (0-d: ``out`` is a 0-d array), or a tuple of
+    them -- then ``out`` is a tuple of as many buffers, each one an array or None (that
+    result is returned as computed). The result is complete before ``out`` is written,
+    so ``out`` may be one of the inputs or overlap them (an in-place call): the answer
+    is the one a call without ``out`` gives."""
+    if out is None:
+        return result
+    if isinstance(result, tuple):
+        if not isinstance(out, tuple) or len(out) != len(result):
+            raise TypeError(
+                f"{fname}: `out` must be a tuple of {len(result)} arrays (or None), got "
+                f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else "")
+            )
+        for i, (r, o) in enumerate(zip(result, out)):
+            if o is not None:
+                r = np.asarray(r)
+                check_out(o, r.shape, r.dtype, fname, f"out[{i}]")
+        values = [r if o is None else _put(r, o) for r, o in zip(result, out)]
+        return result._make(values) if hasattr(result, "_make") else tuple(values)
+    r = np.asarray(result)
+    check_out(out, r.shape, r.dtype, fname)
+    return _put(r, out)
+
+
+def _put(r, out):
+    if r is not out:
+        np.copyto(out, r, casting="no")
+    return out
 
 
 class Rows:

@@ -29,7 +29,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array
+from ._arrays import as_float_array, finish_out
 from ._config import jit, kernel, use_parallel
 from ._reductions import _cast
 from ._rowops import block_max
@@ -467,7 +467,7 @@ def _backward(fname, grad, indices, input_shape, spatial_dims):
 # maxpool2d
 
 
-def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, out=None):
     r"""2-D max-pooling that also returns where each maximum came from.
 
     .. math::
@@ -494,6 +494,9 @@ def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     ceil_mode : bool, default False
         Round the output size up instead of down (a last, partial window is added when
         it starts inside the input or the left padding).
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -544,10 +547,10 @@ def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     geometry = _geometry(fname, shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     y, idx = _maxpool(planes, geometry)
     out_shape = shape[:-2] + geometry[-1]
-    return _cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)
+    return finish_out((_cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)), out, fname)
 
 
-def maxpool2d_backward(grad, indices, input_shape):
+def maxpool2d_backward(grad, indices, input_shape, *, out=None):
     r"""Vector-Jacobian product of :func:`maxpool2d`: scatter-add ``grad`` to the saved
     positions.
 
@@ -565,6 +568,9 @@ def maxpool2d_backward(grad, indices, input_shape):
         The indices returned by :func:`maxpool2d`.
     input_shape : tuple of ints
         Shape of the forward input ``x``: (N, C, H, W) or (C, H, W).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -598,14 +604,14 @@ def maxpool2d_backward(grad, indices, input_shape):
     >>> fs.maxpool2d_backward(np.ones_like(y), idx, x.shape)
     array([[[0., 0., 1., 1.]]])
     """
-    return _backward("maxpool2d_backward", grad, indices, input_shape, 2)
+    return finish_out(_backward("maxpool2d_backward", grad, indices, input_shape, 2), out, "maxpool2d_backward")
 
 
 # ---------------------------------------------------------------------------------------
 # maxpool1d
 
 
-def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, out=None):
     r"""1-D max-pooling that also returns where each maximum came from.
 
     .. math::
@@ -627,6 +633,9 @@ def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
         Step between the taps of a window.
     ceil_mode : bool, default False
         Round the output length up instead of down.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -652,13 +661,13 @@ def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     """
     fname = "maxpool1d"
     planes, shape, out_dtype = _as_planes(x, fname, 1)
-    k, s, p, d, out = _geometry(fname, shape[-1:], kernel_size, stride, padding, dilation, ceil_mode)
-    y, idx = _maxpool(planes, ((1,) + k, (1,) + s, (0,) + p, (1,) + d, (1,) + out))
-    out_shape = shape[:-1] + out
-    return _cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)
+    k, s, p, d, size = _geometry(fname, shape[-1:], kernel_size, stride, padding, dilation, ceil_mode)
+    y, idx = _maxpool(planes, ((1,) + k, (1,) + s, (0,) + p, (1,) + d, (1,) + size))
+    out_shape = shape[:-1] + size
+    return finish_out((_cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)), out, fname)
 
 
-def maxpool1d_backward(grad, indices, input_shape):
+def maxpool1d_backward(grad, indices, input_shape, *, out=None):
     r"""Vector-Jacobian product of :func:`maxpool1d`: scatter-add ``grad`` to the saved
     positions.
 
@@ -675,6 +684,9 @@ def maxpool1d_backward(grad, indices, input_shape):
         The indices returned by :func:`maxpool1d`.
     input_shape : tuple of ints
         Shape of the forward input: (N, C, L) or (C, L).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -695,14 +707,14 @@ def maxpool1d_backward(grad, indices, input_shape):
     >>> fs.maxpool1d_backward([[1.0, 1.0, 1.0]], idx, x.shape)
     array([[1., 0., 0., 2., 0.]])
     """
-    return _backward("maxpool1d_backward", grad, indices, input_shape, 1)
+    return finish_out(_backward("maxpool1d_backward", grad, indices, input_shape, 1), out, "maxpool1d_backward")
 
 
 # ---------------------------------------------------------------------------------------
 # maxunpool2d
 
 
-def maxunpool2d(y, indices, output_size):
+def maxunpool2d(y, indices, output_size, *, out=None):
     r"""Put pooled values back at their positions, zeros elsewhere: the inverse
     placement of :func:`maxpool2d`, as ``torch.nn.functional.max_unpool2d``.
 
@@ -719,6 +731,9 @@ def maxunpool2d(y, indices, output_size):
         Flat positions within each output plane (typically from :func:`maxpool2d`).
     output_size : tuple of ints
         ``(H, W)``, or the whole output shape ``(N, C, H, W)`` / ``(C, H, W)``.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -757,7 +772,7 @@ def maxunpool2d(y, indices, output_size):
         raise ValueError(
             f"{fname}: `output_size` {size} must have the leading dims {v.shape[:-2]} of `y`"
         )
-    return _scatter(fname, v, indices, v.shape[:-2], size[-2:], False, "y")
+    return finish_out(_scatter(fname, v, indices, v.shape[:-2], size[-2:], False, "y"), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -790,7 +805,7 @@ def _global_max_planes(x, y, idx):
         y[p], idx[p] = _plane_argmax(x[p])
 
 
-def global_maxpool2d(x):
+def global_maxpool2d(x, *, out=None):
     r"""Maximum of each whole ``H x W`` plane, with its flat position.
 
     .. math::
@@ -804,6 +819,9 @@ def global_maxpool2d(x):
     ----------
     x : array_like, shape (N, C, H, W) or (C, H, W)
         Input planes.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -834,10 +852,10 @@ def global_maxpool2d(x):
     y = np.empty(flat.shape[0], flat.dtype)
     idx = np.empty(flat.shape[0], _I64)
     _global_max_planes(flat, y, idx, parallel=use_parallel(flat.size))
-    return _cast(y.reshape(shape[:-2]), out_dtype), idx.reshape(shape[:-2])
+    return finish_out((_cast(y.reshape(shape[:-2]), out_dtype), idx.reshape(shape[:-2])), out, fname)
 
 
-def global_maxpool2d_backward(grad, indices, input_shape):
+def global_maxpool2d_backward(grad, indices, input_shape, *, out=None):
     r"""Vector-Jacobian product of :func:`global_maxpool2d`: ``grad[n, c]`` goes to the
     position ``indices[n, c]`` of its plane, zeros elsewhere.
 
@@ -849,6 +867,9 @@ def global_maxpool2d_backward(grad, indices, input_shape):
         The indices returned by :func:`global_maxpool2d`.
     input_shape : tuple of ints
         Shape of the forward input: (N, C, H, W) or (C, H, W).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -872,4 +893,6 @@ def global_maxpool2d_backward(grad, indices, input_shape):
         raise ValueError(f"{fname}: `grad` must have shape {shape[:-2]}, got {g.shape}")
     if ind.shape != g.shape:
         raise ValueError(f"{fname}: `indices` must have the shape of `grad` {g.shape}, got {ind.shape}")
-    return _scatter(fname, g[..., None], ind[..., None], shape[:-2], shape[-2:], True, "grad")
+    return finish_out(
+        _scatter(fname, g[..., None], ind[..., None], shape[:-2], shape[-2:], True, "grad"), out, fname
+    )

@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
+from ._arrays import as_float_array, check_temperature, finish_out, normalize_axes, to_rows
 from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -283,7 +283,7 @@ def _short(n):
 # logsumexp
 
 
-def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
+def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, out=None):
     r"""Smooth maximum: the LogSumExp of ``x`` along ``axis`` at a temperature.
 
     .. math::
@@ -306,6 +306,9 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
         :math:`\tau`, a finite number > 0.
     keepdims : bool, default False
         Keep the reduced axes with size one.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -353,8 +356,8 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    out = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
-    return _cast(rows.reduced(out, keepdims), out_dtype)
+    res = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
+    return finish_out(_cast(rows.reduced(res, keepdims), out_dtype), out, fname)
 
 
 @kernel
@@ -505,7 +508,7 @@ def _softmax_rows_any(rows, tau, parallel):
     return y
 
 
-def softmax(x, axis=-1, *, temperature=1.0):
+def softmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""Smooth one-hot argmax: the softmax of ``x / temperature`` along ``axis``.
 
     .. math::
@@ -525,6 +528,9 @@ def softmax(x, axis=-1, *, temperature=1.0):
         Axis or axes to normalise over.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -568,7 +574,7 @@ def softmax(x, axis=-1, *, temperature=1.0):
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
     y = _softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
-    return _cast(rows.restore(y), out_dtype)
+    return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
 
 
 @kernel
@@ -593,7 +599,7 @@ def _softmax_backward_apply(g, y, dots, inv_t, piece, pieces, dx):
         _softmax_backward_piece(g[r], y[r], dots[r], inv_t, lo, min(n, lo + piece), dx[r])
 
 
-def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
+def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`softmax`, from its saved output ``y``.
 
     .. math::
@@ -612,6 +618,9 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
         As in the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -648,7 +657,7 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     else:
         dots = _row_sums(g, rows.data, pieces, piece, parallel)
         _softmax_backward_apply(g, rows.data, dots, inv_t, piece, pieces, dx, parallel=parallel)
-    return _cast(rows.restore(dx), out_dtype)
+    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -689,7 +698,7 @@ def _log_softmax_apply(x, m, s, inv_t, piece, pieces, y):
         _log_softmax_piece(x[r], m[r], s[r], inv_t, lo, min(n, lo + piece), y[r])
 
 
-def log_softmax(x, axis=-1, *, temperature=1.0):
+def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""Logarithm of :func:`softmax`, computed without forming the softmax.
 
     .. math::
@@ -706,6 +715,9 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
         Axis or axes to normalise over.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -753,7 +765,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
     else:
         m, s, pieces, piece = _row_stats(rows.data, inv_t, parallel)
         _log_softmax_apply(rows.data, m, s, inv_t, piece, pieces, y, parallel=parallel)
-    return _cast(rows.restore(y), out_dtype)
+    return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
 
 
 @jit
@@ -779,7 +791,7 @@ def _log_softmax_backward_apply(g, y, gsums, inv_t, piece, pieces, dx):
         _log_softmax_backward_piece(g[r], y[r], gsums[r], inv_t, lo, min(n, lo + piece), dx[r])
 
 
-def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
+def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`log_softmax`, from its saved output ``y``.
 
     .. math::
@@ -797,6 +809,9 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
         As in the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -826,7 +841,7 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     else:
         gsums = _row_sums(g, None, pieces, piece, parallel)
         _log_softmax_backward_apply(g, rows.data, gsums, inv_t, piece, pieces, dx, parallel=parallel)
-    return _cast(rows.restore(dx), out_dtype)
+    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -899,7 +914,7 @@ def _soft_argmax_finish(m, s, w, out):
         out[r] = np.nan if m[r] == -np.inf else w[r] / s[r]
 
 
-def soft_argmax(x, axis=-1, *, temperature=1.0):
+def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""Smooth argmax: the expected index under ``softmax(x / temperature)``.
 
     .. math::
@@ -917,6 +932,9 @@ def soft_argmax(x, axis=-1, *, temperature=1.0):
         The axis whose positions are averaged.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -949,13 +967,13 @@ def soft_argmax(x, axis=-1, *, temperature=1.0):
     rows = to_rows(a, axes)
     inv_t = _inv_t(tau, a.dtype)
     parallel = use_parallel(rows.data.size)
-    out = np.empty(rows.data.shape[0], a.dtype)
+    res = np.empty(rows.data.shape[0], a.dtype)
     if _short(rows.data.shape[1]):
-        _short_soft_argmax(rows.data, inv_t, out, parallel=parallel)
+        _short_soft_argmax(rows.data, inv_t, res, parallel=parallel)
     else:
         m, s, w, _, _ = _soft_argmax_moments(rows.data, inv_t, parallel)
-        _soft_argmax_finish(m, s, w, out)
-    return _cast(rows.reduced(out, False), out_dtype)
+        _soft_argmax_finish(m, s, w, res)
+    return finish_out(_cast(rows.reduced(res, False), out_dtype), out, fname)
 
 
 @kernel
@@ -982,7 +1000,7 @@ def _soft_argmax_backward_pieces(g, x, m, s, w, inv_t, piece, pieces, dx):
                 dr[i] = exp((xr[i] - mr) * inv_t) * (coef * (i - a))
 
 
-def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0):
+def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`soft_argmax`.
 
     .. math::
@@ -1000,6 +1018,9 @@ def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0):
         As in the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1031,7 +1052,7 @@ def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0):
     _soft_argmax_backward_pieces(
         g, rows.data, m, s, w, np.float64(inv_t), piece, pieces, dx, parallel=parallel
     )
-    return _cast(rows.restore(dx), out_dtype)
+    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1113,7 +1134,7 @@ def _heatmap_rows(x, fname):
     return a, out_dtype, rows
 
 
-def soft_argmax2d(x, *, temperature=1.0):
+def soft_argmax2d(x, *, temperature=1.0, out=None):
     r"""Smooth 2-D argmax of heatmaps: the expected (row, col) under a softmax taken
     over each whole ``H x W`` plane of the last two axes.
 
@@ -1131,6 +1152,9 @@ def soft_argmax2d(x, *, temperature=1.0):
         Heatmaps.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1158,16 +1182,16 @@ def soft_argmax2d(x, *, temperature=1.0):
     a, out_dtype, rows = _heatmap_rows(x, fname)
     tau = check_temperature(temperature, fname)
     n_rows, n = rows.data.shape
-    out = np.empty((n_rows, 2), np.float64)
+    res = np.empty((n_rows, 2), np.float64)
     e = np.empty_like(rows.data)
     _soft_argmax2d_rows(
-        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), out, e, e, None,
+        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), res, e, e, None,
         parallel=use_parallel(rows.data.size),
     )
-    return _cast(out.reshape(a.shape[:-2] + (2,)), out_dtype)
+    return finish_out(_cast(res.reshape(a.shape[:-2] + (2,)), out_dtype), out, fname)
 
 
-def soft_argmax2d_backward(grad, x, *, temperature=1.0):
+def soft_argmax2d_backward(grad, x, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`soft_argmax2d`.
 
     .. math::
@@ -1183,6 +1207,9 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0):
         The input of the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1212,7 +1239,7 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0):
         rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), g, e, dx, g,
         parallel=use_parallel(rows.data.size),
     )
-    return _cast(dx.reshape(a.shape), out_dtype)
+    return finish_out(_cast(dx.reshape(a.shape), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1230,7 +1257,7 @@ def _hardmax_rows(x, out):
             orow[first_argmax(x[r], 0, n)] = 1.0
 
 
-def hardmax(x, axis=-1):
+def hardmax(x, axis=-1, *, out=None):
     r"""One-hot of the argmax along ``axis``: the hard function that :func:`softmax`
     smooths.
 
@@ -1244,6 +1271,9 @@ def hardmax(x, axis=-1):
         Input.
     axis : int, default -1
         The axis along which to take the argmax.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1268,12 +1298,12 @@ def hardmax(x, axis=-1):
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname, multiple=False)
     rows = to_rows(a, axes)
-    out = np.empty_like(rows.data)
-    _hardmax_rows(rows.data, out, parallel=use_parallel(rows.data.size))
-    return _cast(rows.restore(out), out_dtype)
+    res = np.empty_like(rows.data)
+    _hardmax_rows(rows.data, res, parallel=use_parallel(rows.data.size))
+    return finish_out(_cast(rows.restore(res), out_dtype), out, fname)
 
 
-def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
+def straight_through_hardmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""The straight-through estimator of :func:`hardmax`: hard forward, soft backward.
 
     Returns ``(hard, soft)`` with ``hard = hardmax(x)`` and
@@ -1291,6 +1321,9 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
         Axis of the categories.
     temperature : float, default 1.0
         Temperature of the surrogate softmax.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1312,9 +1345,8 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(x, fname)
     normalize_axes(axis, a.ndim, fname, multiple=False)
     check_temperature(temperature, fname)
-    return hardmax(a, axis).astype(out_dtype, copy=False), _cast(
-        softmax(a, axis, temperature=temperature), out_dtype
-    )
+    hard = hardmax(a, axis).astype(out_dtype, copy=False)
+    return finish_out((hard, _cast(softmax(a, axis, temperature=temperature), out_dtype)), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
