@@ -38,17 +38,30 @@ Cache
 -----
 Kernels are cached on disk (``cache=True``). Where Numba finds no writable cache
 directory (a read-only install), :func:`_njit` compiles without a cache and warns once.
+
+First compile
+-------------
+Compiling a kernel takes seconds (more on a busy machine), loading it from the cache
+milliseconds. The first time a fastsmooth kernel takes longer than
+:data:`COMPILE_NOTICE_SECONDS` to compile in a process, one :class:`CompileNotice`
+(a ``UserWarning``) says so on stderr -- while it compiles, so that a user knows why the
+call is slow. ``warnings.filterwarnings("ignore", category=fastsmooth.CompileNotice)``
+silences it; :func:`fastsmooth.warmup` compiles ahead of time.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import types
 import warnings
 
 import numba
+from numba.core import event as _event
 
 __all__ = [
+    "COMPILE_NOTICE_SECONDS",
+    "CompileNotice",
     "FASTMATH",
     "REDUCTION_FASTMATH",
     "PARALLEL_MIN_ELEMENTS",
@@ -141,14 +154,47 @@ class Kernel:
     Call it with ``parallel=`` chosen by :func:`use_parallel`; each twin is compiled
     lazily on its first call and cached on disk. A parallel call runs on at most
     :func:`num_threads` threads (see :func:`set_max_threads`).
+
+    Lazy: the two Numba dispatchers are made on first use (:attr:`serial`,
+    :attr:`parallel_kernel`), not at import -- ``import fastsmooth`` builds none of the
+    kernels' dispatchers. A kernel is only ever called from Python (never from another
+    jitted function), so Numba never needs to see the dispatcher when it types a caller;
+    the :func:`jit` helpers, which kernels call, stay eager.
     """
 
-    __slots__ = ("__name__", "serial", "parallel_kernel")
+    __slots__ = ("__name__", "_fn", "_fastmath", "_serial", "_parallel")
 
     def __init__(self, fn, fastmath=FASTMATH):
         self.__name__ = fn.__name__
-        self.parallel_kernel = _njit(fn, fastmath=fastmath, parallel=True)
-        self.serial = _njit(_renamed(fn, "_serial"), fastmath=fastmath, parallel=False)
+        self._fn = fn
+        self._fastmath = fastmath
+        self._serial = None
+        self._parallel = None
+        _KERNELS.append(self)
+
+    @property
+    def serial(self):
+        """The serial twin's dispatcher (made on first use)."""
+        d = self._serial
+        if d is None:
+            with _build_lock:
+                if self._serial is None:
+                    self._serial = _njit(
+                        _renamed(self._fn, "_serial"), fastmath=self._fastmath, parallel=False
+                    )
+            d = self._serial
+        return d
+
+    @property
+    def parallel_kernel(self):
+        """The ``parallel=True`` dispatcher (made on first use)."""
+        d = self._parallel
+        if d is None:
+            with _build_lock:
+                if self._parallel is None:
+                    self._parallel = _njit(self._fn, fastmath=self._fastmath, parallel=True)
+            d = self._parallel
+        return d
 
     def __call__(self, *args, parallel):
         if not parallel:
@@ -170,11 +216,113 @@ class Kernel:
         return f"<fastsmooth kernel {self.__name__}>"
 
 
+_build_lock = threading.Lock()
+_KERNELS = []
+
+
+def all_kernels():
+    """Every :class:`Kernel` made so far (one per ``@kernel`` function)."""
+    return tuple(_KERNELS)
+
+
 def kernel(fn=None, *, fastmath=FASTMATH):
     """Decorator: turn a function with a ``prange`` loop into a :class:`Kernel`."""
     if fn is None:
         return lambda f: Kernel(f, fastmath)
     return Kernel(fn, fastmath)
+
+
+# ---------------------------------------------------------------------------------------
+# The first-compile notice
+
+
+class CompileNotice(UserWarning):
+    """The warning said once per process, on stderr, when compiling a fastsmooth kernel
+    takes more than a second (``fastsmooth._config.COMPILE_NOTICE_SECONDS``): why the
+    first call is slow. It comes while the kernel compiles, on an empty cache only (a
+    kernel loaded from Numba's cache takes milliseconds).
+
+    See Also
+    --------
+    warmup : compiles the kernels ahead of time.
+
+    Examples
+    --------
+    Silence it:
+
+    >>> import warnings
+    >>> import fastsmooth as fs
+    >>> warnings.filterwarnings("ignore", category=fs.CompileNotice)
+    >>> issubclass(fs.CompileNotice, UserWarning)
+    True
+    """
+
+
+#: Seconds a kernel may compile before the :class:`CompileNotice` is given.
+COMPILE_NOTICE_SECONDS = 1.0
+
+_notice_lock = threading.Lock()
+_notice_given = False
+
+
+def _give_notice(name):
+    global _notice_given
+    with _notice_lock:
+        if _notice_given:
+            return
+        _notice_given = True
+    # warn_explicit at a place with no source line: one line on stderr, from any thread
+    warnings.warn_explicit(
+        f"fastsmooth is compiling kernel {name} for this machine (first use with an empty "
+        "cache: a few seconds per function, once; later calls and new processes load the "
+        "kernels from Numba's cache; `fastsmooth warmup` compiles them ahead of time)",
+        CompileNotice,
+        filename="fastsmooth",
+        lineno=0,
+        module="fastsmooth",
+    )
+
+
+class _CompileWatch(_event.Listener):
+    """Listens to Numba's ``numba:compile`` events (a compile, not a cache load) of
+    fastsmooth's dispatchers; the outermost compile of a thread is timed, with a timer
+    that gives the notice while it is still compiling."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    @staticmethod
+    def _ours(event):
+        dispatcher = (event.data or {}).get("dispatcher")
+        fn = getattr(dispatcher, "py_func", None)
+        return getattr(fn, "__module__", "").startswith("fastsmooth")
+
+    def on_start(self, event):
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        local.depth = depth + 1
+        if depth or _notice_given or not self._ours(event):
+            return
+        name = event.data["dispatcher"].py_func.__name__
+        local.started = time.perf_counter()
+        local.name = name
+        local.timer = threading.Timer(COMPILE_NOTICE_SECONDS, _give_notice, (name,))
+        local.timer.daemon = True
+        local.timer.start()
+
+    def on_end(self, event):
+        local = self._local
+        local.depth -= 1
+        timer = getattr(local, "timer", None)
+        if local.depth or timer is None:
+            return
+        timer.cancel()
+        local.timer = None
+        if time.perf_counter() - local.started >= COMPILE_NOTICE_SECONDS:
+            _give_notice(local.name)  # (the timer may not have run yet)
+
+
+_event.register("numba:compile", _CompileWatch())
 
 
 # ---------------------------------------------------------------------------------------

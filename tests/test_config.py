@@ -225,8 +225,10 @@ def test_read_only_install_imports_and_computes_with_one_warning(tmp_path):
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["file"] == str(top / "site" / "fastsmooth" / "__init__.py")
     assert report["ok"]
-    assert len(report["warnings"]) == 1, report
-    assert report["warnings"][0].startswith("RuntimeWarning: fastsmooth: compiled kernels will not be cached")
+    # (besides the first-compile notice: with no cache every kernel compiles)
+    warned = [w for w in report["warnings"] if not w.startswith("CompileNotice: ")]
+    assert len(warned) == 1, report
+    assert warned[0].startswith("RuntimeWarning: fastsmooth: compiled kernels will not be cached")
     assert sorted(p.name for p in (top / "site" / "fastsmooth").iterdir()) == before
     if os.geteuid() != 0:
         assert report["mode"] == "read-only"
