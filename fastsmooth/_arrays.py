@@ -27,6 +27,7 @@ __all__ = [
     "check_out",
     "direct_out",
     "finish_out",
+    "fast_rows",
 ]
 
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
@@ -67,6 +68,8 @@ def normalize_axes(axis, ndim, fname, *, multiple=True):
     """Sorted tuple of non-negative axes. ``axis`` is an int, or (if ``multiple``) a
     tuple of ints or None for all axes. Out of range or repeated axes raise
     ``numpy.exceptions.AxisError`` (a ``ValueError``); wrong types ``TypeError``."""
+    if type(axis) is int and -ndim <= axis < ndim:  # fast path: one int axis
+        return (axis % ndim,)
     if axis is None:
         if not multiple:
             raise TypeError(f"{fname}: `axis` must be an int, got None")
@@ -98,6 +101,8 @@ def normalize_axes(axis, ndim, fname, *, multiple=True):
 
 def check_real(value, fname, name):
     """``value`` (a real number or a 0-d real array; not a bool) as a Python float."""
+    if type(value) is float:  # fast path: the common call
+        return value
     v = value
     if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
         v = v.item()
@@ -115,6 +120,31 @@ def check_temperature(temperature, fname, name="temperature"):
     if not (np.isfinite(t) and t > 0.0):
         raise ValueError(f"{fname}: `{name}` must be a finite number > 0, got {temperature!r}")
     return t
+
+
+# ---------------------------------------------------------------------------------------
+# The fast path of the common call
+
+
+def fast_rows(x, axis, out):
+    """``x`` as rows ``(R, n)`` over its last axis, or None: the fast path of a row
+    function, for the common call that no check can fail -- ``x`` a non-empty,
+    C-contiguous float32/float64 ndarray, ``axis`` the int -1 (or ``x.ndim - 1``), no
+    ``out``. A few attribute reads instead of the full checks (``np.asarray``, the dtype
+    rule, axis normalisation, the :class:`Rows` layout); everything else returns None
+    and takes the full path, with its messages."""
+    if out is None and type(x) is np.ndarray and type(axis) is int:
+        dt = x.dtype
+        nd = x.ndim
+        if (
+            (dt is _F64 or dt is _F32)
+            and nd
+            and (axis == -1 or axis == nd - 1)
+            and x.size
+            and x.flags.c_contiguous
+        ):
+            return x.reshape(-1, x.shape[-1])
+    return None
 
 
 # ---------------------------------------------------------------------------------------
@@ -195,7 +225,7 @@ class Rows:
     """An array seen as C-contiguous rows ``(R, n)``: the reduced axes moved last and
     flattened into ``n``, the kept axes flattened into ``R`` (in their C order)."""
 
-    __slots__ = ("data", "shape", "axes", "perm", "moved_shape")
+    __slots__ = ("data", "shape", "axes", "perm", "moved_shape", "moved")
 
     def __init__(self, data, shape, axes, perm, moved_shape):
         self.data = data
@@ -203,6 +233,7 @@ class Rows:
         self.axes = axes
         self.perm = perm
         self.moved_shape = moved_shape
+        self.moved = perm != tuple(range(len(perm)))
 
     @property
     def reduced_shape(self):
@@ -238,7 +269,7 @@ class Rows:
 
     def restore(self, out_rows):
         """Rows of the input's size back to the input's shape and axis order (a view)."""
-        if self.perm == tuple(range(len(self.perm))):
+        if not self.moved:
             return out_rows.reshape(self.shape)
         inverse = np.argsort(self.perm)
         return out_rows.reshape(self.moved_shape).transpose(inverse)

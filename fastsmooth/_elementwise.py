@@ -429,6 +429,8 @@ def _grad_like(grad, shape, order, dtype, fname, name="grad"):
 
 def _check_share(value, lo, hi, fname, name):
     """A real number in ``[lo, hi]``, as a Python float."""
+    if type(value) is float and lo <= value <= hi:  # fast path: the common call
+        return value
     v = check_real(value, fname, name)
     if not lo <= v <= hi:
         raise ValueError(f"{fname}: `{name}` must be in [{lo:g}, {hi:g}], got {value!r}")
@@ -458,23 +460,18 @@ def _temperature(temperature, dtype, fname):
     return pair
 
 
-def _fast(x, out):
-    """Whether ``x`` takes the fast path: a C-contiguous float32/float64 ndarray of at
-    least one dimension and no ``out`` (a few attribute reads; nothing to convert)."""
-    return (
-        out is None
-        and type(x) is np.ndarray
-        and (x.dtype is _F64 or x.dtype is _F32)
-        and x.ndim > 0
-        and x.flags.c_contiguous
-    )
+def _fast(x):
+    """Whether the ndarray ``x`` takes the fast path: C-contiguous float32/float64 of at
+    least one dimension (a few attribute reads; nothing to convert or check)."""
+    dt = x.dtype
+    return (dt is _F64 or dt is _F32) and x.ndim > 0 and x.flags.c_contiguous
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _unary_op(op, x, fname, temperature=1.0, out=None):
-    if _fast(x, out):
+    if out is None and type(x) is np.ndarray and _fast(x):
         tau, inv_t = _temperature(temperature, x.dtype, fname)
         y = np.empty_like(x)
         flat, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
@@ -493,6 +490,17 @@ def _unary_op(op, x, fname, temperature=1.0, out=None):
 
 
 def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0, out=None):
+    if (out is None and type(x) is np.ndarray and type(grad) is np.ndarray and _fast(x)
+            and grad.dtype is x.dtype and grad.shape == x.shape and grad.flags.c_contiguous):
+        _, inv_t = _temperature(temperature, x.dtype, fname)
+        dx = np.empty_like(x)
+        flat, g, df = (x, grad, dx) if x.ndim == 1 else (x.reshape(-1), grad.reshape(-1), dx.reshape(-1))
+        z = x.dtype.type(at_zero)
+        if use_parallel(x.size):
+            _unary_backward(op, g, flat, z, inv_t, df, parallel=True)
+        else:
+            _unary_backward.serial(op, g, flat, z, inv_t, df)
+        return dx
     a, out_dtype = as_float_array(x, fname)
     _, inv_t = _temperature(temperature, a.dtype, fname)
     flat, order = _flat(a)
@@ -561,6 +569,16 @@ def _sum_to(g, shape):
 
 
 def _binary_op(op, x, y, fname, temperature=1.0, out=None):
+    if (out is None and type(x) is np.ndarray and type(y) is np.ndarray and _fast(x)
+            and y.dtype is x.dtype and y.shape == x.shape and y.flags.c_contiguous):
+        tau, inv_t = _temperature(temperature, x.dtype, fname)
+        res = np.empty_like(x)
+        xf, yf, rf = (x, y, res) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1), res.reshape(-1))
+        if use_parallel(x.size):
+            _binary(op, xf, yf, tau, inv_t, rf, parallel=True)
+        else:
+            _binary.serial(op, xf, yf, tau, inv_t, rf)
+        return res
     xa, ya, out_dtype = _float_pair(x, y, fname)
     shape = _broadcast(xa, ya, fname)
     tau, inv_t = _temperature(temperature, xa.dtype, fname)

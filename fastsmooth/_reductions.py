@@ -16,7 +16,14 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_temperature, finish_out, normalize_axes, to_rows
+from ._arrays import (
+    as_float_array,
+    check_temperature,
+    fast_rows,
+    finish_out,
+    normalize_axes,
+    to_rows,
+)
 from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -79,12 +86,23 @@ def _plan(n_rows, n, parallel):
     return -(-n // piece), piece
 
 
+_INV_T = {}
+
+
 def _inv_t(tau, dtype):
     """``1 / tau`` in ``dtype``, clamped to the largest finite value: an infinite
     reciprocal would turn the maximum's ``0 * inv_t`` into nan, while a huge finite one
-    sends every other term to ``exp(-inf) = 0`` -- exactly the tau -> 0 limit."""
-    with np.errstate(over="ignore"):
-        return min(dtype.type(1.0 / tau), np.finfo(dtype).max)
+    sends every other term to ``exp(-inf) = 0`` -- exactly the tau -> 0 limit. (Memoized:
+    a call repeats one temperature, and this costs more than a small kernel.)"""
+    key = (tau, dtype)
+    hit = _INV_T.get(key)
+    if hit is None:
+        with np.errstate(over="ignore"):
+            hit = min(dtype.type(1.0 / tau), np.finfo(dtype).max)
+        if len(_INV_T) > 256:
+            _INV_T.clear()
+        _INV_T[key] = hit
+    return hit
 
 
 def _cast(arr, dtype):
@@ -352,6 +370,11 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, out=None):
     array([3.12692801, 2.        ])
     """
     fname = "logsumexp"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        res = _logsumexp_any(rows, check_temperature(temperature, fname), use_parallel(rows.size))
+        res = res.reshape(x.shape[:-1] + (1,) * keepdims)
+        return res if res.ndim else res[()]
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
@@ -569,6 +592,10 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None):
     array([0. , 0. , 0.5, 0.5])
     """
     fname = "softmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        tau = check_temperature(temperature, fname)
+        return _softmax_rows_any(rows, tau, use_parallel(rows.size)).reshape(x.shape)
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
@@ -750,22 +777,30 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
     array([       -inf, -0.69314718, -0.69314718])
     """
     fname = "log_softmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        tau = check_temperature(temperature, fname)
+        return _log_softmax_rows_any(rows, tau, use_parallel(rows.size)).reshape(x.shape)
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    parallel = use_parallel(rows.data.size)
-    inv_t = _inv_t(tau, a.dtype)
-    y = np.empty_like(rows.data)
-    n_rows, n = rows.data.shape
-    if _short(n):
-        _short_log_softmax(rows.data, inv_t, y, parallel=parallel)
-    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
-        _log_softmax_rows(rows.data, inv_t, y, parallel=parallel)
-    else:
-        m, s, pieces, piece = _row_stats(rows.data, inv_t, parallel)
-        _log_softmax_apply(rows.data, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    y = _log_softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
     return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
+
+
+def _log_softmax_rows_any(rows, tau, parallel):
+    inv_t = _inv_t(tau, rows.dtype)
+    y = np.empty_like(rows)
+    n_rows, n = rows.shape
+    if _short(n):
+        _short_log_softmax(rows, inv_t, y, parallel=parallel)
+    elif _plan(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
+        _log_softmax_rows(rows, inv_t, y, parallel=parallel)
+    else:
+        m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
+        _log_softmax_apply(rows, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    return y
 
 
 @jit

@@ -160,3 +160,44 @@ def test_read_only_out_is_refused():
     out.flags.writeable = False
     with pytest.raises(ValueError, match="relu: `out` is read-only"):
         fs.relu(x, out=out)
+
+
+# ------------------------------------------------------- the fast path of the common call
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (7,), (3, 5), (2, 3, 40)])
+def test_fast_path_gives_the_bits_of_the_full_path(dtype, shape):
+    """A C-contiguous float array takes the fast path; the same values strided (or
+    with an explicit axis tuple) take the full one: the results are identical."""
+    x = _x(shape).astype(dtype)
+    y = x[::-1].copy()
+    xs = np.repeat(x, 2, axis=-1)[..., ::2]  # the same values, strided: the full path
+    ys = np.repeat(y, 2, axis=-1)[..., ::2]
+    full_axis = (x.ndim - 1,)
+    for f in (fs.softmax, fs.log_softmax, fs.logsumexp):
+        np.testing.assert_array_equal(f(x), f(x, axis=full_axis))
+        assert np.asarray(f(x)).dtype == dtype
+    np.testing.assert_array_equal(fs.logsumexp(x, keepdims=True), fs.logsumexp(x, axis=full_axis, keepdims=True))
+    for f in (fs.relu, fs.sigmoid, fs.softplus, fs.smooth_abs, fs.abs):
+        np.testing.assert_array_equal(f(x), f(xs))
+        assert f(x).dtype == dtype and f(x).shape == x.shape
+    for f in (fs.maximum, fs.smooth_minimum):
+        np.testing.assert_array_equal(f(x, y), f(xs, ys))
+    for f in (fs.relu_backward, fs.sigmoid_backward):
+        np.testing.assert_array_equal(f(y, x), f(ys, xs))
+    assert type(fs.logsumexp(_x((4,)))) is np.float64  # 1-D -> a NumPy scalar, as before
+
+
+def test_fast_path_still_validates_what_can_fail():
+    x = _x((3, 5))
+    with pytest.raises(ValueError, match="softmax: `temperature` must be a finite number > 0"):
+        fs.softmax(x, temperature=-1.0)
+    with pytest.raises(ValueError, match="sigmoid: `temperature`"):
+        fs.sigmoid(x, temperature=float("nan"))
+    with pytest.raises(np.exceptions.AxisError):
+        fs.softmax(x, axis=2)
+    with pytest.raises(TypeError, match="axis"):
+        fs.logsumexp(x, axis=1.0)
+    with pytest.raises(ValueError, match="maximum: `x` of shape"):
+        fs.maximum(x, x[:2])
