@@ -34,6 +34,14 @@ is Numba's per-thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), 
 process-wide by :func:`set_max_threads` (how :mod:`fastsmooth.dask` shares a machine's
 cores between Dask workers).
 
+Busy cores
+----------
+A parallel region ends when its last thread is done, so a parallel kernel waits for any
+thread the OS has not scheduled -- milliseconds when another process holds a core.
+:class:`Kernel` times its parallel launches and, when one was late, runs the serial
+twins for a while (:func:`_timed_launch`); both twins compute the same tasks, so the
+bits do not change. :data:`LATE_POOL_FALLBACK` switches the rule off.
+
 Cache
 -----
 Kernels are cached on disk (``cache=True``). Where Numba finds no writable cache
@@ -162,7 +170,7 @@ class Kernel:
     the :func:`jit` helpers, which kernels call, stay eager.
     """
 
-    __slots__ = ("__name__", "_fn", "_fastmath", "_serial", "_parallel")
+    __slots__ = ("__name__", "_fn", "_fastmath", "_serial", "_parallel", "_rates")
 
     def __init__(self, fn, fastmath=FASTMATH):
         self.__name__ = fn.__name__
@@ -170,6 +178,7 @@ class Kernel:
         self._fastmath = fastmath
         self._serial = None
         self._parallel = None
+        self._rates = {}  # itemsize -> [best serial, best parallel] seconds per element
         _KERNELS.append(self)
 
     @property
@@ -199,6 +208,11 @@ class Kernel:
     def __call__(self, *args, parallel):
         if not parallel:
             return self.serial(*args)
+        if not LATE_POOL_FALLBACK:
+            return self._launch(args)
+        return _timed_launch(self, args)
+
+    def _launch(self, args):
         cap = _max_threads
         if cap is not None:
             # numba's thread count belongs to the calling thread: lower it for this
@@ -218,6 +232,80 @@ class Kernel:
 
 _build_lock = threading.Lock()
 _KERNELS = []
+
+
+# ---------------------------------------------------------------------------------------
+# Busy cores: a late thread pool falls back to the serial twin for a while
+
+#: Time parallel launches and fall back to the serial twins while the thread pool is
+#: late (see :func:`_timed_launch`). Results do not change: both twins compute the same
+#: tasks, so they give the same bits.
+LATE_POOL_FALLBACK = True
+#: A parallel call is late when it takes this much longer than its serial twin would.
+LATE_FACTOR = 1.25
+#: ... and at least this many seconds longer (noise on short calls is not lateness).
+LATE_MARGIN_S = 200e-6
+_BACKOFF_MIN_S = 0.05
+_BACKOFF_MAX_S = 2.0
+_late_until = 0.0
+_backoff = _BACKOFF_MIN_S
+
+
+def _work(args):
+    """``(elements, itemsize)`` of the largest array argument: the size of a call."""
+    n, item = 1, 8
+    for a in args:
+        size = getattr(a, "size", 0)
+        if size > n and hasattr(a, "itemsize"):
+            n, item = size, a.itemsize
+    return n, item
+
+
+def _timed_launch(k, args):
+    """A parallel call of kernel ``k`` that does not wait for a descheduled thread.
+
+    A parallel region ends when its last thread is done; when another process holds a
+    core, that thread may not be scheduled for a scheduler tick or more (4 ms here), and
+    a 0.5 ms kernel takes 8-12 ms. No scheduling inside the region helps, since the
+    region must still wait for the thread to arrive. So the launch is timed: a call that
+    takes ``LATE_FACTOR`` times (and ``LATE_MARGIN_S`` more than) what its serial twin
+    would -- known from the serial calls timed below, or else estimated as 2.5 times the
+    best parallel time per element seen -- marks the pool late. For the next
+    ``_backoff`` seconds (50 ms, doubling up to 2 s while the pool stays late, back to
+    50 ms after a parallel call that was not late) every kernel runs its serial twin,
+    timed to keep its serial rate current; then one parallel call probes the pool again.
+    On a busy machine at most one call every 2 s pays the wait; an idle one never
+    leaves the parallel twins. Both twins compute the same tasks: same bits."""
+    global _late_until, _backoff
+    n, item = _work(args)
+    rates = k._rates.get(item)
+    if rates is None:
+        rates = k._rates[item] = [None, None]
+    t0 = time.perf_counter()
+    if t0 < _late_until:
+        result = k.serial(*args)
+        rate = (time.perf_counter() - t0) / n
+        if rates[0] is None or rate < rates[0]:
+            rates[0] = rate
+        return result
+    result = k._launch(args)
+    dt = time.perf_counter() - t0
+    ser, par = rates
+    expected = ser * n if ser is not None else (2.5 * par * n if par is not None else None)
+    rate = dt / n
+    if par is None or rate < par:
+        rates[1] = rate
+    if expected is not None and dt > LATE_FACTOR * expected and dt - expected > LATE_MARGIN_S:
+        _late_until = time.perf_counter() + _backoff
+        _backoff = min(2.0 * _backoff, _BACKOFF_MAX_S)
+    elif expected is not None:
+        _backoff = _BACKOFF_MIN_S
+    return result
+
+
+def pool_is_late():
+    """Whether parallel calls run their serial twins now (the pool was late lately)."""
+    return time.perf_counter() < _late_until
 
 
 def all_kernels():

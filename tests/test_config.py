@@ -125,6 +125,7 @@ def _thread_ids(out):
 
 def test_max_threads_caps_a_parallel_call_and_gives_the_thread_its_count_back(monkeypatch):
     monkeypatch.setattr(_config, "_max_threads", None)
+    monkeypatch.setattr(_config, "LATE_POOL_FALLBACK", False)  # (a busy machine: no fallback here)
     before = numba.get_num_threads()
     ids = np.full(4096, -1)
     _thread_ids(ids, parallel=True)
@@ -232,3 +233,68 @@ def test_read_only_install_imports_and_computes_with_one_warning(tmp_path):
     assert sorted(p.name for p in (top / "site" / "fastsmooth").iterdir()) == before
     if os.geteuid() != 0:
         assert report["mode"] == "read-only"
+
+
+# ------------------------------------------------------ busy cores: the late-pool rule
+
+
+@_config.kernel
+def _scale(x, out):
+    for i in numba.prange(x.shape[0]):
+        out[i] = 2.0 * x[i] + 1.0
+
+
+def test_a_late_parallel_call_sends_the_next_calls_to_the_serial_twin(monkeypatch):
+    """A parallel call much slower than its serial twin (a thread the OS did not
+    schedule, simulated by a sleep) marks the pool late: the next calls run the serial
+    twin, with the same bits, until the back-off ends; then parallel calls resume."""
+    x = np.random.default_rng(3).standard_normal(1 << 17)
+    want = np.empty_like(x)
+    _scale(x, want, parallel=False)
+    monkeypatch.setattr(_config, "_late_until", 0.0)
+    monkeypatch.setattr(_config, "_backoff", _config._BACKOFF_MIN_S)
+    monkeypatch.setattr(_config, "LATE_POOL_FALLBACK", True)
+    _scale._rates.clear()
+    launched = []
+    real = _config.Kernel._launch
+
+    def launch(self, args, slow=[False]):
+        launched.append(self.__name__)
+        if slow[0]:
+            import time
+            time.sleep(0.02)
+        return real(self, args)
+
+    monkeypatch.setattr(_config.Kernel, "_launch", launch)
+    out = np.empty_like(x)
+    monkeypatch.setattr(_config, "LATE_MARGIN_S", 1e9)  # (this machine may be busy: never late)
+    for _ in range(3):  # rates of a good pool, and of the serial twin
+        _scale(x, out, parallel=True)
+        _scale(x, out, parallel=False)
+    assert len(launched) == 3 and not _config.pool_is_late()
+    _scale._rates[8][0] = 1e-9  # a serial twin known to take ~0.1 ms here
+    launch.__defaults__[0][0] = True
+    monkeypatch.setattr(_config, "LATE_MARGIN_S", 0.005)  # the 20 ms sleep is late
+    _scale(x, out, parallel=True)  # late
+    np.testing.assert_array_equal(out, want)
+    assert _config.pool_is_late() and len(launched) == 4
+    out[:] = 0
+    _scale(x, out, parallel=True)  # runs the serial twin: no launch
+    assert len(launched) == 4
+    np.testing.assert_array_equal(out, want)
+    assert _config._backoff == 2 * _config._BACKOFF_MIN_S
+    launch.__defaults__[0][0] = False
+    monkeypatch.setattr(_config, "_late_until", 0.0)  # the back-off is over
+    _scale._rates[8][0] = None
+    monkeypatch.setattr(_config, "LATE_MARGIN_S", 1e9)
+    _scale(x, out, parallel=True)
+    assert len(launched) == 5 and _config._backoff == _config._BACKOFF_MIN_S
+    np.testing.assert_array_equal(out, want)
+
+
+def test_the_late_pool_rule_can_be_switched_off(monkeypatch):
+    monkeypatch.setattr(_config, "LATE_POOL_FALLBACK", False)
+    monkeypatch.setattr(_config, "_late_until", float("inf"))
+    ids = np.full(4096, -1)
+    _thread_ids(ids, parallel=True)
+    assert len(set(ids)) == numba.get_num_threads()
