@@ -178,7 +178,7 @@ class Kernel:
         self._fastmath = fastmath
         self._serial = None
         self._parallel = None
-        self._rates = {}  # itemsize -> [best serial, best parallel] seconds per element
+        self._rates = {}  # (itemsize, size class) -> [best serial s/element, serial calls]
         _KERNELS.append(self)
 
     @property
@@ -267,38 +267,37 @@ def _timed_launch(k, args):
     A parallel region ends when its last thread is done; when another process holds a
     core, that thread may not be scheduled for a scheduler tick or more (4 ms here), and
     a 0.5 ms kernel takes 8-12 ms. No scheduling inside the region helps, since the
-    region must still wait for the thread to arrive. So the launch is timed: a call that
-    takes ``LATE_FACTOR`` times (and ``LATE_MARGIN_S`` more than) what its serial twin
-    would -- known from the serial calls timed below, or else estimated as 2.5 times the
-    best parallel time per element seen -- marks the pool late. For the next
-    ``_backoff`` seconds (50 ms, doubling up to 2 s while the pool stays late, back to
-    50 ms after a parallel call that was not late) every kernel runs its serial twin,
-    timed to keep its serial rate current; then one parallel call probes the pool again.
-    On a busy machine at most one call every 2 s pays the wait; an idle one never
-    leaves the parallel twins. Both twins compute the same tasks: same bits."""
+    region must still wait for the thread to arrive. So launches are timed against the
+    serial twin: the first two calls of each kernel, dtype width and power-of-two size
+    class run the serial twin, timed (the first one may include loading it), giving its
+    best time per element. A parallel call that takes ``LATE_FACTOR`` times (and
+    ``LATE_MARGIN_S`` more than) what the serial twin would marks the pool late: for the
+    next ``_backoff`` seconds (50 ms, doubling up to 2 s while the pool stays late, back
+    to 50 ms after a parallel call that was not late) every kernel runs its serial twin,
+    timed as well; then one parallel call probes the pool again. On a busy machine at
+    most one call every 2 s pays the wait; on an idle one the parallel twins run. Both
+    twins compute the same tasks: same bits."""
     global _late_until, _backoff
     n, item = _work(args)
-    rates = k._rates.get(item)
+    key = (item, n.bit_length())
+    rates = k._rates.get(key)
     if rates is None:
-        rates = k._rates[item] = [None, None]
+        rates = k._rates[key] = [None, 0]  # best serial seconds per element, serial calls
     t0 = time.perf_counter()
-    if t0 < _late_until:
+    if rates[1] < 2 or t0 < _late_until:
         result = k.serial(*args)
         rate = (time.perf_counter() - t0) / n
         if rates[0] is None or rate < rates[0]:
             rates[0] = rate
+        rates[1] += 1
         return result
     result = k._launch(args)
     dt = time.perf_counter() - t0
-    ser, par = rates
-    expected = ser * n if ser is not None else (2.5 * par * n if par is not None else None)
-    rate = dt / n
-    if par is None or rate < par:
-        rates[1] = rate
-    if expected is not None and dt > LATE_FACTOR * expected and dt - expected > LATE_MARGIN_S:
+    expected = rates[0] * n
+    if dt > LATE_FACTOR * expected and dt - expected > LATE_MARGIN_S:
         _late_until = time.perf_counter() + _backoff
         _backoff = min(2.0 * _backoff, _BACKOFF_MAX_S)
-    elif expected is not None:
+    else:
         _backoff = _BACKOFF_MIN_S
     return result
 

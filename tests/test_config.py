@@ -245,20 +245,23 @@ def _scale(x, out):
 
 
 def test_a_late_parallel_call_sends_the_next_calls_to_the_serial_twin(monkeypatch):
-    """A parallel call much slower than its serial twin (a thread the OS did not
-    schedule, simulated by a sleep) marks the pool late: the next calls run the serial
-    twin, with the same bits, until the back-off ends; then parallel calls resume."""
+    """The first two calls of a size class run the serial twin (timed); then a parallel
+    call much slower than the serial twin (a thread the OS did not schedule, simulated
+    by a sleep) marks the pool late: the next calls run the serial twin, with the same
+    bits, until the back-off ends; then parallel calls resume."""
     x = np.random.default_rng(3).standard_normal(1 << 17)
     want = np.empty_like(x)
     _scale(x, want, parallel=False)
     monkeypatch.setattr(_config, "_late_until", 0.0)
     monkeypatch.setattr(_config, "_backoff", _config._BACKOFF_MIN_S)
     monkeypatch.setattr(_config, "LATE_POOL_FALLBACK", True)
+    monkeypatch.setattr(_config, "LATE_MARGIN_S", 1e9)  # (this machine may be busy: never late)
     _scale._rates.clear()
     launched = []
     real = _config.Kernel._launch
+    slow = [False]
 
-    def launch(self, args, slow=[False]):
+    def launch(self, args):
         launched.append(self.__name__)
         if slow[0]:
             import time
@@ -267,28 +270,28 @@ def test_a_late_parallel_call_sends_the_next_calls_to_the_serial_twin(monkeypatc
 
     monkeypatch.setattr(_config.Kernel, "_launch", launch)
     out = np.empty_like(x)
-    monkeypatch.setattr(_config, "LATE_MARGIN_S", 1e9)  # (this machine may be busy: never late)
-    for _ in range(3):  # rates of a good pool, and of the serial twin
+    for _ in range(4):  # two timed serial calls, then parallel ones
+        out[:] = 0
         _scale(x, out, parallel=True)
-        _scale(x, out, parallel=False)
-    assert len(launched) == 3 and not _config.pool_is_late()
-    _scale._rates[8][0] = 1e-9  # a serial twin known to take ~0.1 ms here
-    launch.__defaults__[0][0] = True
+        np.testing.assert_array_equal(out, want)
+    assert len(launched) == 2 and not _config.pool_is_late()
+    (rate, calls), = _scale._rates.values()
+    assert calls == 2 and rate > 0
+    slow[0] = True
     monkeypatch.setattr(_config, "LATE_MARGIN_S", 0.005)  # the 20 ms sleep is late
     _scale(x, out, parallel=True)  # late
     np.testing.assert_array_equal(out, want)
-    assert _config.pool_is_late() and len(launched) == 4
+    assert _config.pool_is_late() and len(launched) == 3
     out[:] = 0
     _scale(x, out, parallel=True)  # runs the serial twin: no launch
-    assert len(launched) == 4
+    assert len(launched) == 3
     np.testing.assert_array_equal(out, want)
     assert _config._backoff == 2 * _config._BACKOFF_MIN_S
-    launch.__defaults__[0][0] = False
+    slow[0] = False
     monkeypatch.setattr(_config, "_late_until", 0.0)  # the back-off is over
-    _scale._rates[8][0] = None
     monkeypatch.setattr(_config, "LATE_MARGIN_S", 1e9)
     _scale(x, out, parallel=True)
-    assert len(launched) == 5 and _config._backoff == _config._BACKOFF_MIN_S
+    assert len(launched) == 4 and _config._backoff == _config._BACKOFF_MIN_S
     np.testing.assert_array_equal(out, want)
 
 
