@@ -228,10 +228,12 @@ def main(argv=None):
     p.add_argument("--quick", action="store_true", help="float32 only, 3 rounds")
     p.add_argument("--ops", default=None, help="comma-separated ops (default: all)")
     p.add_argument("--cold", action="store_true", help="also the cold-start figures (fresh processes)")
+    p.add_argument("--rounds", type=int, default=None, help="rounds per cell (default 5; 3 with --quick)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     ops = a.ops.split(",") if a.ops else None
-    rows = measure(ops, dtypes=("float32",) if a.quick else DTYPES, rounds=3 if a.quick else 5)
+    rounds = a.rounds or (3 if a.quick else 5)
+    rows = measure(ops, dtypes=("float32",) if a.quick else DTYPES, rounds=rounds)
     print(table(rows))
     result = {"rows": rows, "torch": getattr(torch, "__version__", None), "numpy": np.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M"), "threads": os.environ.get("NUMBA_NUM_THREADS")}
