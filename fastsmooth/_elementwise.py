@@ -483,7 +483,8 @@ def _unary_op(op, x, fname, temperature=1.0, out=None):
     a, out_dtype = as_float_array(x, fname)
     tau, inv_t = _temperature(temperature, a.dtype, fname)
     flat, order = _flat(a)
-    dest = direct_out(out, a.shape, out_dtype, fname, a) if order == "C" and a.ndim else None
+    direct = order == "C" and a.ndim and out_dtype == a.dtype  # (float16: computed in float32)
+    dest = direct_out(out, a.shape, out_dtype, fname, a) if direct else None
     res = np.empty_like(flat) if dest is None else dest.reshape(-1)
     _unary(op, flat, tau, inv_t, res, parallel=use_parallel(flat.size))
     return dest if dest is not None else finish_out(_result(res, out_dtype, a.shape, order), out, fname)
@@ -505,7 +506,8 @@ def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0, out=Non
     _, inv_t = _temperature(temperature, a.dtype, fname)
     flat, order = _flat(a)
     g = _grad_like(grad, a.shape, order, a.dtype, fname)
-    dest = direct_out(out, a.shape, out_dtype, fname, a, g) if order == "C" and a.ndim else None
+    direct = order == "C" and a.ndim and out_dtype == a.dtype
+    dest = direct_out(out, a.shape, out_dtype, fname, a, g) if direct else None
     res = np.empty_like(flat) if dest is None else dest.reshape(-1)
     _unary_backward(
         op, g, flat, a.dtype.type(at_zero), inv_t, res, parallel=use_parallel(flat.size)
@@ -583,7 +585,8 @@ def _binary_op(op, x, y, fname, temperature=1.0, out=None):
     shape = _broadcast(xa, ya, fname)
     tau, inv_t = _temperature(temperature, xa.dtype, fname)
     xf, yf, order = _binary_operands(xa, ya, shape, scalar_ok=True)
-    dest = direct_out(out, shape, out_dtype, fname, xa, ya) if order == "C" and shape else None
+    direct = order == "C" and shape and out_dtype == xf.dtype
+    dest = direct_out(out, shape, out_dtype, fname, xa, ya) if direct else None
     res = np.empty(xf.size, xf.dtype) if dest is None else dest.reshape(-1)
     _binary(op, xf, yf, tau, inv_t, res, parallel=use_parallel(res.size))
     return dest if dest is not None else finish_out(_result(res, out_dtype, shape, order), out, fname)

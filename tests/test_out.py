@@ -127,6 +127,17 @@ def test_elementwise_out_is_written_directly_and_reused():
     np.testing.assert_array_equal(x, np.maximum(_x((64, 100)), 0))
 
 
+@pytest.mark.parametrize("f", [fs.relu, fs.sigmoid, lambda x, out: fs.maximum(x, x[::-1], out=out),
+                               lambda x, out: fs.relu_backward(x, x, out=out), fs.softmax])
+def test_float16_results_take_a_float16_out(f):
+    x = _x((4, 6)).astype(np.float16)
+    out = np.empty_like(x)
+    assert f(x, out=out) is out
+    np.testing.assert_array_equal(out, f(x, out=None))
+    with pytest.raises(TypeError, match="must have dtype float16, got float32"):
+        f(x, out=np.empty(x.shape, np.float32))
+
+
 def test_a_partial_overlap_is_computed_as_without_out():
     x = _x((1, 40)).ravel()
     want = fs.softplus(x[:-1])
