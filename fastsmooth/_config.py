@@ -75,9 +75,13 @@ __all__ = [
     "PARALLEL_MIN_ELEMENTS",
     "THREAD_SAFE_LAYERS",
     "Kernel",
+    "LATE_POOL_FALLBACK",
+    "all_kernels",
+    "forced_twin",
     "jit",
     "kernel",
     "num_threads",
+    "pool_is_late",
     "set_max_threads",
     "threading_layer",
     "use_parallel",
@@ -278,6 +282,9 @@ def _timed_launch(k, args):
     most one call every 2 s pays the wait; on an idle one the parallel twins run. Both
     twins compute the same tasks: same bits."""
     global _late_until, _backoff
+    force = getattr(_forced, "twin", None)
+    if force is not None:  # (warm-up: both twins, whatever the pool does)
+        return k.serial(*args) if force == "serial" else k._launch(args)
     n, item = _work(args)
     key = (item, n.bit_length())
     rates = k._rates.get(key)
@@ -300,6 +307,29 @@ def _timed_launch(k, args):
     else:
         _backoff = _BACKOFF_MIN_S
     return result
+
+
+_forced = threading.local()
+
+
+class forced_twin:
+    """``with forced_twin("serial" | "parallel"):`` parallel-planned kernel calls of this
+    thread run that twin, untimed and without touching the late-pool state -- how
+    :func:`fastsmooth.warmup` compiles both twins of every kernel it reaches."""
+
+    def __init__(self, twin):
+        if twin not in ("serial", "parallel"):
+            raise ValueError(f"forced_twin: `twin` must be 'serial' or 'parallel', got {twin!r}")
+        self.twin = twin
+
+    def __enter__(self):
+        self.before = getattr(_forced, "twin", None)
+        _forced.twin = self.twin
+        return self
+
+    def __exit__(self, *exc):
+        _forced.twin = self.before
+        return False
 
 
 def pool_is_late():

@@ -182,8 +182,16 @@ def _run(ops, dtypes, progress, stream):
         for dtype in dtypes:
             for shape in _shapes(op):
                 args, kwargs = _EXAMPLES[op](fs, _rows(shape, dtype))
-                f(*args, **kwargs)
-                calls += 1
+                if np.prod(shape) < _config.PARALLEL_MIN_ELEMENTS:
+                    f(*args, **kwargs)
+                    calls += 1
+                    continue
+                # a large input: the parallel twins, and the serial twins on the same
+                # (parallel) plan, which run when the thread pool is late
+                for twin in ("parallel", "serial"):
+                    with _config.forced_twin(twin):
+                        f(*args, **kwargs)
+                    calls += 1
             if bar:
                 bar.step(f"{op} {dtype}")
     if bar:

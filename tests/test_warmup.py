@@ -24,7 +24,8 @@ def test_warmup_knows_every_public_function():
 def test_blocking_warmup_returns_a_summary(capsys):
     summary = fs.warmup(["relu", "softmax"], dtypes=("float32",), progress=False)
     assert summary["ops"] == 2 and summary["dtypes"] == ("float32",)
-    assert summary["calls"] == 2 * len(_warmup._SHAPES)
+    per_op = sum(1 if np.prod(s) < _config.PARALLEL_MIN_ELEMENTS else 2 for s in _warmup._SHAPES)
+    assert summary["calls"] == 2 * per_op  # large inputs: the parallel and the serial twin
     assert summary["loaded"] >= 0 and summary["compiled"] >= 0 and summary["seconds"] > 0
     assert capsys.readouterr().err == ""  # no bar off a terminal
     again = fs.warmup("relu", dtypes="float32", progress=False)
@@ -55,6 +56,22 @@ def test_background_warmup_returns_a_started_thread():
 def test_bad_arguments(ops, dtypes, match):
     with pytest.raises(ValueError, match=match):
         fs.warmup(ops, dtypes)
+
+
+def test_warmup_reaches_both_twins_whatever_the_pool_does(monkeypatch):
+    """A late pool (serial twins) or a good one (parallel twins): warm-up compiles both,
+    so a later process never compiles because the pool happened to be late."""
+    monkeypatch.setattr(_config, "_late_until", float("inf"))  # the pool is late
+    fs.warmup(["relu"], dtypes=["float64"], progress=False)
+    k = fs._elementwise._unary
+    if _config.use_parallel(1 << 20):  # (a layer that launches from this thread)
+        assert k._parallel is not None and k._parallel.signatures
+    assert k._serial is not None and k._serial.signatures
+
+
+def test_forced_twin_validates():
+    with pytest.raises(ValueError, match="forced_twin: `twin` must be"):
+        _config.forced_twin("both")
 
 
 def test_compile_notice_category():
