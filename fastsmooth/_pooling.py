@@ -20,6 +20,8 @@ every thread busy. A 1-D pool is a 2-D pool of height 1.
 
 from __future__ import annotations
 
+import functools
+
 import numbers
 import operator
 from math import prod
@@ -71,7 +73,31 @@ def _show(sizes):
     return sizes if len(sizes) > 1 else sizes[0]
 
 
+_GEOMETRIES = {}
+
+
+def _plain(v):
+    return v is None or type(v) is int or (type(v) is tuple and all(type(e) is int for e in v))
+
+
 def _geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode):
+    """:func:`_checked_geometry`, memoized for plain arguments (ints, tuples of ints,
+    None, a bool ``ceil_mode``): a small call would spend most of its time here. Only
+    valid geometries are stored, so a bad one raises every time."""
+    args = (kernel_size, stride, padding, dilation)
+    if type(ceil_mode) is not bool or not all(_plain(v) for v in args):
+        return _checked_geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    key = (fname, spatial, *args, ceil_mode)
+    hit = _GEOMETRIES.get(key)
+    if hit is None:
+        hit = _checked_geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+        if len(_GEOMETRIES) > 1024:
+            _GEOMETRIES.clear()
+        _GEOMETRIES[key] = hit
+    return hit
+
+
+def _checked_geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode):
     """Checked ``(k, s, p, d, out)`` tuples, one entry per spatial dim (torch's rules)."""
     n = len(spatial)
     k = _sizes(kernel_size, fname, "kernel_size", n)
@@ -148,8 +174,10 @@ def _as_planes(x, fname, spatial_dims):
 def _bands(n_planes, n_rows, parallel):
     """Into how many bands of rows to cut each plane: one, unless there are fewer than
     two planes per thread; then enough for about four tasks per thread."""
+    if not parallel:
+        return 1
     threads = numba.get_num_threads()
-    if not parallel or n_planes >= 2 * threads or n_rows < 2:
+    if n_planes >= 2 * threads or n_rows < 2:
         return 1
     return min(n_rows, -(-4 * threads // max(n_planes, 1)))
 
@@ -330,6 +358,20 @@ def _phase_plan(width, left, stride, wq):
     return np.array([(a, b) + both for a, b in zip(lo, hi)], np.int64)
 
 
+@functools.lru_cache(maxsize=256)
+def _column_plan(width, kw, sw, pw, dw, ow_n):
+    """``(first_col, wq, taps, phases)``: the column plan of :func:`_maxpool`, the same
+    for every row. Memoized by geometry (a small call would spend most of its time
+    here); the arrays are shared between calls and only ever read."""
+    start = np.arange(ow_n) * sw - pw
+    first_col = (start + np.maximum(0, -(start // dw)) * dw).astype(np.uint64)
+    padded = max(width + pw, (ow_n - 1) * sw + (kw - 1) * dw + 1)  # ceil mode may read past
+    wq = -(-padded // sw)
+    b = np.arange(kw) * dw
+    taps = np.stack([b % sw, b // sw, b - pw], axis=1).astype(np.int64)
+    return first_col, wq, taps, _phase_plan(width, pw, sw, wq)
+
+
 def _maxpool(planes, geometry):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh_n, ow_n) = geometry
     n_planes, height, width = planes.shape
@@ -337,16 +379,10 @@ def _maxpool(planes, geometry):
     idx = np.empty((n_planes, oh_n, ow_n), _I64)
     parallel = use_parallel(planes.size)
     rows = -(-oh_n // _bands(n_planes, oh_n, parallel))
-    # the column plan is the same for every row
-    start = np.arange(ow_n) * sw - pw
-    first_col = (start + np.maximum(0, -(start // dw)) * dw).astype(np.uint64)
-    padded = max(width + pw, (ow_n - 1) * sw + (kw - 1) * dw + 1)  # ceil mode may read past
-    wq = -(-padded // sw)
-    b = np.arange(kw) * dw
-    taps = np.stack([b % sw, b // sw, b - pw], axis=1).astype(np.int64)
+    first_col, wq, taps, phases = _column_plan(width, kw, sw, pw, dw, ow_n)
     _maxpool_planes(
         planes.reshape(n_planes, height * width), height, kh, sh, ph, dh, pw, sw, wq,
-        _phase_plan(width, pw, sw, wq), first_col, taps,
+        phases, first_col, taps,
         rows, y.reshape(n_planes, oh_n * ow_n), idx.reshape(n_planes, oh_n * ow_n),
         parallel=parallel,
     )
