@@ -111,3 +111,20 @@ def test_first_compile_notice_once_on_stderr_in_a_fresh_process(tmp_path):
     assert warm.returncode == 0 and warm.stderr.strip() == "", warm.stderr
     silent = _child(tmp_path / "other", silence=True)
     assert silent.returncode == 0 and silent.stderr.strip() == "", silent.stderr
+
+
+def test_import_builds_no_kernel_dispatcher():
+    """A fresh process: after ``import fastsmooth`` no kernel twin has a dispatcher; a
+    call builds the ones it uses, and only those."""
+    code = ("import numpy as np, fastsmooth as fs\n"
+            "from fastsmooth import _config\n"
+            "made = lambda: sum((k._serial is not None) + (k._parallel is not None) for k in _config.all_kernels())\n"
+            "print(len(_config.all_kernels()), made())\n"
+            "fs.relu(np.ones(3))\n"
+            "print(made(), fs._elementwise._unary._serial is not None)\n")
+    r = subprocess.run([sys.executable, "-W", "ignore", "-c", code], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    first, second = r.stdout.splitlines()
+    n_kernels, made = map(int, first.split())
+    assert n_kernels > 30 and made == 0
+    assert second == "1 True"
