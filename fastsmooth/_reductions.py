@@ -996,19 +996,28 @@ def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
     3.0
     """
     fname = "soft_argmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        res = _soft_argmax_rows_any(rows, check_temperature(temperature, fname)).reshape(x.shape[:-1])
+        return res if res.ndim else res[()]
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname, multiple=False)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    inv_t = _inv_t(tau, a.dtype)
-    parallel = use_parallel(rows.data.size)
-    res = np.empty(rows.data.shape[0], a.dtype)
-    if _short(rows.data.shape[1]):
-        _short_soft_argmax(rows.data, inv_t, res, parallel=parallel)
-    else:
-        m, s, w, _, _ = _soft_argmax_moments(rows.data, inv_t, parallel)
-        _soft_argmax_finish(m, s, w, res)
+    res = _soft_argmax_rows_any(rows.data, tau)
     return finish_out(_cast(rows.reduced(res, False), out_dtype), out, fname)
+
+
+def _soft_argmax_rows_any(rows, tau):
+    inv_t = _inv_t(tau, rows.dtype)
+    parallel = use_parallel(rows.size)
+    res = np.empty(rows.shape[0], rows.dtype)
+    if _short(rows.shape[1]):
+        _short_soft_argmax(rows, inv_t, res, parallel=parallel)
+    else:
+        m, s, w, _, _ = _soft_argmax_moments(rows, inv_t, parallel)
+        _soft_argmax_finish(m, s, w, res)
+    return res
 
 
 @kernel
@@ -1330,6 +1339,11 @@ def hardmax(x, axis=-1, *, out=None):
     array([0., 1., 0.])
     """
     fname = "hardmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        res = np.empty_like(rows)
+        _hardmax_rows(rows, res, parallel=use_parallel(rows.size))
+        return res.reshape(x.shape)
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname, multiple=False)
     rows = to_rows(a, axes)

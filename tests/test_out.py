@@ -186,8 +186,8 @@ def test_fast_path_gives_the_bits_of_the_full_path(dtype, shape):
     xs = np.repeat(x, 2, axis=-1)[..., ::2]  # the same values, strided: the full path
     ys = np.repeat(y, 2, axis=-1)[..., ::2]
     full_axis = (x.ndim - 1,)
-    for f in (fs.softmax, fs.log_softmax, fs.logsumexp):
-        np.testing.assert_array_equal(f(x), f(x, axis=full_axis))
+    for f in (fs.softmax, fs.log_softmax, fs.logsumexp, fs.soft_argmax, fs.hardmax):
+        np.testing.assert_array_equal(f(x), f(xs) if f in (fs.soft_argmax, fs.hardmax) else f(x, axis=full_axis))
         assert np.asarray(f(x)).dtype == dtype
     np.testing.assert_array_equal(fs.logsumexp(x, keepdims=True), fs.logsumexp(x, axis=full_axis, keepdims=True))
     for f in (fs.relu, fs.sigmoid, fs.softplus, fs.smooth_abs, fs.abs):
