@@ -7,6 +7,7 @@ and their backward passes.
 does the same for its ``min``, ``max`` and ``round``).
 """
 
+from ._config import CompileNotice
 from ._elementwise import (
     abs_backward,
     l1_loss,
@@ -74,6 +75,8 @@ from ._reductions import (
     straight_through_hardmax,
 )
 
+from ._warmup import warmup
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -135,4 +138,7 @@ __all__ = [
     "smooth_maximum_backward",
     "smooth_minimum",
     "smooth_minimum_backward",
+    # small calls and cold starts
+    "warmup",
+    "CompileNotice",
 ]

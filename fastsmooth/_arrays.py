@@ -26,6 +26,10 @@ __all__ = [
     "check_temperature",
     "Rows",
     "to_rows",
+    "check_out",
+    "direct_out",
+    "finish_out",
+    "fast_rows",
 ]
 
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
@@ -90,6 +94,8 @@ def normalize_axes(axis, ndim, fname, *, multiple=True):
     """Sorted tuple of non-negative axes. ``axis`` is an int, or (if ``multiple``) a
     tuple of ints or None for all axes. Out of range or repeated axes raise
     ``numpy.exceptions.AxisError`` (a ``ValueError``); wrong types ``TypeError``."""
+    if type(axis) is int and -ndim <= axis < ndim:  # fast path: one int axis
+        return (axis % ndim,)
     if axis is None:
         if not multiple:
             raise TypeError(f"{fname}: `axis` must be an int, got None")
@@ -121,6 +127,8 @@ def normalize_axes(axis, ndim, fname, *, multiple=True):
 
 def check_real(value, fname, name):
     """``value`` (a real number or a 0-d real array; not a bool) as a Python float."""
+    if type(value) is float:  # fast path: the common call
+        return value
     v = value
     if isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "iuf":
         v = v.item()
@@ -140,11 +148,110 @@ def check_temperature(temperature, fname, name="temperature"):
     return t
 
 
+# ---------------------------------------------------------------------------------------
+# The fast path of the common call
+
+
+def fast_rows(x, axis, out):
+    """``x`` as rows ``(R, n)`` over its last axis, or None: the fast path of a row
+    function, for the common call that no check can fail -- ``x`` a non-empty,
+    C-contiguous float32/float64 ndarray, ``axis`` the int -1 (or ``x.ndim - 1``), no
+    ``out``. A few attribute reads instead of the full checks (``np.asarray``, the dtype
+    rule, axis normalisation, the :class:`Rows` layout); everything else returns None
+    and takes the full path, with its messages."""
+    if out is None and type(x) is np.ndarray and type(axis) is int:
+        dt = x.dtype
+        nd = x.ndim
+        if (
+            (dt is _F64 or dt is _F32)
+            and nd
+            and (axis == -1 or axis == nd - 1)
+            and x.size
+            and x.flags.c_contiguous
+        ):
+            return x.reshape(-1, x.shape[-1])
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# ``out=``: the caller's buffer for a result
+
+
+def check_out(out, shape, dtype, fname, name="out"):
+    """``out`` checked as the buffer for a result of ``shape`` and ``dtype``: a writeable
+    ndarray of exactly that shape (``ValueError`` otherwise) and dtype (``TypeError``;
+    no casting, as NumPy's ``casting="no"``). A 0-d result takes a 0-d array."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(
+            f"{fname}: `{name}` must be a NumPy array (ndarray) or None, got "
+            f"{type(out).__name__}"
+        )
+    if out.dtype != dtype:
+        raise TypeError(f"{fname}: `{name}` must have dtype {np.dtype(dtype)}, got {out.dtype}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"{fname}: `{name}` must have shape {tuple(shape)}, got {out.shape}")
+    if not out.flags.writeable:
+        raise ValueError(f"{fname}: `{name}` is read-only")
+    return out
+
+
+def direct_out(out, shape, dtype, fname, *inputs):
+    """For a kernel that can write its result straight into the caller's buffer:
+    ``out`` (checked by :func:`check_out`) when it is C-contiguous and shares no memory
+    with ``inputs``; None when there is no ``out`` or when the result must be computed
+    into a fresh array and copied (a strided ``out``, or one that overlaps an input --
+    both supported, through :func:`finish_out`)."""
+    if out is None:
+        return None
+    check_out(out, shape, dtype, fname)
+    if not out.flags.c_contiguous:
+        return None
+    for a in inputs:
+        if isinstance(a, np.ndarray) and np.may_share_memory(out, a):
+            return None
+    return out
+
+
+def finish_out(result, out, fname):
+    """The value a public function returns: ``result`` itself when ``out`` is None, else
+    ``result`` written into ``out`` (checked by :func:`check_out`) and ``out``.
+
+    Every public function that returns arrays takes ``out=`` through this one helper.
+    ``result`` is an array or NumPy scalar (0-d: ``out`` is a 0-d array), or a tuple of
+    them -- then ``out`` is a tuple of as many buffers, each one an array or None (that
+    result is returned as computed). The result is complete before ``out`` is written,
+    so ``out`` may be one of the inputs or overlap them (an in-place call): the answer
+    is the one a call without ``out`` gives."""
+    if out is None:
+        return result
+    if isinstance(result, tuple):
+        if not isinstance(out, tuple) or len(out) != len(result):
+            raise TypeError(
+                f"{fname}: `out` must be a tuple of {len(result)} arrays (or None), got "
+                f"{type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, tuple) else "")
+            )
+        for i, (r, o) in enumerate(zip(result, out)):
+            if o is not None:
+                r = np.asarray(r)
+                check_out(o, r.shape, r.dtype, fname, f"out[{i}]")
+        values = [r if o is None else _put(r, o) for r, o in zip(result, out)]
+        return result._make(values) if hasattr(result, "_make") else tuple(values)
+    r = np.asarray(result)
+    check_out(out, r.shape, r.dtype, fname)
+    return _put(r, out)
+
+
+def _put(r, out):
+    if r is not out:
+        np.copyto(out, r, casting="no")
+    return out
+
+
 class Rows:
     """An array seen as C-contiguous rows ``(R, n)``: the reduced axes moved last and
     flattened into ``n``, the kept axes flattened into ``R`` (in their C order)."""
 
-    __slots__ = ("data", "shape", "axes", "perm", "moved_shape")
+    __slots__ = ("data", "shape", "axes", "perm", "moved_shape", "moved")
 
     def __init__(self, data, shape, axes, perm, moved_shape):
         self.data = data
@@ -152,6 +259,7 @@ class Rows:
         self.axes = axes
         self.perm = perm
         self.moved_shape = moved_shape
+        self.moved = perm != tuple(range(len(perm)))
 
     @property
     def reduced_shape(self):
@@ -187,7 +295,7 @@ class Rows:
 
     def restore(self, out_rows):
         """Rows of the input's size back to the input's shape and axis order (a view)."""
-        if self.perm == tuple(range(len(self.perm))):
+        if not self.moved:
             return out_rows.reshape(self.shape)
         inverse = np.argsort(self.perm)
         return out_rows.reshape(self.moved_shape).transpose(inverse)

@@ -1,5 +1,6 @@
 """The ``fastsmooth`` command: ``demo`` prints the worked examples, ``bench`` compares
-speed with NumPy/SciPy/torch on this machine, ``info`` shows the setup."""
+speed with NumPy/SciPy/torch on this machine, ``info`` shows the setup, ``warmup``
+compiles (or loads from the cache) the kernels ahead of time."""
 
 from __future__ import annotations
 
@@ -199,6 +200,35 @@ def bench(args, out=None):
     return 0
 
 
+def warmup(args, out=None):
+    """Compile or load the kernels of ``--ops`` for ``--dtype``: :func:`fastsmooth.warmup`,
+    with its progress bar when stderr is a terminal; one summary line on stdout."""
+    import fastsmooth as fs
+
+    out = out or sys.stdout
+    dtypes = tuple(args.dtype) if args.dtype else ("float32", "float64")
+    r = fs.warmup(args.ops, dtypes)
+    print(
+        f"fastsmooth warmup: {r['ops']} ops x {', '.join(r['dtypes'])} ({r['calls']} calls) in "
+        f"{r['seconds']:.1f} s: {r['compiled']} kernels compiled, {r['loaded']} loaded from the cache",
+        file=out,
+    )
+    return 0
+
+
+def _warmup_ops(text):
+    """``warmup --ops``: comma-separated names of public functions."""
+    from ._warmup import WARMUP_OPS
+
+    ops = [o.strip() for o in text.split(",") if o.strip()]
+    unknown = [o for o in ops if o not in WARMUP_OPS]
+    if unknown or not ops:
+        raise argparse.ArgumentTypeError(
+            f"unknown op(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(WARMUP_OPS)}"
+        )
+    return list(dict.fromkeys(ops))
+
+
 def _op_list(text):
     """``--ops``: comma-separated op names or family names (a family means all its ops)."""
     from ._peers import ALL_CASES, FAMILIES
@@ -259,7 +289,7 @@ def build_parser():
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"fastsmooth {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,bench,info}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,bench,info,warmup}")
     sub.add_parser("demo", help="print the worked examples of the source notes",
                    description="Print the worked examples of the source notes: LogSumExp -> max as the "
                                "temperature falls, softmax vs hardmax, soft-argmax (1-D and 2-D), "
@@ -282,6 +312,17 @@ def build_parser():
     b.add_argument("--json", metavar="FILE", type=_out_file, help="also write the results as JSON")
     b.add_argument("--plot", metavar="FILE", type=_out_file,
                    help="also run a sweep of sizes and draw speed-up against size (needs matplotlib)")
+    w = sub.add_parser(
+        "warmup", help="compile (or load from the cache) the kernels ahead of time",
+        description="Compile the kernels of the given ops for the given dtypes, or load them from "
+                    "Numba's on-disk cache, so that the first call of a later process is fast "
+                    "(e.g. as a step of a Docker build). A progress bar is drawn when stderr is a "
+                    "terminal; one summary line goes to stdout.",
+    )
+    w.add_argument("--ops", type=_warmup_ops, default=None,
+                   help="comma-separated names of fastsmooth functions (default: all)")
+    w.add_argument("--dtype", choices=["float32", "float64"], action="append", default=None,
+                   help="dtype to warm up (repeatable; default: both)")
     return parser
 
 
@@ -291,6 +332,8 @@ def main(argv=None):
         return demo()
     if args.command == "bench":
         return bench(args)
+    if args.command == "warmup":
+        return warmup(args)
     return info()
 
 

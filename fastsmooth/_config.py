@@ -34,19 +34,38 @@ is Numba's per-thread count (``NUMBA_NUM_THREADS``, ``numba.set_num_threads``), 
 process-wide by :func:`set_max_threads` (how :mod:`fastsmooth.dask` shares a machine's
 cores between Dask workers).
 
+Busy cores
+----------
+A parallel region ends when its last thread is done, so a parallel kernel waits for any
+thread the OS has not scheduled -- milliseconds when another process holds a core.
+:class:`Kernel` times its parallel launches and, when one was late, runs the serial
+twins for a while (:func:`_timed_launch`); both twins compute the same tasks, so the
+bits do not change. :data:`LATE_POOL_FALLBACK` switches the rule off.
+
 Cache
 -----
 Kernels are cached on disk (``cache=True``). Where Numba finds no writable cache
 directory (a read-only install), :func:`_njit` compiles without a cache and warns once.
+
+First compile
+-------------
+Compiling a kernel takes seconds (more on a busy machine), loading it from the cache
+milliseconds. The first time a fastsmooth kernel takes longer than
+:data:`COMPILE_NOTICE_SECONDS` to compile in a process, one :class:`CompileNotice`
+(a ``UserWarning``) says so on stderr -- while it compiles, so that a user knows why the
+call is slow. ``warnings.filterwarnings("ignore", category=fastsmooth.CompileNotice)``
+silences it; :func:`fastsmooth.warmup` compiles ahead of time.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import types
 import warnings
 
 import numba
+from numba.core import event as _event
 
 if numba.config.DISABLE_JIT:
     # the kernels call helpers (our exp, log1p, the bit tricks) that exist only as
@@ -57,14 +76,20 @@ if numba.config.DISABLE_JIT:
     )
 
 __all__ = [
+    "COMPILE_NOTICE_SECONDS",
+    "CompileNotice",
     "FASTMATH",
     "REDUCTION_FASTMATH",
     "PARALLEL_MIN_ELEMENTS",
     "THREAD_SAFE_LAYERS",
     "Kernel",
+    "LATE_POOL_FALLBACK",
+    "all_kernels",
+    "forced_twin",
     "jit",
     "kernel",
     "num_threads",
+    "pool_is_late",
     "set_max_threads",
     "threading_layer",
     "use_parallel",
@@ -149,18 +174,57 @@ class Kernel:
     Call it with ``parallel=`` chosen by :func:`use_parallel`; each twin is compiled
     lazily on its first call and cached on disk. A parallel call runs on at most
     :func:`num_threads` threads (see :func:`set_max_threads`).
+
+    Lazy: the two Numba dispatchers are made on first use (:attr:`serial`,
+    :attr:`parallel_kernel`), not at import -- ``import fastsmooth`` builds none of the
+    kernels' dispatchers. A kernel is only ever called from Python (never from another
+    jitted function), so Numba never needs to see the dispatcher when it types a caller;
+    the :func:`jit` helpers, which kernels call, stay eager.
     """
 
-    __slots__ = ("__name__", "serial", "parallel_kernel")
+    __slots__ = ("__name__", "_fn", "_fastmath", "_serial", "_parallel", "_rates")
 
     def __init__(self, fn, fastmath=FASTMATH):
         self.__name__ = fn.__name__
-        self.parallel_kernel = _njit(fn, fastmath=fastmath, parallel=True)
-        self.serial = _njit(_renamed(fn, "_serial"), fastmath=fastmath, parallel=False)
+        self._fn = fn
+        self._fastmath = fastmath
+        self._serial = None
+        self._parallel = None
+        self._rates = {}  # (itemsize, size class) -> [best serial s/element, serial calls]
+        _KERNELS.append(self)
+
+    @property
+    def serial(self):
+        """The serial twin's dispatcher (made on first use)."""
+        d = self._serial
+        if d is None:
+            with _build_lock:
+                if self._serial is None:
+                    self._serial = _njit(
+                        _renamed(self._fn, "_serial"), fastmath=self._fastmath, parallel=False
+                    )
+            d = self._serial
+        return d
+
+    @property
+    def parallel_kernel(self):
+        """The ``parallel=True`` dispatcher (made on first use)."""
+        d = self._parallel
+        if d is None:
+            with _build_lock:
+                if self._parallel is None:
+                    self._parallel = _njit(self._fn, fastmath=self._fastmath, parallel=True)
+            d = self._parallel
+        return d
 
     def __call__(self, *args, parallel):
         if not parallel:
             return self.serial(*args)
+        if not LATE_POOL_FALLBACK:
+            return self._launch(args)
+        return _timed_launch(self, args)
+
+    def _launch(self, args):
         cap = _max_threads
         if cap is not None:
             # numba's thread count belongs to the calling thread: lower it for this
@@ -178,11 +242,212 @@ class Kernel:
         return f"<fastsmooth kernel {self.__name__}>"
 
 
+_build_lock = threading.Lock()
+_KERNELS = []
+
+
+# ---------------------------------------------------------------------------------------
+# Busy cores: a late thread pool falls back to the serial twin for a while
+
+#: Time parallel launches and fall back to the serial twins while the thread pool is
+#: late (see :func:`_timed_launch`). Results do not change: both twins compute the same
+#: tasks, so they give the same bits.
+LATE_POOL_FALLBACK = True
+#: A parallel call is late when it takes this much longer than its serial twin would.
+LATE_FACTOR = 1.25
+#: ... and at least this many seconds longer (noise on short calls is not lateness).
+LATE_MARGIN_S = 200e-6
+_BACKOFF_MIN_S = 0.05
+_BACKOFF_MAX_S = 2.0
+_late_until = 0.0
+_backoff = _BACKOFF_MIN_S
+
+
+def _work(args):
+    """``(elements, itemsize)`` of the largest array argument: the size of a call."""
+    n, item = 1, 8
+    for a in args:
+        size = getattr(a, "size", 0)
+        if size > n and hasattr(a, "itemsize"):
+            n, item = size, a.itemsize
+    return n, item
+
+
+def _timed_launch(k, args):
+    """A parallel call of kernel ``k`` that does not wait for a descheduled thread.
+
+    A parallel region ends when its last thread is done; when another process holds a
+    core, that thread may not be scheduled for a scheduler tick or more (4 ms here), and
+    a 0.5 ms kernel takes 8-12 ms. No scheduling inside the region helps, since the
+    region must still wait for the thread to arrive. So launches are timed against the
+    serial twin: the first two calls of each kernel, dtype width and power-of-two size
+    class run the serial twin, timed (the first one may include loading it), giving its
+    best time per element. A parallel call that takes ``LATE_FACTOR`` times (and
+    ``LATE_MARGIN_S`` more than) what the serial twin would marks the pool late: for the
+    next ``_backoff`` seconds (50 ms, doubling up to 2 s while the pool stays late, back
+    to 50 ms after a parallel call that was not late) every kernel runs its serial twin,
+    timed as well; then one parallel call probes the pool again. On a busy machine at
+    most one call every 2 s pays the wait; on an idle one the parallel twins run. Both
+    twins compute the same tasks: same bits."""
+    global _late_until, _backoff
+    force = getattr(_forced, "twin", None)
+    if force is not None:  # (warm-up: both twins, whatever the pool does)
+        return k.serial(*args) if force == "serial" else k._launch(args)
+    n, item = _work(args)
+    key = (item, n.bit_length())
+    rates = k._rates.get(key)
+    if rates is None:
+        rates = k._rates[key] = [None, 0]  # best serial seconds per element, serial calls
+    t0 = time.perf_counter()
+    if rates[1] < 2 or t0 < _late_until:
+        result = k.serial(*args)
+        rate = (time.perf_counter() - t0) / n
+        if rates[0] is None or rate < rates[0]:
+            rates[0] = rate
+        rates[1] += 1
+        return result
+    result = k._launch(args)
+    dt = time.perf_counter() - t0
+    expected = rates[0] * n
+    if dt > LATE_FACTOR * expected and dt - expected > LATE_MARGIN_S:
+        _late_until = time.perf_counter() + _backoff
+        _backoff = min(2.0 * _backoff, _BACKOFF_MAX_S)
+    else:
+        _backoff = _BACKOFF_MIN_S
+    return result
+
+
+_forced = threading.local()
+
+
+class forced_twin:
+    """``with forced_twin("serial" | "parallel"):`` parallel-planned kernel calls of this
+    thread run that twin, untimed and without touching the late-pool state -- how
+    :func:`fastsmooth.warmup` compiles both twins of every kernel it reaches."""
+
+    def __init__(self, twin):
+        if twin not in ("serial", "parallel"):
+            raise ValueError(f"forced_twin: `twin` must be 'serial' or 'parallel', got {twin!r}")
+        self.twin = twin
+
+    def __enter__(self):
+        self.before = getattr(_forced, "twin", None)
+        _forced.twin = self.twin
+        return self
+
+    def __exit__(self, *exc):
+        _forced.twin = self.before
+        return False
+
+
+def pool_is_late():
+    """Whether parallel calls run their serial twins now (the pool was late lately)."""
+    return time.perf_counter() < _late_until
+
+
+def all_kernels():
+    """Every :class:`Kernel` made so far (one per ``@kernel`` function)."""
+    return tuple(_KERNELS)
+
+
 def kernel(fn=None, *, fastmath=FASTMATH):
     """Decorator: turn a function with a ``prange`` loop into a :class:`Kernel`."""
     if fn is None:
         return lambda f: Kernel(f, fastmath)
     return Kernel(fn, fastmath)
+
+
+# ---------------------------------------------------------------------------------------
+# The first-compile notice
+
+
+class CompileNotice(UserWarning):
+    """The warning said once per process, on stderr, when compiling a fastsmooth kernel
+    takes more than a second (``fastsmooth._config.COMPILE_NOTICE_SECONDS``): why the
+    first call is slow. It comes while the kernel compiles, on an empty cache only (a
+    kernel loaded from Numba's cache takes milliseconds).
+
+    See Also
+    --------
+    warmup : compiles the kernels ahead of time.
+
+    Examples
+    --------
+    Silence it:
+
+    >>> import warnings
+    >>> import fastsmooth as fs
+    >>> warnings.filterwarnings("ignore", category=fs.CompileNotice)
+    >>> issubclass(fs.CompileNotice, UserWarning)
+    True
+    """
+
+
+#: Seconds a kernel may compile before the :class:`CompileNotice` is given.
+COMPILE_NOTICE_SECONDS = 1.0
+
+_notice_lock = threading.Lock()
+_notice_given = False
+
+
+def _give_notice(name):
+    global _notice_given
+    with _notice_lock:
+        if _notice_given:
+            return
+        _notice_given = True
+    # warn_explicit at a place with no source line: one line on stderr, from any thread
+    warnings.warn_explicit(
+        f"fastsmooth is compiling kernel {name} for this machine (first use with an empty "
+        "cache: a few seconds per function, once; later calls and new processes load the "
+        "kernels from Numba's cache; `fastsmooth warmup` compiles them ahead of time)",
+        CompileNotice,
+        filename="fastsmooth",
+        lineno=0,
+        module="fastsmooth",
+    )
+
+
+class _CompileWatch(_event.Listener):
+    """Listens to Numba's ``numba:compile`` events (a compile, not a cache load) of
+    fastsmooth's dispatchers; the outermost compile of a thread is timed, with a timer
+    that gives the notice while it is still compiling."""
+
+    def __init__(self):
+        self._local = threading.local()
+
+    @staticmethod
+    def _ours(event):
+        dispatcher = (event.data or {}).get("dispatcher")
+        fn = getattr(dispatcher, "py_func", None)
+        return getattr(fn, "__module__", "").startswith("fastsmooth")
+
+    def on_start(self, event):
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        local.depth = depth + 1
+        if depth or _notice_given or not self._ours(event):
+            return
+        name = event.data["dispatcher"].py_func.__name__
+        local.started = time.perf_counter()
+        local.name = name
+        local.timer = threading.Timer(COMPILE_NOTICE_SECONDS, _give_notice, (name,))
+        local.timer.daemon = True
+        local.timer.start()
+
+    def on_end(self, event):
+        local = self._local
+        local.depth -= 1
+        timer = getattr(local, "timer", None)
+        if local.depth or timer is None:
+            return
+        timer.cancel()
+        local.timer = None
+        if time.perf_counter() - local.started >= COMPILE_NOTICE_SECONDS:
+            _give_notice(local.name)  # (the timer may not have run yet)
+
+
+_event.register("numba:compile", _CompileWatch())
 
 
 # ---------------------------------------------------------------------------------------

@@ -33,7 +33,17 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, asarray, cast, check_real, check_temperature, normalize_axes, to_rows
+from ._arrays import (
+    as_float_array,
+    asarray,
+    cast,
+    check_real,
+    check_temperature,
+    direct_out,
+    finish_out,
+    normalize_axes,
+    to_rows,
+)
 from ._bits import from_sortable_key, sortable_key
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
@@ -421,40 +431,90 @@ def _grad_like(grad, shape, order, dtype, fname, name="grad"):
 
 def _check_share(value, lo, hi, fname, name):
     """A real number in ``[lo, hi]``, as a Python float."""
+    if type(value) is float and lo <= value <= hi:  # fast path: the common call
+        return value
     v = check_real(value, fname, name)
     if not lo <= v <= hi:
         raise ValueError(f"{fname}: `{name}` must be in [{lo:g}, {hi:g}], got {value!r}")
     return v
 
 
+#: ``(temperature, dtype) -> (tau, 1 / tau)`` for float temperatures already checked:
+#: the common call repeats one temperature, and the check plus two dtype conversions
+#: cost more than the kernel on a small input.
+_TEMPERATURES = {}
+
+
 def _temperature(temperature, dtype, fname):
     """``(tau, 1 / tau)`` in ``dtype``, both clamped to its finite range: a huge reciprocal
     sends every soft term to its limit, an infinite one would give ``0 * inf = nan``."""
+    if type(temperature) is float:
+        hit = _TEMPERATURES.get((temperature, dtype))
+        if hit is not None:
+            return hit
     tau = check_temperature(temperature, fname)
-    big = np.finfo(dtype).max
-    with np.errstate(over="ignore"):
-        return dtype.type(min(tau, big)), dtype.type(min(1.0 / tau, big))
+    big = float(np.finfo(dtype).max)
+    pair = dtype.type(min(tau, big)), dtype.type(min(1.0 / tau, big))
+    if type(temperature) is float:
+        if len(_TEMPERATURES) > 256:
+            _TEMPERATURES.clear()
+        _TEMPERATURES[(temperature, dtype)] = pair
+    return pair
 
 
-def _unary_op(op, x, fname, temperature=1.0):
+def _fast(x):
+    """Whether the ndarray ``x`` takes the fast path: C-contiguous float32/float64 of at
+    least one dimension (a few attribute reads; nothing to convert or check)."""
+    dt = x.dtype
+    return (dt is _F64 or dt is _F32) and x.ndim > 0 and x.flags.c_contiguous
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
+def _unary_op(op, x, fname, temperature=1.0, out=None):
+    if out is None and type(x) is np.ndarray and _fast(x):
+        tau, inv_t = _temperature(temperature, x.dtype, fname)
+        y = np.empty_like(x)
+        flat, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+        if use_parallel(x.size):
+            _unary(op, flat, tau, inv_t, yf, parallel=True)
+        else:
+            _unary.serial(op, flat, tau, inv_t, yf)
+        return y
     a, out_dtype = as_float_array(x, fname)
     tau, inv_t = _temperature(temperature, a.dtype, fname)
     flat, order = _flat(a)
-    out = np.empty_like(flat)
-    _unary(op, flat, tau, inv_t, out, parallel=use_parallel(flat.size))
-    return _result(out, out_dtype, a.shape, order)
+    direct = order == "C" and a.ndim and out_dtype == a.dtype  # (float16: computed in float32)
+    dest = direct_out(out, a.shape, out_dtype, fname, a) if direct else None
+    res = np.empty_like(flat) if dest is None else dest.reshape(-1)
+    _unary(op, flat, tau, inv_t, res, parallel=use_parallel(flat.size))
+    return dest if dest is not None else finish_out(_result(res, out_dtype, a.shape, order), out, fname)
 
 
-def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0):
+def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0, out=None):
+    if (out is None and type(x) is np.ndarray and type(grad) is np.ndarray and _fast(x)
+            and grad.dtype is x.dtype and grad.shape == x.shape and grad.flags.c_contiguous):
+        _, inv_t = _temperature(temperature, x.dtype, fname)
+        dx = np.empty_like(x)
+        flat, g, df = (x, grad, dx) if x.ndim == 1 else (x.reshape(-1), grad.reshape(-1), dx.reshape(-1))
+        z = x.dtype.type(at_zero)
+        if use_parallel(x.size):
+            _unary_backward(op, g, flat, z, inv_t, df, parallel=True)
+        else:
+            _unary_backward.serial(op, g, flat, z, inv_t, df)
+        return dx
     a, out_dtype = as_float_array(x, fname)
     _, inv_t = _temperature(temperature, a.dtype, fname)
     flat, order = _flat(a)
     g = _grad_like(grad, a.shape, order, a.dtype, fname)
-    out = np.empty_like(flat)
+    direct = order == "C" and a.ndim and out_dtype == a.dtype
+    dest = direct_out(out, a.shape, out_dtype, fname, a, g) if direct else None
+    res = np.empty_like(flat) if dest is None else dest.reshape(-1)
     _unary_backward(
-        op, g, flat, a.dtype.type(at_zero), inv_t, out, parallel=use_parallel(flat.size)
+        op, g, flat, a.dtype.type(at_zero), inv_t, res, parallel=use_parallel(flat.size)
     )
-    return _result(out, out_dtype, a.shape, order)
+    return dest if dest is not None else finish_out(_result(res, out_dtype, a.shape, order), out, fname)
 
 
 def _float_pair(x, y, fname):
@@ -512,14 +572,26 @@ def _sum_to(g, shape):
     return g.sum(axis=axes).reshape(shape)
 
 
-def _binary_op(op, x, y, fname, temperature=1.0):
+def _binary_op(op, x, y, fname, temperature=1.0, out=None):
+    if (out is None and type(x) is np.ndarray and type(y) is np.ndarray and _fast(x)
+            and y.dtype is x.dtype and y.shape == x.shape and y.flags.c_contiguous):
+        tau, inv_t = _temperature(temperature, x.dtype, fname)
+        res = np.empty_like(x)
+        xf, yf, rf = (x, y, res) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1), res.reshape(-1))
+        if use_parallel(x.size):
+            _binary(op, xf, yf, tau, inv_t, rf, parallel=True)
+        else:
+            _binary.serial(op, xf, yf, tau, inv_t, rf)
+        return res
     xa, ya, out_dtype = _float_pair(x, y, fname)
     shape = _broadcast(xa, ya, fname)
     tau, inv_t = _temperature(temperature, xa.dtype, fname)
     xf, yf, order = _binary_operands(xa, ya, shape, scalar_ok=True)
-    out = np.empty(xf.size, xf.dtype)
-    _binary(op, xf, yf, tau, inv_t, out, parallel=use_parallel(out.size))
-    return _result(out, out_dtype, shape, order)
+    direct = order == "C" and shape and out_dtype == xf.dtype
+    dest = direct_out(out, shape, out_dtype, fname, xa, ya) if direct else None
+    res = np.empty(xf.size, xf.dtype) if dest is None else dest.reshape(-1)
+    _binary(op, xf, yf, tau, inv_t, res, parallel=use_parallel(res.size))
+    return dest if dest is not None else finish_out(_result(res, out_dtype, shape, order), out, fname)
 
 
 def _binary_op_backward(op, grad, x, y, fname, tie=0.5, temperature=1.0):
@@ -543,7 +615,7 @@ def _binary_op_backward(op, grad, x, y, fname, tie=0.5, temperature=1.0):
 # relu
 
 
-def relu(x, at_zero=0.0):
+def relu(x, at_zero=0.0, *, out=None):
     r"""Rectified linear unit, :math:`\max(x, 0)`, element-wise.
 
     Parameters
@@ -554,6 +626,9 @@ def relu(x, at_zero=0.0):
         The subgradient at 0, in [0, 1], which only :func:`relu_backward` uses:
         accepted (and checked) here too, so one set of keyword arguments serves both
         calls. It does not change the value.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -572,10 +647,10 @@ def relu(x, at_zero=0.0):
     array([ 0.,  0.,  3., nan])
     """
     _check_share(at_zero, 0.0, 1.0, "relu", "at_zero")
-    return _unary_op(RELU, x, "relu")
+    return _unary_op(RELU, x, "relu", out=out)
 
 
-def relu_backward(grad, x, at_zero=0.0):
+def relu_backward(grad, x, at_zero=0.0, *, out=None):
     r"""Vector-Jacobian product of :func:`relu`, with a chosen subgradient at 0.
 
     .. math::
@@ -592,6 +667,9 @@ def relu_backward(grad, x, at_zero=0.0):
     at_zero : float, default 0.0
         :math:`\alpha`, the derivative used at the kink ``x == 0``: any value in
         ``[0, 1]`` (the subdifferential there). PyTorch uses 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -615,14 +693,14 @@ def relu_backward(grad, x, at_zero=0.0):
     """
     fname = "relu_backward"
     at_zero = _check_share(at_zero, 0.0, 1.0, fname, "at_zero")
-    return _unary_op_backward(RELU, grad, x, fname, at_zero=at_zero)
+    return _unary_op_backward(RELU, grad, x, fname, at_zero=at_zero, out=out)
 
 
 # ---------------------------------------------------------------------------------------
 # abs and the L1 loss
 
 
-def abs_(x, at_zero=0.0):
+def abs_(x, at_zero=0.0, *, out=None):
     r"""Absolute value :math:`|x|`, element-wise (``fastsmooth.abs``).
 
     Parameters
@@ -632,6 +710,9 @@ def abs_(x, at_zero=0.0):
     at_zero : float, default 0.0
         The subgradient at 0, in [-1, 1], used by :func:`abs_backward` only; accepted
         (and checked) here so one set of keyword arguments serves both calls.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -650,10 +731,10 @@ def abs_(x, at_zero=0.0):
     array([2., 0., 3.])
     """
     _check_share(at_zero, -1.0, 1.0, "abs", "at_zero")
-    return _unary_op(ABS, x, "abs")
+    return _unary_op(ABS, x, "abs", out=out)
 
 
-def abs_backward(grad, x, at_zero=0.0):
+def abs_backward(grad, x, at_zero=0.0, *, out=None):
     r"""Vector-Jacobian product of :func:`abs <abs_>`, with a chosen subgradient at 0.
 
     .. math::
@@ -670,6 +751,9 @@ def abs_backward(grad, x, at_zero=0.0):
     at_zero : float, default 0.0
         :math:`\alpha \in [-1, 1]`, the derivative used at ``x == 0``. PyTorch uses 0
         (``sign(0) = 0``).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -690,7 +774,7 @@ def abs_backward(grad, x, at_zero=0.0):
     """
     fname = "abs_backward"
     at_zero = _check_share(at_zero, -1.0, 1.0, fname, "at_zero")
-    return _unary_op_backward(ABS, grad, x, fname, at_zero=at_zero)
+    return _unary_op_backward(ABS, grad, x, fname, at_zero=at_zero, out=out)
 
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -709,7 +793,7 @@ def _l1_operands(input, target, reduction, fname):
     return xa, ta, out_dtype
 
 
-def l1_loss(input, target, reduction="mean"):
+def l1_loss(input, target, reduction="mean", *, out=None):
     r"""L1 loss: the absolute error, averaged (or summed) over all elements.
 
     .. math::
@@ -726,6 +810,9 @@ def l1_loss(input, target, reduction="mean"):
         Targets :math:`t`, the shape of ``input``.
     reduction : {"mean", "sum", "none"}, default "mean"
         As ``torch.nn.functional.l1_loss``.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -752,7 +839,7 @@ def l1_loss(input, target, reduction="mean"):
     _binary(ABS_DIFF, xf, tf, xf.dtype.type(1.0), xf.dtype.type(1.0), err,
             parallel=use_parallel(err.size))
     if reduction == "none":
-        return _result(err, out_dtype, xa.shape, order)
+        return finish_out(_result(err, out_dtype, xa.shape, order), out, fname)
     with np.errstate(over="ignore"):
         total = err.sum(dtype=np.float64)
         if reduction == "mean":
@@ -763,10 +850,10 @@ def l1_loss(input, target, reduction="mean"):
                 total = (err / np.float64(err.size)).sum(dtype=np.float64)
             else:
                 total = total / err.size
-    return _result(np.asarray(total), out_dtype)
+    return finish_out(_result(np.asarray(total), out_dtype), out, fname)
 
 
-def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
+def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0, *, out=None):
     r"""Gradient of :func:`l1_loss` with respect to ``input``.
 
     .. math::
@@ -784,6 +871,9 @@ def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
         As in the forward call.
     at_zero : float, default 0.0
         :math:`\alpha \in [-1, 1]` where ``input == target`` (PyTorch: 0).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -802,7 +892,7 @@ def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
     at_zero = _check_share(at_zero, -1.0, 1.0, fname, "at_zero")
     if reduction == "none":
         gx, _ = _binary_op_backward(ABS_DIFF, grad, xa, ta, fname, tie=at_zero)
-        return _result(gx, out_dtype)  # xa, ta are in the compute dtype (float16: float32)
+        return finish_out(_result(gx, out_dtype), out, fname)  # xa, ta compute in float32 for float16
     g = asarray(grad, fname, "grad")
     if g.size != 1 or g.ndim > 1:
         raise ValueError(f"{fname}: `grad` must be a scalar for reduction={reduction!r}, got shape {g.shape}")
@@ -816,14 +906,14 @@ def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
         ABS_DIFF, np.full(1, scale, xf.dtype), xf, tf, xf.dtype.type(at_zero),
         xf.dtype.type(1.0), gx, gt, parallel=use_parallel(xf.size),
     )
-    return _result(gx, out_dtype, xa.shape, order)
+    return finish_out(_result(gx, out_dtype, xa.shape, order), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
 # maximum / minimum
 
 
-def maximum(x, y, tie=0.5):
+def maximum(x, y, tie=0.5, *, out=None):
     r"""Element-wise :math:`\max(x, y)` with NumPy broadcasting; nan if either is nan.
 
     It equals :math:`(x + y + |x - y|) / 2`: its subgradient comes from that of
@@ -837,6 +927,9 @@ def maximum(x, y, tie=0.5):
         The share of the gradient that goes to ``x`` where ``x == y``, in [0, 1], used by
         :func:`maximum_backward` only; accepted (and checked) here so one set of keyword
         arguments serves both calls.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -856,10 +949,10 @@ def maximum(x, y, tie=0.5):
     array([2., 5., 2.])
     """
     _check_share(tie, 0.0, 1.0, "maximum", "tie")
-    return _binary_op(MAXIMUM, x, y, "maximum")
+    return _binary_op(MAXIMUM, x, y, "maximum", out=out)
 
 
-def maximum_backward(grad, x, y, tie=0.5):
+def maximum_backward(grad, x, y, tie=0.5, *, out=None):
     r"""Vector-Jacobian product of :func:`maximum`: ``(grad_x, grad_y)``.
 
     .. math::
@@ -877,6 +970,9 @@ def maximum_backward(grad, x, y, tie=0.5):
     tie : float, default 0.5
         :math:`\theta \in [0, 1]`, the share of the gradient that goes to ``x`` where
         ``x == y`` (the rest goes to ``y``). PyTorch splits evenly (0.5).
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -899,10 +995,10 @@ def maximum_backward(grad, x, y, tie=0.5):
     """
     fname = "maximum_backward"
     tie = _check_share(tie, 0.0, 1.0, fname, "tie")
-    return _binary_op_backward(MAXIMUM, grad, x, y, fname, tie=tie)
+    return finish_out(_binary_op_backward(MAXIMUM, grad, x, y, fname, tie=tie), out, fname)
 
 
-def minimum(x, y, tie=0.5):
+def minimum(x, y, tie=0.5, *, out=None):
     r"""Element-wise :math:`\min(x, y)` with NumPy broadcasting; nan if either is nan.
 
     Parameters
@@ -913,6 +1009,9 @@ def minimum(x, y, tie=0.5):
         The share of the gradient that goes to ``x`` where ``x == y``, in [0, 1], used by
         :func:`minimum_backward` only; accepted (and checked) here so one set of keyword
         arguments serves both calls.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -930,10 +1029,10 @@ def minimum(x, y, tie=0.5):
     array([1., 2., 2.])
     """
     _check_share(tie, 0.0, 1.0, "minimum", "tie")
-    return _binary_op(MINIMUM, x, y, "minimum")
+    return _binary_op(MINIMUM, x, y, "minimum", out=out)
 
 
-def minimum_backward(grad, x, y, tie=0.5):
+def minimum_backward(grad, x, y, tie=0.5, *, out=None):
     r"""Vector-Jacobian product of :func:`minimum`: ``(grad_x, grad_y)``; ``grad`` goes
     to the smaller input, ``tie`` (default 0.5, as PyTorch) is the share of ``x`` where
     ``x == y``, and a nan operand gets the whole gradient.
@@ -946,6 +1045,9 @@ def minimum_backward(grad, x, y, tie=0.5):
         The inputs of the forward call.
     tie : float, default 0.5
         Share of ``x`` at ties, in ``[0, 1]``.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -960,7 +1062,7 @@ def minimum_backward(grad, x, y, tie=0.5):
     """
     fname = "minimum_backward"
     tie = _check_share(tie, 0.0, 1.0, fname, "tie")
-    return _binary_op_backward(MINIMUM, grad, x, y, fname, tie=tie)
+    return finish_out(_binary_op_backward(MINIMUM, grad, x, y, fname, tie=tie), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -995,6 +1097,11 @@ def _extreme_backward(grad, x, out, axis, ties, sign, fname):
     axes = normalize_axes(axis, a.ndim, fname)
     rows = to_rows(a, axes)
     g = rows.per_row(grad, fname, "grad")
+    dest = None
+    if isinstance(out, np.ndarray) and out.shape == a.shape and a.shape not in (
+        rows.reduced_shape, rows.keepdims_shape
+    ):  # x's shape, not a reduced one: a buffer for the result, not the saved output
+        dest, out = out, None
     if out is None:  # not saved: recompute the extreme, one more pass
         if any(a.shape[i] == 0 for i in axes):
             raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {a.shape})")
@@ -1006,10 +1113,10 @@ def _extreme_backward(grad, x, out, axis, ties, sign, fname):
     _extreme_rows_backward(
         g, rows.data, o, ties == "first", dx, parallel=use_parallel(rows.data.size)
     )
-    return _result(rows.restore(dx), out_dtype)
+    return finish_out(_result(rows.restore(dx), out_dtype), dest, fname)
 
 
-def max_(x, axis=-1, *, keepdims=False, ties="split"):
+def max_(x, axis=-1, *, keepdims=False, ties="split", out=None):
     r"""Maximum along ``axis`` (``fastsmooth.max``); nan if the slice holds a nan.
 
     Parameters
@@ -1024,6 +1131,9 @@ def max_(x, axis=-1, *, keepdims=False, ties="split"):
     ties : {"split", "first"}, default "split"
         The rule for tied maxima, which only :func:`max_backward` uses: accepted (and
         checked) here too, so one set of keyword arguments serves both calls.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1043,7 +1153,7 @@ def max_(x, axis=-1, *, keepdims=False, ties="split"):
     array([ 3., nan])
     """
     _check_ties(ties, "max")
-    return _extreme(x, axis, keepdims, 1.0, "max")
+    return finish_out(_extreme(x, axis, keepdims, 1.0, "max"), out, "max")
 
 
 def max_backward(grad, x, axis=-1, *, ties="split", out=None):
@@ -1069,6 +1179,9 @@ def max_backward(grad, x, axis=-1, *, ties="split", out=None):
     out : array_like, optional
         The output of the forward call, :math:`m`, if saved (reduced shape, with or
         without kept dims); otherwise it is recomputed (one more pass over ``x``).
+        An ndarray of the shape of ``x`` (where that is not a reduced shape) is instead
+        the buffer the gradient is written into, as ``out=`` of every other function:
+        the one keyword serves both, told apart by its shape.
 
     Returns
     -------
@@ -1092,7 +1205,7 @@ def max_backward(grad, x, axis=-1, *, ties="split", out=None):
     return _extreme_backward(grad, x, out, axis, ties, 1.0, "max_backward")
 
 
-def min_(x, axis=-1, *, keepdims=False, ties="split"):
+def min_(x, axis=-1, *, keepdims=False, ties="split", out=None):
     r"""Minimum along ``axis`` (``fastsmooth.min``); nan if the slice holds a nan.
 
     Parameters
@@ -1105,6 +1218,9 @@ def min_(x, axis=-1, *, keepdims=False, ties="split"):
         Keep the reduced axes with size one.
     ties : {"split", "first"}, default "split"
         As in :func:`max <max_>`: used by :func:`min_backward` only.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1122,7 +1238,7 @@ def min_(x, axis=-1, *, keepdims=False, ties="split"):
     np.float64(-2.0)
     """
     _check_ties(ties, "min")
-    return _extreme(x, axis, keepdims, -1.0, "min")
+    return finish_out(_extreme(x, axis, keepdims, -1.0, "min"), out, "min")
 
 
 def min_backward(grad, x, axis=-1, *, ties="split", out=None):
@@ -1141,7 +1257,9 @@ def min_backward(grad, x, axis=-1, *, ties="split", out=None):
     ties : {"split", "first"}, default "split"
         The rule for tied minima.
     out : array_like, optional
-        The output of the forward call, if saved; otherwise recomputed.
+        The output of the forward call, if saved; otherwise recomputed. An ndarray of
+        the shape of ``x`` (where that is not a reduced shape) is the buffer for the
+        gradient instead, as in :func:`max_backward`.
 
     Returns
     -------
@@ -1163,7 +1281,7 @@ def min_backward(grad, x, axis=-1, *, ties="split", out=None):
 # Smooth stand-ins
 
 
-def sigmoid(x, temperature=1.0):
+def sigmoid(x, temperature=1.0, *, out=None):
     r"""Smooth step: the logistic sigmoid of ``x / temperature``.
 
     .. math::
@@ -1178,6 +1296,9 @@ def sigmoid(x, temperature=1.0):
         Input.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1204,10 +1325,10 @@ def sigmoid(x, temperature=1.0):
     >>> fs.sigmoid([-0.1, 0.1], temperature=0.01)
     array([4.53978687e-05, 9.99954602e-01])
     """
-    return _unary_op(SIGMOID, x, "sigmoid", temperature)
+    return _unary_op(SIGMOID, x, "sigmoid", temperature, out=out)
 
 
-def sigmoid_backward(grad, x, temperature=1.0):
+def sigmoid_backward(grad, x, temperature=1.0, *, out=None):
     r"""Vector-Jacobian product of :func:`sigmoid`:
     :math:`g\,\sigma_\tau(x)(1 - \sigma_\tau(x)) / \tau`.
 
@@ -1219,6 +1340,9 @@ def sigmoid_backward(grad, x, temperature=1.0):
         The input of the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1231,10 +1355,10 @@ def sigmoid_backward(grad, x, temperature=1.0):
     >>> fs.sigmoid_backward(np.ones(3), [0.0, 2.0, 1e4])
     array([0.25      , 0.10499359, 0.        ])
     """
-    return _unary_op_backward(SIGMOID, grad, x, "sigmoid_backward", temperature=temperature)
+    return _unary_op_backward(SIGMOID, grad, x, "sigmoid_backward", temperature=temperature, out=out)
 
 
-def softplus(x, temperature=1.0):
+def softplus(x, temperature=1.0, *, out=None):
     r"""Smooth ReLU: :math:`\tau \log(1 + e^{x/\tau})`.
 
     .. math::
@@ -1249,6 +1373,9 @@ def softplus(x, temperature=1.0):
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0; the gap to ReLU is at most
         :math:`\tau \log 2` (at 0).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1270,10 +1397,10 @@ def softplus(x, temperature=1.0):
     >>> fs.softplus([-1.0, 1.0], temperature=0.01)
     array([3.72007598e-46, 1.00000000e+00])
     """
-    return _unary_op(SOFTPLUS, x, "softplus", temperature)
+    return _unary_op(SOFTPLUS, x, "softplus", temperature, out=out)
 
 
-def softplus_backward(grad, x, temperature=1.0):
+def softplus_backward(grad, x, temperature=1.0, *, out=None):
     r"""Vector-Jacobian product of :func:`softplus`: :math:`g\,\sigma(x/\tau)`.
 
     Parameters
@@ -1284,6 +1411,9 @@ def softplus_backward(grad, x, temperature=1.0):
         The input of the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1296,10 +1426,10 @@ def softplus_backward(grad, x, temperature=1.0):
     >>> fs.softplus_backward(np.ones(3), [-1e4, 0.0, 1e4])
     array([0. , 0.5, 1. ])
     """
-    return _unary_op_backward(SOFTPLUS, grad, x, "softplus_backward", temperature=temperature)
+    return _unary_op_backward(SOFTPLUS, grad, x, "softplus_backward", temperature=temperature, out=out)
 
 
-def smooth_abs(x, temperature=1.0):
+def smooth_abs(x, temperature=1.0, *, out=None):
     r"""Smooth absolute value: :math:`2\tau \log\cosh(x / (2\tau))`.
 
     .. math::
@@ -1317,6 +1447,9 @@ def smooth_abs(x, temperature=1.0):
         Input.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1343,10 +1476,10 @@ def smooth_abs(x, temperature=1.0):
     >>> fs.smooth_abs([-1e4, -1.0, 0.0, 1e-10])
     array([9.99861371e+03, 2.40229014e-01, 0.00000000e+00, 2.50000000e-21])
     """
-    return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature)
+    return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature, out=out)
 
 
-def smooth_abs_backward(grad, x, temperature=1.0):
+def smooth_abs_backward(grad, x, temperature=1.0, *, out=None):
     r"""Vector-Jacobian product of :func:`smooth_abs`: :math:`g \tanh(x / (2\tau))`.
 
     Parameters
@@ -1357,6 +1490,9 @@ def smooth_abs_backward(grad, x, temperature=1.0):
         The input of the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1369,10 +1505,10 @@ def smooth_abs_backward(grad, x, temperature=1.0):
     >>> fs.smooth_abs_backward(np.ones(4), [-np.inf, -1.0, 0.0, 1e-10])
     array([-1.00000000e+00, -4.62117157e-01,  0.00000000e+00,  5.00000000e-11])
     """
-    return _unary_op_backward(SMOOTH_ABS, grad, x, "smooth_abs_backward", temperature=temperature)
+    return _unary_op_backward(SMOOTH_ABS, grad, x, "smooth_abs_backward", temperature=temperature, out=out)
 
 
-def smooth_maximum(x, y, temperature=1.0):
+def smooth_maximum(x, y, temperature=1.0, *, out=None):
     r"""Smooth element-wise maximum: the LogSumExp of two inputs, with broadcasting.
 
     .. math::
@@ -1389,6 +1525,9 @@ def smooth_maximum(x, y, temperature=1.0):
         Inputs, broadcast together.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1415,10 +1554,10 @@ def smooth_maximum(x, y, temperature=1.0):
     >>> fs.smooth_maximum(0.0, [-1.0, 1.0], temperature=0.01)
     array([3.72007598e-46, 1.00000000e+00])
     """
-    return _binary_op(SMOOTH_MAXIMUM, x, y, "smooth_maximum", temperature)
+    return _binary_op(SMOOTH_MAXIMUM, x, y, "smooth_maximum", temperature, out=out)
 
 
-def smooth_maximum_backward(grad, x, y, temperature=1.0):
+def smooth_maximum_backward(grad, x, y, temperature=1.0, *, out=None):
     r"""Vector-Jacobian product of :func:`smooth_maximum`: ``(grad_x, grad_y)``.
 
     .. math::
@@ -1437,6 +1576,9 @@ def smooth_maximum_backward(grad, x, y, temperature=1.0):
         The inputs of the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1449,12 +1591,12 @@ def smooth_maximum_backward(grad, x, y, temperature=1.0):
     >>> fs.smooth_maximum_backward(np.ones(2), [0.0, 3.0], [0.0, 1.0])
     (array([0.5       , 0.88079708]), array([0.5       , 0.11920292]))
     """
-    return _binary_op_backward(
+    return finish_out(_binary_op_backward(
         SMOOTH_MAXIMUM, grad, x, y, "smooth_maximum_backward", temperature=temperature
-    )
+    ), out, "smooth_maximum_backward")
 
 
-def smooth_minimum(x, y, temperature=1.0):
+def smooth_minimum(x, y, temperature=1.0, *, out=None):
     r"""Smooth element-wise minimum:
     :math:`-\tau\log(e^{-x/\tau} + e^{-y/\tau}) = \min(x, y) - \tau\log(1 + e^{-|x - y|/\tau})`.
 
@@ -1464,6 +1606,9 @@ def smooth_minimum(x, y, temperature=1.0):
         Inputs, broadcast together.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1481,10 +1626,10 @@ def smooth_minimum(x, y, temperature=1.0):
     >>> fs.smooth_minimum([1.0, 1e4], [1.0, -1e4])
     array([ 3.06852819e-01, -1.00000000e+04])
     """
-    return _binary_op(SMOOTH_MINIMUM, x, y, "smooth_minimum", temperature)
+    return _binary_op(SMOOTH_MINIMUM, x, y, "smooth_minimum", temperature, out=out)
 
 
-def smooth_minimum_backward(grad, x, y, temperature=1.0):
+def smooth_minimum_backward(grad, x, y, temperature=1.0, *, out=None):
     r"""Vector-Jacobian product of :func:`smooth_minimum`: ``(grad_x, grad_y)`` with
     :math:`\partial L/\partial x = g\,\sigma((y - x)/\tau)` and
     :math:`\partial L/\partial y = g\,\sigma((x - y)/\tau)`.
@@ -1497,6 +1642,9 @@ def smooth_minimum_backward(grad, x, y, temperature=1.0):
         The inputs of the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1509,6 +1657,6 @@ def smooth_minimum_backward(grad, x, y, temperature=1.0):
     >>> fs.smooth_minimum_backward(1.0, 0.0, 2.0)
     (np.float64(0.8807970779778823), np.float64(0.11920292202211755))
     """
-    return _binary_op_backward(
+    return finish_out(_binary_op_backward(
         SMOOTH_MINIMUM, grad, x, y, "smooth_minimum_backward", temperature=temperature
-    )
+    ), out, "smooth_minimum_backward")

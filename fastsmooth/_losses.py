@@ -64,7 +64,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, asarray, cast, check_temperature, normalize_axes
+from ._arrays import as_float_array, asarray, cast, check_temperature, finish_out, normalize_axes
 from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
 from ._exp import exp
 from ._reductions import _cast, _inv_t
@@ -761,18 +761,18 @@ def _batch(fname, logits, target, softmax):
     return _classes_or_raise(_sigmoid_batch(logits, target, fname), fname)
 
 
-def _forward(metric, fname, logits, target, softmax=False, **params):
+def _forward(metric, fname, logits, target, softmax=False, out=None, **params):
     spec = _spec(metric, fname, **params)
     b = _batch(fname, logits, target, softmax)
-    return _cast(np.asarray(_loss(_counts(b, spec.tau), spec)), b.out_dtype)
+    return finish_out(_cast(np.asarray(_loss(_counts(b, spec.tau), spec)), b.out_dtype), out, fname)
 
 
-def _backward(metric, fname, grad, logits, target, counts, softmax=False, **params):
+def _backward(metric, fname, grad, logits, target, counts, softmax=False, out=None, **params):
     spec = _spec(metric, fname, **params)
     b = _batch(fname, logits, target, softmax)
     g = _check_grad(grad, b.class_shape, spec.average, fname)
     c = _counts(b, spec.tau) if counts is None else _check_counts(counts, b.class_shape, fname)
-    return _grad(b, c, spec, g)
+    return finish_out(_grad(b, c, spec, g), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -801,7 +801,10 @@ _DOC_BLOCKS = {
         :math:`\\sigma(z / \\tau)`; as :math:`\\tau \\to 0` it tends to the hard one.
     eps : float, default 1e-7
         A finite number > 0 added to the metric's denominator; it decides 0/0 (see
-        Notes).""",
+        Notes).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (a 0-d array for a
+        scalar loss); returned. See :ref:`out-buffers`.""",
     "softmax_logits_labels": """\
     logits : array_like, shape (N, K)
         Class scores; the probabilities are ``softmax(logits / temperature)`` over axis 1.
@@ -812,7 +815,10 @@ _DOC_BLOCKS = {
     temperature : float, default 1.0
         :math:`\\tau`, a finite number > 0, of the softmax.
     eps : float, default 1e-7
-        A finite number > 0 added to the metric's denominator; it decides 0/0.""",
+        A finite number > 0 added to the metric's denominator; it decides 0/0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (a 0-d array for a
+        scalar loss); returned. See :ref:`out-buffers`.""",
     "backward_grad": """\
     grad : float or array_like
         :math:`g = \\partial \\mathcal{L} / \\partial \\mathrm{loss}`: a scalar, or one
@@ -823,7 +829,10 @@ _DOC_BLOCKS = {
         ``target`` themselves (one extra pass). Pass the totals of a larger batch (the
         sum of the counts of all its parts, e.g. over workers) to get *this part's
         share* of the gradient of the whole batch's loss: the parts' results,
-        concatenated, are the whole batch's gradient.""",
+        concatenated, are the whole batch's gradient.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (a 0-d array for a
+        scalar loss); returned. See :ref:`out-buffers`.""",
     "backward_returns": """\
     ndarray
         :math:`\\partial \\mathcal{L} / \\partial\\,\\mathrm{logits}`: the shape of
@@ -858,7 +867,7 @@ def _fill_doc(fn):
     return fn
 
 
-def soft_confusion(logits, target, *, temperature=1.0, axis=0):
+def soft_confusion(logits, target, *, temperature=1.0, axis=0, out=None):
     r"""Soft confusion counts: TP, FP, FN and TN with the hard decision ``z > 0``
     replaced by the probability :math:`p = \sigma(z / \tau)`, summed over the batch.
 
@@ -879,6 +888,9 @@ def soft_confusion(logits, target, *, temperature=1.0, axis=0):
     axis : int, default 0
         The batch axis, summed over; every other position is a class with its own
         counts.
+    out : tuple of 4 ndarray or None, optional
+        Buffers for ``(tp, fp, fn, tn)``, of their exact shapes and dtype float64
+        (None: allocated); returned as the SoftConfusion. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -916,11 +928,11 @@ def soft_confusion(logits, target, *, temperature=1.0, axis=0):
     fname = "soft_confusion"
     tau = check_temperature(temperature, fname)
     b = _sigmoid_batch(logits, target, fname, axis)
-    return SoftConfusion(*_counts(b, tau))
+    return finish_out(SoftConfusion(*_counts(b, tau)), out, fname)
 
 
 @_fill_doc
-def soft_fbeta_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
+def soft_fbeta_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7, out=None):
     r"""Soft F-beta loss: one minus the F-beta score of the soft counts.
 
     .. math::
@@ -990,12 +1002,12 @@ def soft_fbeta_loss(logits, target, *, beta=1.0, average="micro", temperature=1.
     array([0.3  , 0.106])
     """
     return _forward("fbeta", "soft_fbeta_loss", logits, target, beta=beta, average=average,
-                    temperature=temperature, eps=eps)
+                    temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
 def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
-                             eps=1e-7, counts=None):
+                             eps=1e-7, counts=None, out=None):
     r"""Gradient of :func:`soft_fbeta_loss` with respect to the logits (its VJP).
 
     .. math::
@@ -1041,11 +1053,11 @@ def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro",
     array([-0.0416,  0.025 ,  0.0299, -0.0179])
     """
     return _backward("fbeta", "soft_fbeta_loss_backward", grad, logits, target, counts, beta=beta,
-                     average=average, temperature=temperature, eps=eps)
+                     average=average, temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
-def soft_precision_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
+def soft_precision_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7, out=None):
     r"""Soft precision loss: one minus the precision of the soft counts.
 
     .. math::
@@ -1075,12 +1087,12 @@ def soft_precision_loss(logits, target, *, beta=1.0, average="micro", temperatur
     0.4898819...
     """
     return _forward("precision", "soft_precision_loss", logits, target, beta=beta, average=average,
-                    temperature=temperature, eps=eps)
+                    temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
 def soft_precision_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
-                                 eps=1e-7, counts=None):
+                                 eps=1e-7, counts=None, out=None):
     r"""Gradient of :func:`soft_precision_loss` with respect to the logits.
 
     .. math::
@@ -1098,11 +1110,11 @@ def soft_precision_loss_backward(grad, logits, target, *, beta=1.0, average="mic
     array([-0.0283,  0.0551,  0.0659, -0.0122])
     """
     return _backward("precision", "soft_precision_loss_backward", grad, logits, target, counts,
-                     beta=beta, average=average, temperature=temperature, eps=eps)
+                     beta=beta, average=average, temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
-def soft_recall_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
+def soft_recall_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7, out=None):
     r"""Soft recall loss: one minus the recall of the soft counts.
 
     .. math::
@@ -1131,12 +1143,12 @@ def soft_recall_loss(logits, target, *, beta=1.0, average="micro", temperature=1
     0.5358885...
     """
     return _forward("recall", "soft_recall_loss", logits, target, beta=beta, average=average,
-                    temperature=temperature, eps=eps)
+                    temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
 def soft_recall_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
-                              eps=1e-7, counts=None):
+                              eps=1e-7, counts=None, out=None):
     r"""Gradient of :func:`soft_recall_loss` with respect to the logits.
 
     .. math::
@@ -1155,11 +1167,11 @@ def soft_recall_loss_backward(grad, logits, target, *, beta=1.0, average="micro"
     array([-0.0525,  0.    ,  0.    , -0.0226])
     """
     return _backward("recall", "soft_recall_loss_backward", grad, logits, target, counts,
-                     beta=beta, average=average, temperature=temperature, eps=eps)
+                     beta=beta, average=average, temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
-def soft_accuracy_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
+def soft_accuracy_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7, out=None):
     r"""Soft accuracy loss: one minus the accuracy of the soft counts.
 
     .. math::
@@ -1192,12 +1204,12 @@ def soft_accuracy_loss(logits, target, *, beta=1.0, average="micro", temperature
     0.4907944...
     """
     return _forward("accuracy", "soft_accuracy_loss", logits, target, beta=beta, average=average,
-                    temperature=temperature, eps=eps)
+                    temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
 def soft_accuracy_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
-                                eps=1e-7, counts=None):
+                                eps=1e-7, counts=None, out=None):
     r"""Gradient of :func:`soft_accuracy_loss` with respect to the logits.
 
     .. math::
@@ -1214,11 +1226,11 @@ def soft_accuracy_loss_backward(grad, logits, target, *, beta=1.0, average="micr
     array([-0.0262,  0.0492,  0.0588, -0.0113])
     """
     return _backward("accuracy", "soft_accuracy_loss_backward", grad, logits, target, counts,
-                     beta=beta, average=average, temperature=temperature, eps=eps)
+                     beta=beta, average=average, temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
-def softmax_fbeta_loss(logits, labels, *, beta=1.0, average="macro", temperature=1.0, eps=1e-7):
+def softmax_fbeta_loss(logits, labels, *, beta=1.0, average="macro", temperature=1.0, eps=1e-7, out=None):
     r"""Multi-class soft F-beta loss: the counts of each class from softmax
     probabilities, then one minus F-beta, averaged over the classes.
 
@@ -1276,12 +1288,12 @@ def softmax_fbeta_loss(logits, labels, *, beta=1.0, average="macro", temperature
     array([0.353 , 0.4876, 0.1663])
     """
     return _forward("fbeta", "softmax_fbeta_loss", logits, labels, softmax=True, beta=beta,
-                    average=average, temperature=temperature, eps=eps)
+                    average=average, temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
 def softmax_fbeta_loss_backward(grad, logits, labels, *, beta=1.0, average="macro", temperature=1.0,
-                                eps=1e-7, counts=None):
+                                eps=1e-7, counts=None, out=None):
     r"""Gradient of :func:`softmax_fbeta_loss` with respect to the logits.
 
     With :math:`G_{ik} = \partial L / \partial p_{ik}` from the per-class derivatives of
@@ -1307,11 +1319,11 @@ def softmax_fbeta_loss_backward(grad, logits, labels, *, beta=1.0, average="macr
            [-0.039,  0.03 ,  0.009]])
     """
     return _backward("fbeta", "softmax_fbeta_loss_backward", grad, logits, labels, counts,
-                     softmax=True, beta=beta, average=average, temperature=temperature, eps=eps)
+                     softmax=True, beta=beta, average=average, temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
-def softmax_accuracy_loss(logits, labels, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
+def softmax_accuracy_loss(logits, labels, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7, out=None):
     r"""Multi-class soft accuracy loss: one minus the expected accuracy under the
     softmax probabilities; ``average="macro"`` gives balanced accuracy.
 
@@ -1365,12 +1377,12 @@ def softmax_accuracy_loss(logits, labels, *, beta=1.0, average="micro", temperat
     0.2500000187...
     """
     return _forward("recall", "softmax_accuracy_loss", logits, labels, softmax=True, beta=beta,
-                    average=average, temperature=temperature, eps=eps)
+                    average=average, temperature=temperature, eps=eps, out=out)
 
 
 @_fill_doc
 def softmax_accuracy_loss_backward(grad, logits, labels, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
-                                   counts=None):
+                                   counts=None, out=None):
     r"""Gradient of :func:`softmax_accuracy_loss` with respect to the logits.
 
     .. math::
@@ -1393,7 +1405,7 @@ def softmax_accuracy_loss_backward(grad, logits, labels, *, beta=1.0, average="m
            [ 0.0727, -0.1167,  0.0441]])
     """
     return _backward("recall", "softmax_accuracy_loss_backward", grad, logits, labels, counts,
-                     softmax=True, beta=beta, average=average, temperature=temperature, eps=eps)
+                     softmax=True, beta=beta, average=average, temperature=temperature, eps=eps, out=out)
 
 
 # ---------------------------------------------------------------------------------------

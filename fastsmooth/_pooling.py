@@ -20,6 +20,8 @@ every thread busy. A 1-D pool is a 2-D pool of height 1.
 
 from __future__ import annotations
 
+import functools
+
 import numbers
 import operator
 from math import prod
@@ -28,7 +30,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, asarray
+from ._arrays import as_float_array, asarray, finish_out
 from ._config import jit, kernel, use_parallel
 from ._reductions import _cast
 from ._rowops import block_max
@@ -70,7 +72,31 @@ def _show(sizes):
     return sizes if len(sizes) > 1 else sizes[0]
 
 
+_GEOMETRIES = {}
+
+
+def _plain(v):
+    return v is None or type(v) is int or (type(v) is tuple and all(type(e) is int for e in v))
+
+
 def _geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode):
+    """:func:`_checked_geometry`, memoized for plain arguments (ints, tuples of ints,
+    None, a bool ``ceil_mode``): a small call would spend most of its time here. Only
+    valid geometries are stored, so a bad one raises every time."""
+    args = (kernel_size, stride, padding, dilation)
+    if type(ceil_mode) is not bool or not all(_plain(v) for v in args):
+        return _checked_geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+    key = (fname, spatial, *args, ceil_mode)
+    hit = _GEOMETRIES.get(key)
+    if hit is None:
+        hit = _checked_geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode)
+        if len(_GEOMETRIES) > 1024:
+            _GEOMETRIES.clear()
+        _GEOMETRIES[key] = hit
+    return hit
+
+
+def _checked_geometry(fname, spatial, kernel_size, stride, padding, dilation, ceil_mode):
     """Checked ``(k, s, p, d, out)`` tuples, one entry per spatial dim (torch's rules)."""
     n = len(spatial)
     k = _sizes(kernel_size, fname, "kernel_size", n)
@@ -336,6 +362,20 @@ def _phase_plan(width, left, stride, wq):
     return np.array([(a, b) + both for a, b in zip(lo, hi)], np.int64)
 
 
+@functools.lru_cache(maxsize=256)
+def _column_plan(width, kw, sw, pw, dw, ow_n):
+    """``(first_col, wq, taps, phases)``: the column plan of :func:`_maxpool`, the same
+    for every row. Memoized by geometry (a small call would spend most of its time
+    here); the arrays are shared between calls and only ever read."""
+    start = np.arange(ow_n) * sw - pw
+    first_col = (start + np.maximum(0, -(start // dw)) * dw).astype(np.uint64)
+    padded = max(width + pw, (ow_n - 1) * sw + (kw - 1) * dw + 1)  # ceil mode may read past
+    wq = -(-padded // sw)
+    b = np.arange(kw) * dw
+    taps = np.stack([b % sw, b // sw, b - pw], axis=1).astype(np.int64)
+    return first_col, wq, taps, _phase_plan(width, pw, sw, wq)
+
+
 def _maxpool(planes, geometry):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh_n, ow_n) = geometry
     n_planes, height, width = planes.shape
@@ -343,16 +383,10 @@ def _maxpool(planes, geometry):
     idx = np.empty((n_planes, oh_n, ow_n), _I64)
     parallel = use_parallel(planes.size)
     rows = -(-oh_n // _bands(n_planes, oh_n, parallel))
-    # the column plan is the same for every row
-    start = np.arange(ow_n) * sw - pw
-    first_col = (start + np.maximum(0, -(start // dw)) * dw).astype(np.uint64)
-    padded = max(width + pw, (ow_n - 1) * sw + (kw - 1) * dw + 1)  # ceil mode may read past
-    wq = -(-padded // sw)
-    b = np.arange(kw) * dw
-    taps = np.stack([b % sw, b // sw, b - pw], axis=1).astype(np.int64)
+    first_col, wq, taps, phases = _column_plan(width, kw, sw, pw, dw, ow_n)
     _maxpool_planes(
         planes.reshape(n_planes, height * width), height, kh, sh, ph, dh, pw, sw, wq,
-        _phase_plan(width, pw, sw, wq), first_col, taps,
+        phases, first_col, taps,
         rows, y.reshape(n_planes, oh_n * ow_n), idx.reshape(n_planes, oh_n * ow_n),
         parallel=parallel,
     )
@@ -473,7 +507,7 @@ def _backward(fname, grad, indices, input_shape, spatial_dims):
 # maxpool2d
 
 
-def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, out=None):
     r"""2-D max-pooling that also returns where each maximum came from.
 
     .. math::
@@ -500,6 +534,9 @@ def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     ceil_mode : bool, default False
         Round the output size up instead of down (a last, partial window is added when
         it starts inside the input or the left padding).
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -550,10 +587,10 @@ def maxpool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     geometry = _geometry(fname, shape[-2:], kernel_size, stride, padding, dilation, ceil_mode)
     y, idx = _maxpool(planes, geometry)
     out_shape = shape[:-2] + geometry[-1]
-    return _cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)
+    return finish_out((_cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)), out, fname)
 
 
-def maxpool2d_backward(grad, indices, input_shape):
+def maxpool2d_backward(grad, indices, input_shape, *, out=None):
     r"""Vector-Jacobian product of :func:`maxpool2d`: scatter-add ``grad`` to the saved
     positions.
 
@@ -571,6 +608,9 @@ def maxpool2d_backward(grad, indices, input_shape):
         The indices returned by :func:`maxpool2d`.
     input_shape : tuple of ints
         Shape of the forward input ``x``: (N, C, H, W) or (C, H, W).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -604,14 +644,14 @@ def maxpool2d_backward(grad, indices, input_shape):
     >>> fs.maxpool2d_backward(np.ones_like(y), idx, x.shape)
     array([[[0., 0., 1., 1.]]])
     """
-    return _backward("maxpool2d_backward", grad, indices, input_shape, 2)
+    return finish_out(_backward("maxpool2d_backward", grad, indices, input_shape, 2), out, "maxpool2d_backward")
 
 
 # ---------------------------------------------------------------------------------------
 # maxpool1d
 
 
-def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, *, out=None):
     r"""1-D max-pooling that also returns where each maximum came from.
 
     .. math::
@@ -633,6 +673,9 @@ def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
         Step between the taps of a window.
     ceil_mode : bool, default False
         Round the output length up instead of down.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -658,13 +701,13 @@ def maxpool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fals
     """
     fname = "maxpool1d"
     planes, shape, out_dtype = _as_planes(x, fname, 1)
-    k, s, p, d, out = _geometry(fname, shape[-1:], kernel_size, stride, padding, dilation, ceil_mode)
-    y, idx = _maxpool(planes, ((1,) + k, (1,) + s, (0,) + p, (1,) + d, (1,) + out))
-    out_shape = shape[:-1] + out
-    return _cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)
+    k, s, p, d, size = _geometry(fname, shape[-1:], kernel_size, stride, padding, dilation, ceil_mode)
+    y, idx = _maxpool(planes, ((1,) + k, (1,) + s, (0,) + p, (1,) + d, (1,) + size))
+    out_shape = shape[:-1] + size
+    return finish_out((_cast(y.reshape(out_shape), out_dtype), idx.reshape(out_shape)), out, fname)
 
 
-def maxpool1d_backward(grad, indices, input_shape):
+def maxpool1d_backward(grad, indices, input_shape, *, out=None):
     r"""Vector-Jacobian product of :func:`maxpool1d`: scatter-add ``grad`` to the saved
     positions.
 
@@ -681,6 +724,9 @@ def maxpool1d_backward(grad, indices, input_shape):
         The indices returned by :func:`maxpool1d`.
     input_shape : tuple of ints
         Shape of the forward input: (N, C, L) or (C, L).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -701,14 +747,14 @@ def maxpool1d_backward(grad, indices, input_shape):
     >>> fs.maxpool1d_backward([[1.0, 1.0, 1.0]], idx, x.shape)
     array([[1., 0., 0., 2., 0.]])
     """
-    return _backward("maxpool1d_backward", grad, indices, input_shape, 1)
+    return finish_out(_backward("maxpool1d_backward", grad, indices, input_shape, 1), out, "maxpool1d_backward")
 
 
 # ---------------------------------------------------------------------------------------
 # maxunpool2d
 
 
-def maxunpool2d(y, indices, output_size):
+def maxunpool2d(y, indices, output_size, *, out=None):
     r"""Put pooled values back at their positions, zeros elsewhere: the inverse
     placement of :func:`maxpool2d`, as ``torch.nn.functional.max_unpool2d``.
 
@@ -725,6 +771,9 @@ def maxunpool2d(y, indices, output_size):
         Flat positions within each output plane (typically from :func:`maxpool2d`).
     output_size : tuple of ints
         ``(H, W)``, or the whole output shape ``(N, C, H, W)`` / ``(C, H, W)``.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -763,7 +812,7 @@ def maxunpool2d(y, indices, output_size):
         raise ValueError(
             f"{fname}: `output_size` {size} must have the leading dims {v.shape[:-2]} of `y`"
         )
-    return _scatter(fname, v, indices, v.shape[:-2], size[-2:], False, "y")
+    return finish_out(_scatter(fname, v, indices, v.shape[:-2], size[-2:], False, "y"), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -796,7 +845,7 @@ def _global_max_planes(x, y, idx):
         y[p], idx[p] = _plane_argmax(x[p])
 
 
-def global_maxpool2d(x):
+def global_maxpool2d(x, *, out=None):
     r"""Maximum of each whole ``H x W`` plane, with its flat position.
 
     .. math::
@@ -810,6 +859,9 @@ def global_maxpool2d(x):
     ----------
     x : array_like, shape (N, C, H, W) or (C, H, W)
         Input planes.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -840,10 +892,10 @@ def global_maxpool2d(x):
     y = np.empty(flat.shape[0], flat.dtype)
     idx = np.empty(flat.shape[0], _I64)
     _global_max_planes(flat, y, idx, parallel=use_parallel(flat.size))
-    return _cast(y.reshape(shape[:-2]), out_dtype), idx.reshape(shape[:-2])
+    return finish_out((_cast(y.reshape(shape[:-2]), out_dtype), idx.reshape(shape[:-2])), out, fname)
 
 
-def global_maxpool2d_backward(grad, indices, input_shape):
+def global_maxpool2d_backward(grad, indices, input_shape, *, out=None):
     r"""Vector-Jacobian product of :func:`global_maxpool2d`: ``grad[n, c]`` goes to the
     position ``indices[n, c]`` of its plane, zeros elsewhere.
 
@@ -855,6 +907,9 @@ def global_maxpool2d_backward(grad, indices, input_shape):
         The indices returned by :func:`global_maxpool2d`.
     input_shape : tuple of ints
         Shape of the forward input: (N, C, H, W) or (C, H, W).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -878,4 +933,6 @@ def global_maxpool2d_backward(grad, indices, input_shape):
         raise ValueError(f"{fname}: `grad` must have shape {shape[:-2]}, got {g.shape}")
     if ind.shape != g.shape:
         raise ValueError(f"{fname}: `indices` must have the shape of `grad` {g.shape}, got {ind.shape}")
-    return _scatter(fname, g[..., None], ind[..., None], shape[:-2], shape[-2:], True, "grad")
+    return finish_out(
+        _scatter(fname, g[..., None], ind[..., None], shape[:-2], shape[-2:], True, "grad"), out, fname
+    )

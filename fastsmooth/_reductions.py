@@ -16,7 +16,16 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, asarray, cast, check_temperature, normalize_axes, to_rows
+from ._arrays import (
+    as_float_array,
+    asarray,
+    cast,
+    check_temperature,
+    fast_rows,
+    finish_out,
+    normalize_axes,
+    to_rows,
+)
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -99,12 +108,23 @@ def _chunks(n):
     return max(1, -(-n // CHUNK))
 
 
+_INV_T = {}
+
+
 def _inv_t(tau, dtype):
     """``1 / tau`` in ``dtype``, clamped to the largest finite value: an infinite
     reciprocal would turn the maximum's ``0 * inv_t`` into nan, while a huge finite one
-    sends every other term to ``exp(-inf) = 0`` -- exactly the tau -> 0 limit."""
-    with np.errstate(over="ignore"):
-        return min(dtype.type(1.0 / tau), np.finfo(dtype).max)
+    sends every other term to ``exp(-inf) = 0`` -- exactly the tau -> 0 limit. (Memoized:
+    a call repeats one temperature, and this costs more than a small kernel.)"""
+    key = (tau, dtype)
+    hit = _INV_T.get(key)
+    if hit is None:
+        with np.errstate(over="ignore"):
+            hit = min(dtype.type(1.0 / tau), np.finfo(dtype).max)
+        if len(_INV_T) > 256:
+            _INV_T.clear()
+        _INV_T[key] = hit
+    return hit
 
 
 def _cast(arr, dtype):
@@ -318,7 +338,7 @@ def _short(n):
 # logsumexp
 
 
-def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
+def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, out=None):
     r"""Smooth maximum: the LogSumExp of ``x`` along ``axis`` at a temperature.
 
     .. math::
@@ -341,6 +361,9 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
         :math:`\tau`, a finite number > 0.
     keepdims : bool, default False
         Keep the reduced axes with size one.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -384,12 +407,17 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     array([3.12692801, 2.        ])
     """
     fname = "logsumexp"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        res = _logsumexp_any(rows, check_temperature(temperature, fname), use_parallel(rows.size))
+        res = res.reshape(x.shape[:-1] + (1,) * keepdims)
+        return res if res.ndim else res[()]
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    out = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
-    return _cast(rows.reduced(out, keepdims), out_dtype)
+    res = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
+    return finish_out(_cast(rows.reduced(res, keepdims), out_dtype), out, fname)
 
 
 #: ``logsumexp_backward`` trusts the saved ``out`` while ``|out| / tau`` is at most this:
@@ -582,7 +610,7 @@ def _softmax_rows_any(rows, tau, parallel):
     return y
 
 
-def softmax(x, axis=-1, *, temperature=1.0):
+def softmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""Smooth one-hot argmax: the softmax of ``x / temperature`` along ``axis``.
 
     .. math::
@@ -602,6 +630,9 @@ def softmax(x, axis=-1, *, temperature=1.0):
         Axis or axes to normalise over.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -640,12 +671,16 @@ def softmax(x, axis=-1, *, temperature=1.0):
     array([0. , 0. , 0.5, 0.5])
     """
     fname = "softmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        tau = check_temperature(temperature, fname)
+        return _softmax_rows_any(rows, tau, use_parallel(rows.size)).reshape(x.shape)
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
     y = _softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
-    return _cast(rows.restore(y), out_dtype)
+    return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
 
 
 @kernel
@@ -673,7 +708,7 @@ def _softmax_backward_apply(g, y, dots, inv_t, piece, pieces, dx):
         _softmax_backward_piece(g[r], y[r], dots[r], inv_t, lo, min(n, lo + piece), dx[r])
 
 
-def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
+def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`softmax`, from its saved output ``y``.
 
     .. math::
@@ -692,6 +727,9 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
         As in the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -728,7 +766,7 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     else:
         dots = _row_sums(g, rows.data, pieces, piece, parallel)
         _softmax_backward_apply(g, rows.data, dots, inv_t, piece, pieces, dx, parallel=parallel)
-    return _cast(rows.restore(dx), out_dtype)
+    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -769,7 +807,7 @@ def _log_softmax_apply(x, m, s, inv_t, piece, pieces, y):
         _log_softmax_piece(x[r], m[r], s[r], inv_t, lo, min(n, lo + piece), y[r])
 
 
-def log_softmax(x, axis=-1, *, temperature=1.0):
+def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""Logarithm of :func:`softmax`, computed without forming the softmax.
 
     .. math::
@@ -786,6 +824,9 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
         Axis or axes to normalise over.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -818,22 +859,30 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
     array([       -inf, -0.69314718, -0.69314718])
     """
     fname = "log_softmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        tau = check_temperature(temperature, fname)
+        return _log_softmax_rows_any(rows, tau, use_parallel(rows.size)).reshape(x.shape)
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    parallel = use_parallel(rows.data.size)
-    inv_t = _inv_t(tau, a.dtype)
-    y = np.empty_like(rows.data)
-    n_rows, n = rows.data.shape
+    y = _log_softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
+    return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
+
+
+def _log_softmax_rows_any(rows, tau, parallel):
+    inv_t = _inv_t(tau, rows.dtype)
+    y = np.empty_like(rows)
+    n_rows, n = rows.shape
     if _short(n):
-        _short_log_softmax(rows.data, inv_t, y, parallel=parallel)
+        _short_log_softmax(rows, inv_t, y, parallel=parallel)
     elif _tasks(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
-        _log_softmax_rows(rows.data, inv_t, y, parallel=parallel)
+        _log_softmax_rows(rows, inv_t, y, parallel=parallel)
     else:
-        m, s, pieces, piece = _row_stats(rows.data, inv_t, parallel)
-        _log_softmax_apply(rows.data, m, s, inv_t, piece, pieces, y, parallel=parallel)
-    return _cast(rows.restore(y), out_dtype)
+        m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
+        _log_softmax_apply(rows, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    return y
 
 
 @jit
@@ -860,7 +909,7 @@ def _log_softmax_backward_apply(g, y, gsums, inv_t, piece, pieces, dx):
         _log_softmax_backward_piece(g[r], y[r], gsums[r], inv_t, lo, min(n, lo + piece), dx[r])
 
 
-def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
+def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`log_softmax`, from its saved output ``y``.
 
     .. math::
@@ -878,6 +927,9 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
         As in the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -907,7 +959,7 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     else:
         gsums = _row_sums(g, None, pieces, piece, parallel)
         _log_softmax_backward_apply(g, rows.data, gsums, inv_t, piece, pieces, dx, parallel=parallel)
-    return _cast(rows.restore(dx), out_dtype)
+    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -991,7 +1043,7 @@ def _soft_argmax_finish(m, s, w, out):
         out[r] = np.nan if m[r] == -np.inf else w[r] / s[r]
 
 
-def soft_argmax(x, axis=-1, *, temperature=1.0):
+def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""Smooth argmax: the expected index under ``softmax(x / temperature)``.
 
     .. math::
@@ -1009,6 +1061,9 @@ def soft_argmax(x, axis=-1, *, temperature=1.0):
         The axis whose positions are averaged.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1035,19 +1090,28 @@ def soft_argmax(x, axis=-1, *, temperature=1.0):
     3.0
     """
     fname = "soft_argmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        res = _soft_argmax_rows_any(rows, check_temperature(temperature, fname)).reshape(x.shape[:-1])
+        return res if res.ndim else res[()]
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname, multiple=False)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    inv_t = _inv_t(tau, a.dtype)
-    parallel = use_parallel(rows.data.size)
-    out = np.empty(rows.data.shape[0], a.dtype)
-    if _short(rows.data.shape[1]):
-        _short_soft_argmax(rows.data, inv_t, out, parallel=parallel)
+    res = _soft_argmax_rows_any(rows.data, tau)
+    return finish_out(_cast(rows.reduced(res, False), out_dtype), out, fname)
+
+
+def _soft_argmax_rows_any(rows, tau):
+    inv_t = _inv_t(tau, rows.dtype)
+    parallel = use_parallel(rows.size)
+    res = np.empty(rows.shape[0], rows.dtype)
+    if _short(rows.shape[1]):
+        _short_soft_argmax(rows, inv_t, res, parallel=parallel)
     else:
-        m, s, w, _, _ = _soft_argmax_moments(rows.data, inv_t, parallel)
-        _soft_argmax_finish(m, s, w, out)
-    return _cast(rows.reduced(out, False), out_dtype)
+        m, s, w, _, _ = _soft_argmax_moments(rows, inv_t, parallel)
+        _soft_argmax_finish(m, s, w, res)
+    return res
 
 
 @kernel
@@ -1074,7 +1138,7 @@ def _soft_argmax_backward_pieces(g, x, m, s, w, inv_t, piece, pieces, dx):
                 dr[i] = exp((xr[i] - mr) * inv_t) * (coef * (i - a))
 
 
-def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0):
+def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`soft_argmax`.
 
     .. math::
@@ -1092,6 +1156,9 @@ def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0):
         As in the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1123,7 +1190,7 @@ def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0):
     _soft_argmax_backward_pieces(
         g, rows.data, m, s, w, np.float64(inv_t), piece, pieces, dx, parallel=parallel
     )
-    return _cast(rows.restore(dx), out_dtype)
+    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1205,7 +1272,7 @@ def _heatmap_rows(x, fname):
     return a, out_dtype, rows
 
 
-def soft_argmax2d(x, *, temperature=1.0):
+def soft_argmax2d(x, *, temperature=1.0, out=None):
     r"""Smooth 2-D argmax of heatmaps: the expected (row, col) under a softmax taken
     over each whole ``H x W`` plane of the last two axes.
 
@@ -1223,6 +1290,9 @@ def soft_argmax2d(x, *, temperature=1.0):
         Heatmaps.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1250,16 +1320,16 @@ def soft_argmax2d(x, *, temperature=1.0):
     a, out_dtype, rows = _heatmap_rows(x, fname)
     tau = check_temperature(temperature, fname)
     n_rows, n = rows.data.shape
-    out = np.empty((n_rows, 2), np.float64)
+    res = np.empty((n_rows, 2), np.float64)
     e = np.empty_like(rows.data)
     _soft_argmax2d_rows(
-        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), out, e, e, None,
+        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), res, e, e, None,
         parallel=use_parallel(rows.data.size),
     )
-    return _cast(out.reshape(a.shape[:-2] + (2,)), out_dtype)
+    return finish_out(_cast(res.reshape(a.shape[:-2] + (2,)), out_dtype), out, fname)
 
 
-def soft_argmax2d_backward(grad, x, *, temperature=1.0):
+def soft_argmax2d_backward(grad, x, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`soft_argmax2d`.
 
     .. math::
@@ -1275,6 +1345,9 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0):
         The input of the forward call.
     temperature : float, default 1.0
         As in the forward call.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1304,7 +1377,7 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0):
         rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), g, e, dx, g,
         parallel=use_parallel(rows.data.size),
     )
-    return _cast(dx.reshape(a.shape), out_dtype)
+    return finish_out(_cast(dx.reshape(a.shape), out_dtype), out, fname)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1322,7 +1395,7 @@ def _hardmax_rows(x, out):
             orow[first_argmax(x[r], 0, n)] = 1.0
 
 
-def hardmax(x, axis=-1):
+def hardmax(x, axis=-1, *, out=None):
     r"""One-hot of the argmax along ``axis``: the hard function that :func:`softmax`
     smooths.
 
@@ -1336,6 +1409,9 @@ def hardmax(x, axis=-1):
         Input.
     axis : int, default -1
         The axis along which to take the argmax.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1357,15 +1433,20 @@ def hardmax(x, axis=-1):
     array([0., 1., 0.])
     """
     fname = "hardmax"
+    rows = fast_rows(x, axis, out)
+    if rows is not None:
+        res = np.empty_like(rows)
+        _hardmax_rows(rows, res, parallel=use_parallel(rows.size))
+        return res.reshape(x.shape)
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname, multiple=False)
     rows = to_rows(a, axes)
-    out = np.empty_like(rows.data)
-    _hardmax_rows(rows.data, out, parallel=use_parallel(rows.data.size))
-    return _cast(rows.restore(out), out_dtype)
+    res = np.empty_like(rows.data)
+    _hardmax_rows(rows.data, res, parallel=use_parallel(rows.data.size))
+    return finish_out(_cast(rows.restore(res), out_dtype), out, fname)
 
 
-def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
+def straight_through_hardmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""The straight-through estimator of :func:`hardmax`: hard forward, soft backward.
 
     Returns ``(hard, soft)`` with ``hard = hardmax(x)`` and
@@ -1383,6 +1464,9 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
         Axis of the categories.
     temperature : float, default 1.0
         Temperature of the surrogate softmax.
+    out : tuple of ndarray or None, optional
+        Buffers for the 2 results, of their exact shapes and dtypes (None: allocated);
+        returned as the tuple. See :ref:`out-buffers`.
 
     Returns
     -------
@@ -1404,9 +1488,8 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(x, fname)
     normalize_axes(axis, a.ndim, fname, multiple=False)
     check_temperature(temperature, fname)
-    return _cast(hardmax(a, axis), out_dtype), _cast(
-        softmax(a, axis, temperature=temperature), out_dtype
-    )
+    hard = _cast(hardmax(a, axis), out_dtype)
+    return finish_out((hard, _cast(softmax(a, axis, temperature=temperature), out_dtype)), out, fname)
 
 
 # ---------------------------------------------------------------------------------------

@@ -280,3 +280,55 @@ def test_a_closed_pipe_stops_quietly(entry, command):
     proc.stderr.close()
     assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+# ------------------------------------------------------------------------- warmup
+
+
+def test_warmup_command(capsys):
+    assert _cli.main(["warmup", "--ops", "relu,sigmoid", "--dtype", "float32"]) == 0
+    captured = capsys.readouterr()
+    assert re.fullmatch(
+        r"fastsmooth warmup: 2 ops x float32 \(\d+ calls\) in [\d.]+ s: \d+ kernels compiled, "
+        r"\d+ loaded from the cache\n", captured.out)
+    assert captured.err == ""  # the progress bar is for terminals only
+
+
+def test_warmup_command_rejects_unknown_ops(capsys):
+    with pytest.raises(SystemExit):
+        _cli.main(["warmup", "--ops", "relu,nope"])
+    assert "unknown op(s) nope" in capsys.readouterr().err
+
+
+def test_warmup_subcommand_from_the_console(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "fastsmooth", "warmup", "--ops", "relu", "--dtype", "float64"],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and r.stdout.startswith("fastsmooth warmup: 1 ops x float64"), r.stderr
+
+
+def test_warmup_draws_its_progress_bar_on_a_terminal():
+    """stderr a terminal (a pty): the bar is drawn there; stdout keeps the summary."""
+    pty = pytest.importorskip("pty")
+    import os
+
+    leader, follower = pty.openpty()
+    try:
+        r = subprocess.run([sys.executable, "-m", "fastsmooth", "warmup", "--ops", "relu", "--dtype", "float32"],
+                           stdout=subprocess.PIPE, stderr=follower, text=True, timeout=600)
+        os.close(follower)
+        follower = None
+        err = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        if follower is not None:
+            os.close(follower)
+        os.close(leader)
+    assert r.returncode == 0 and r.stdout.startswith("fastsmooth warmup: 1 ops x float32")
+    assert b"fastsmooth warmup [" in err and b"1/1 relu float32" in err
