@@ -7,6 +7,15 @@ and their backward passes.
 does the same for its ``min``, ``max`` and ``round``).
 """
 
+from ._dtw import (
+    soft_dtw,
+    soft_dtw_alignment,
+    soft_dtw_backward,
+    soft_dtw_cost,
+    soft_dtw_cost_backward,
+    soft_dtw_divergence,
+    soft_dtw_divergence_backward,
+)
 from ._elementwise import (
     abs_backward,
     l1_loss,
@@ -135,4 +144,12 @@ __all__ = [
     "smooth_maximum_backward",
     "smooth_minimum",
     "smooth_minimum_backward",
+    # soft dynamic time warping
+    "soft_dtw",
+    "soft_dtw_backward",
+    "soft_dtw_alignment",
+    "soft_dtw_cost",
+    "soft_dtw_cost_backward",
+    "soft_dtw_divergence",
+    "soft_dtw_divergence_backward",
 ]
