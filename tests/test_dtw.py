@@ -440,3 +440,37 @@ def test_against_tslearn():
             v, E = fs.soft_dtw_alignment(x, y, gamma=gamma)
             np.testing.assert_allclose(v, v_ts, rtol=1e-10)
             np.testing.assert_allclose(E, E_ts, rtol=1e-8, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------
+# the example of the guide
+
+
+def test_centroids_example_runs():
+    """docs/examples/soft_dtw_centroids.py: the barycenter lowers the mean soft-DTW to the
+    class below that of the Euclidean mean, and the script prints its table."""
+    pytest.importorskip("sklearn")
+    pytest.importorskip("scipy")
+    import importlib.util
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    path = root / "docs" / "examples" / "soft_dtw_centroids.py"
+    spec = importlib.util.spec_from_file_location("soft_dtw_centroids", path)
+    ex = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ex)
+    from sklearn.datasets import load_digits
+
+    X = load_digits().images[:300] / 16.0
+    y = load_digits().target[:300]
+    series = X[y == 3]
+    mean = series.mean(axis=0)
+    z = ex.barycenter(series, mean, maxiter=20)
+    f = lambda c: float(np.mean(fs.soft_dtw(np.broadcast_to(c, series.shape), series, gamma=ex.GAMMA)))
+    assert f(z) < f(mean)
+    out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, cwd=root,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "soft-DTW barycenter   soft-DTW divergence" in out.stdout
