@@ -583,8 +583,9 @@ def _series_grads(s, gamma, want_xy, want_e, x=None, y=None):
                                 y.shape[1], gamma, s.compute, want_xy, want_e)
     if want_xy:
         # d/dx_i = 2 sum_j E_ij (x_i - y_j), d/dy_j = -2 sum_i E_ij (x_i - y_j)
-        gx = 2.0 * gx.transpose(0, 2, 1)
-        gyr = 2.0 * gyr[:, :, ::-1].transpose(0, 2, 1)
+        with np.errstate(all="ignore"):
+            gx = 2.0 * gx.transpose(0, 2, 1)
+            gyr = 2.0 * gyr[:, :, ::-1].transpose(0, 2, 1)
     return values, gx, gyr, e
 
 
@@ -739,8 +740,9 @@ def soft_dtw_backward(grad, x, y, *, gamma=1.0):
     gamma = check_temperature(gamma, fname, "gamma")
     g = _check_grad(grad, _value_shape(s), s.compute, fname)
     _, gx, gy, _ = _series_grads(s, gamma, True, False)
-    gx = gx * g[:, None, None]
-    gy = gy * g[:, None, None]
+    with np.errstate(all="ignore"):  # (inf * 0 where a series holds inf: nan, no warning)
+        gx = gx * g[:, None, None]
+        gy = gy * g[:, None, None]
     return _cast(gx.reshape(s.x_shape), s.out), _cast(gy.reshape(s.y_shape), s.out)
 
 
@@ -909,7 +911,9 @@ def soft_dtw_cost_backward(grad, D, *, gamma=1.0):
     n, m = shape[-2:]
     d = _dummy(compute)
     _, _, _, e = _grads(_COST, d, d, dm, n, m, gamma, compute, False, True)
-    return _cast((e * g[:, None, None]).reshape(shape), out)
+    with np.errstate(all="ignore"):
+        ge = e * g[:, None, None]
+    return _cast(ge.reshape(shape), out)
 
 
 def soft_dtw_divergence(x, y, *, gamma=1.0):
@@ -960,7 +964,7 @@ def soft_dtw_divergence(x, y, *, gamma=1.0):
     vxy = _series_values(s, gamma)
     vxx = _series_values(s, gamma, s.x, s.x)
     vyy = _series_values(s, gamma, s.y, s.y)
-    with np.errstate(invalid="ignore"):
+    with np.errstate(all="ignore"):
         div = vxy - 0.5 * (vxx + vyy)
         div = np.where(div < 0, div.dtype.type(0.0), div)
     return s.result(div)
@@ -1011,6 +1015,7 @@ def soft_dtw_divergence_backward(grad, x, y, *, gamma=1.0):
     _, gx, gy, _ = _series_grads(s, gamma, True, False)
     _, ga, gb, _ = _series_grads(s, gamma, True, False, s.x, s.x)
     _, gc, gd, _ = _series_grads(s, gamma, True, False, s.y, s.y)
-    gx = (gx - 0.5 * (ga + gb)) * g[:, None, None]
-    gy = (gy - 0.5 * (gc + gd)) * g[:, None, None]
+    with np.errstate(all="ignore"):
+        gx = (gx - 0.5 * (ga + gb)) * g[:, None, None]
+        gy = (gy - 0.5 * (gc + gd)) * g[:, None, None]
     return _cast(gx.reshape(s.x_shape), s.out), _cast(gy.reshape(s.y_shape), s.out)

@@ -474,3 +474,19 @@ def test_centroids_example_runs():
                          env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "soft-DTW barycenter   soft-DTW divergence" in out.stdout
+
+
+def test_infinite_and_huge_inputs_warn_nothing():
+    """pytest turns warnings into errors: none may escape, whatever the inputs."""
+    x, y = _pair(5, 6, 2, seed=21)
+    x[2, 0] = np.inf
+    for g in (0.0, 1.0, np.inf):
+        fs.soft_dtw_backward(g, x, y)
+        fs.soft_dtw_divergence_backward(g, x, y)
+    fs.soft_dtw_divergence(x, y)
+    fs.soft_dtw_alignment(x * 1e200, y * 1e200)
+    fs.soft_dtw_divergence(x * 1e300, y * 1e300)
+    D = np.full((4, 4), np.inf)
+    fs.soft_dtw_cost_backward(np.inf, D)
+    fs.soft_dtw_cost_backward(0.0, D)
+    fs.soft_dtw(x.astype(np.float16) * 1e4, y.astype(np.float16))
