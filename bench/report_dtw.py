@@ -18,11 +18,15 @@ PEERS = ["tslearn", "numpy"]
 
 
 def render(paths):
+    """One row per (op, shape, thread count); several runs of one thread count are
+    combined cell by cell into the best of their medians (on a shared machine other
+    processes only ever add time)."""
     rows = ["| op | pairs × n × m × d | threads | fastsmooth ms | fastsmooth ns/cell | "
             + " | ".join(f"{p} ns/cell" for p in PEERS) + " | "
             + " | ".join(f"× vs {p}" for p in PEERS) + " |",
             "|---|---|---:|---:|---:|" + "---:|" * (2 * len(PEERS))]
     notes = []
+    groups = {}
     for path in paths:
         data = json.loads(Path(path).read_text())
         mi = data["machine_info"]
@@ -31,12 +35,15 @@ def render(paths):
                      f"{mi.get('cpu_model', mi.get('cpu', {}).get('brand_raw', '?'))}, "
                      f"{threads} Numba thread(s), layer `{mi.get('threading_layer')}`, "
                      f"NumPy {mi.get('numpy')}, Numba {mi.get('numba')}")
-        groups = {}
         for b in data["benchmarks"]:
             e = b["extra_info"]
-            key = (e["op"], tuple(e["shape"]))
-            groups.setdefault(key, {})[e["lib"]] = (b["stats"]["median"], e["cells"])
-        for (op, shape), g in groups.items():
+            key = (e["op"], tuple(e["shape"]), threads)
+            t = b["stats"]["median"]
+            g = groups.setdefault(key, {})
+            if e["lib"] not in g or t < g[e["lib"]][0]:
+                g[e["lib"]] = (t, e["cells"])
+    for (op, shape, threads), g in sorted(groups.items(), key=lambda kv: (kv[0][2], kv[0][1][1:], kv[0][0])):
+        if True:
             if "fastsmooth" not in g:
                 continue
             t, cells = g["fastsmooth"]

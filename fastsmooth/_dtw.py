@@ -167,19 +167,23 @@ def _diag_cells(p2, p1, p0, dbuf, lo, cnt, gamma, inv_g):
 
 
 @jit
-def _block_value(mode, xT, yrT, dm, m, i0, h, j0, w, top, left, p2, p1, p0, dbuf, gamma,
-                 inv_g):
+def _block_value(mode, xT, yrT, dm, m, i0, h, j0, w, edges, top, left, p2, p1, p0, dbuf,
+                 gamma, inv_g):
     """Sweep the block of cells ``i0 <= i < i0 + h``, ``j0 <= j < j0 + w`` (0-based)
-    by anti-diagonals, given ``top[0..w]`` (the row above it, ``top[0]`` the corner) and
-    ``left[1..h]`` (the column on its left). On return ``top[1..w]`` holds its last row
-    and ``left[1..h]`` its last column (each entry is read before it is overwritten);
-    returns the bottom-right cell. ``p2, p1, p0, dbuf`` are scratch of ``h + 1``."""
-    p1[0] = top[0]
+    by anti-diagonals and return its bottom-right cell. With ``edges``: given
+    ``top[0..w]`` (the row above it, ``top[0]`` the corner) and ``left[1..h]`` (the
+    column on its left); on return ``top[1..w]`` holds its last row and ``left[1..h]``
+    its last column (each entry is read before it is overwritten). Without: the block
+    is a whole pair, with the DP's own boundary (0 at the corner, ``+inf`` elsewhere),
+    and ``top``/``left`` are not touched, so the memory is the scratch ``p2, p1, p0,
+    dbuf`` of ``h + 1``: O(min(n, m)) when ``h`` is the shorter length."""
+    inf = p0.dtype.type(np.inf)
+    p1[0] = top[0] if edges else p0.dtype.type(0.0)
     for k in range(1, h + w + 1):
         if k <= w:
-            p0[0] = top[k]
+            p0[0] = top[k] if edges else inf
         if k <= h:
-            p0[k] = left[k]
+            p0[k] = left[k] if edges else inf
         lo = max(1, k - w)
         hi = min(h, k - 1)
         cnt = hi - lo + 1
@@ -187,9 +191,9 @@ def _block_value(mode, xT, yrT, dm, m, i0, h, j0, w, top, left, p2, p1, p0, dbuf
             # cell (a, k - a) of the block is (i0 + a - 1, j0 + k - a - 1)
             _fill(mode, xT, yrT, dm, m, i0 + lo - 1, j0 + k - lo - 1, cnt, dbuf)
             _diag_cells(p2, p1, p0, dbuf, lo, cnt, gamma, inv_g)
-        if k > h:
+        if edges and k > h:
             top[k - h] = p0[h]
-        if k > w:
+        if edges and k > w:
             left[k - w] = p0[k - w]
         p2, p1, p0 = p1, p0, p2
     return p1[h]
@@ -197,18 +201,14 @@ def _block_value(mode, xT, yrT, dm, m, i0, h, j0, w, top, left, p2, p1, p0, dbuf
 
 @jit
 def _pair_value(mode, xT, yrT, dm, n, m, gamma, inv_g, like):
-    """The value of one pair, in one block (``n`` should be the shorter length);
-    buffers in the dtype of ``like``."""
+    """The value of one pair, in one block (``n`` should be the shorter length:
+    four buffers of ``n + 1``); buffers in the dtype of ``like``."""
     dt = like.dtype
-    inf = np.inf
-    top = np.full(m + 1, inf, dtype=dt)
-    top[0] = 0.0
-    left = np.full(n + 1, inf, dtype=dt)
     p2 = np.empty(n + 1, dtype=dt)
     p1 = np.empty(n + 1, dtype=dt)
     p0 = np.empty(n + 1, dtype=dt)
     dbuf = np.empty(n + 1, dtype=dt)
-    return _block_value(mode, xT, yrT, dm, m, 0, n, 0, m, top, left, p2, p1, p0, dbuf,
+    return _block_value(mode, xT, yrT, dm, m, 0, n, 0, m, False, p0, p0, p2, p1, p0, dbuf,
                         gamma, inv_g)
 
 
@@ -256,8 +256,8 @@ def _value_wavefront(mode, xT, yrT, dm, n, m, gamma, inv_g, out):
             p1 = np.empty(h + 1, dtype=dt)
             p0 = np.empty(h + 1, dtype=dt)
             dbuf = np.empty(h + 1, dtype=dt)
-            cor[bi + 1, bj + 1] = _block_value(mode, xT, yrT, dm, m, i0, h, j0, w, top, left,
-                                               p2, p1, p0, dbuf, gamma, inv_g)
+            cor[bi + 1, bj + 1] = _block_value(mode, xT, yrT, dm, m, i0, h, j0, w, True, top,
+                                               left, p2, p1, p0, dbuf, gamma, inv_g)
             for j in range(w):
                 hrow[j0 + j] = top[j + 1]
             for i in range(h):
