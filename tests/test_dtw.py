@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import fastsmooth as fs
 from fastsmooth import _dtw, _reference as ref
@@ -490,3 +492,21 @@ def test_infinite_and_huge_inputs_warn_nothing():
     fs.soft_dtw_cost_backward(np.inf, D)
     fs.soft_dtw_cost_backward(0.0, D)
     fs.soft_dtw(x.astype(np.float16) * 1e4, y.astype(np.float16))
+
+
+# ---------------------------------------------------------------------------------------
+# invariants on random small inputs
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 9), m=st.integers(1, 9), d=st.integers(1, 3),
+       gamma=st.floats(1e-3, 10.0), seed=st.integers(0, 2**16))
+def test_invariants(n, m, d, gamma, seed):
+    r = np.random.default_rng(seed)
+    x, y = r.standard_normal((n, d)) * 2, r.standard_normal((m, d)) * 2
+    v, E = fs.soft_dtw_alignment(x, y, gamma=gamma)
+    np.testing.assert_allclose(v, ref.soft_dtw(x, y, gamma=gamma), rtol=1e-12, atol=1e-12)
+    assert v <= ref.dtw(x, y) + 1e-12  # a smooth minimum is below the minimum
+    assert np.all(E >= 0) and E[0, 0] == 1 and E[-1, -1] == 1
+    assert v == fs.soft_dtw(y, x, gamma=gamma)
+    assert fs.soft_dtw_divergence(x, y, gamma=gamma) >= 0
