@@ -8,6 +8,15 @@ does the same for its ``min``, ``max`` and ``round``).
 """
 
 from ._config import CompileNotice
+from ._dtw import (
+    soft_dtw,
+    soft_dtw_alignment,
+    soft_dtw_backward,
+    soft_dtw_cost,
+    soft_dtw_cost_backward,
+    soft_dtw_divergence,
+    soft_dtw_divergence_backward,
+)
 from ._elementwise import (
     abs_backward,
     l1_loss,
@@ -141,4 +150,12 @@ __all__ = [
     # small calls and cold starts
     "warmup",
     "CompileNotice",
+    # soft dynamic time warping
+    "soft_dtw",
+    "soft_dtw_backward",
+    "soft_dtw_alignment",
+    "soft_dtw_cost",
+    "soft_dtw_cost_backward",
+    "soft_dtw_divergence",
+    "soft_dtw_divergence_backward",
 ]

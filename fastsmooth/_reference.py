@@ -60,6 +60,13 @@ __all__ = [
     "smooth_maximum_backward",
     "smooth_minimum",
     "smooth_minimum_backward",
+    "dtw",
+    "soft_dtw",
+    "soft_dtw_alignment",
+    "soft_dtw_backward",
+    "soft_dtw_cost",
+    "soft_dtw_cost_backward",
+    "soft_dtw_divergence",
     "SPECIAL_VALUES",
 ]
 
@@ -680,3 +687,126 @@ def softmax_accuracy_loss(logits, labels, *, average="micro", temperature=1.0, e
 
 def softmax_accuracy_loss_backward(grad, logits, labels, *, average="micro", temperature=1.0, eps=1e-7):
     return _softmax_backward("recall", grad, logits, labels, 1.0, average, temperature, eps)
+
+
+# ---------------------------------------------------------------------------------------
+# soft-DTW: the recursion in plain NumPy, anti-diagonal by anti-diagonal (vectorized over
+# the pairs of a batch and the cells of an anti-diagonal), in float64
+
+
+def _dtw_series(x, y):
+    a = np.asarray(x, np.float64)
+    b = np.asarray(y, np.float64)
+    batched = a.ndim == 3
+    if a.ndim == 1:
+        a = a[:, None]
+    if b.ndim == 1:
+        b = b[:, None]
+    if not batched:
+        a, b = a[None], b[None]
+    return a, b, batched
+
+
+def _sq_cost(a, b):
+    """(B, n, m) squared Euclidean cost, as a sum of squared differences."""
+    return np.sum((a[:, :, None, :] - b[:, None, :, :]) ** 2, axis=-1)
+
+
+def _softmin3(p, gamma):
+    """Soft minimum over the first axis of ``p`` (3, ...) with +inf entries, in float64;
+    ``gamma=0`` is the hard minimum."""
+    with np.errstate(all="ignore"):
+        m = np.min(p, axis=0)
+        if gamma == 0:
+            return m
+        shift = np.where(np.isfinite(m), m, 0.0)
+        s = np.sum(np.exp(-(p - shift) / gamma), axis=0)
+        out = shift - gamma * np.log(s)
+        return np.where(m == np.inf, np.inf, out)
+
+
+def _dtw_table(D, gamma):
+    """Padded forward table ``R`` (B, n + 2, m + 2) of the recursion on costs ``D``."""
+    B, n, m = D.shape
+    R = np.full((B, n + 2, m + 2), np.inf)
+    R[:, 0, 0] = 0.0
+    for k in range(2, n + m + 1):
+        i = np.arange(max(1, k - m), min(n, k - 1) + 1)
+        j = k - i
+        p = np.stack([R[:, i - 1, j - 1], R[:, i - 1, j], R[:, i, j - 1]])
+        R[:, i, j] = D[:, i - 1, j - 1] + _softmin3(p, gamma)
+    return R
+
+
+def _dtw_alignment(D, gamma):
+    """Cuturi & Blondel's reverse recursion: values (B,) and E (B, n, m)."""
+    B, n, m = D.shape
+    R = _dtw_table(D, gamma)
+    value = R[:, n, m].copy()
+    Dp = np.zeros((B, n + 2, m + 2))
+    Dp[:, 1:n + 1, 1:m + 1] = D
+    R[:, n + 1, :] = -np.inf
+    R[:, :, m + 1] = -np.inf
+    R[:, n + 1, m + 1] = value
+    E = np.zeros((B, n + 2, m + 2))
+    E[:, n + 1, m + 1] = 1.0
+    with np.errstate(all="ignore"):
+        for k in range(n + m, 1, -1):
+            i = np.arange(max(1, k - m), min(n, k - 1) + 1)
+            j = k - i
+            r = R[:, i, j]
+            e = np.zeros_like(r)
+            for di, dj in ((1, 0), (0, 1), (1, 1)):
+                rs = R[:, i + di, j + dj]
+                z = (rs - r - Dp[:, i + di, j + dj]) / gamma
+                e = e + np.where(rs == np.inf, 0.0, E[:, i + di, j + dj] * np.exp(z))
+            E[:, i, j] = np.where(r == np.inf, 0.0, e)
+    return value, E[:, 1:n + 1, 1:m + 1]
+
+
+def dtw(x, y):
+    """Plain DTW (squared Euclidean cost, hard minimum): the gamma -> 0 limit."""
+    a, b, batched = _dtw_series(x, y)
+    D = _sq_cost(a, b)
+    v = _dtw_table(D, 0)[:, D.shape[1], D.shape[2]]
+    return v if batched else v[0]
+
+
+def soft_dtw(x, y, *, gamma=1.0):
+    a, b, batched = _dtw_series(x, y)
+    D = _sq_cost(a, b)
+    v = _dtw_table(D, gamma)[:, D.shape[1], D.shape[2]]
+    return v if batched else v[0]
+
+
+def soft_dtw_alignment(x, y, *, gamma=1.0):
+    a, b, batched = _dtw_series(x, y)
+    v, E = _dtw_alignment(_sq_cost(a, b), gamma)
+    return (v, E) if batched else (v[0], E[0])
+
+
+def soft_dtw_backward(grad, x, y, *, gamma=1.0):
+    a, b, batched = _dtw_series(x, y)
+    _, E = _dtw_alignment(_sq_cost(a, b), gamma)
+    g = np.asarray(grad, np.float64).reshape(-1, 1, 1)
+    diff = a[:, :, None, :] - b[:, None, :, :]  # (B, n, m, d)
+    gx = g * np.einsum("bij,bijk->bik", E, 2 * diff)
+    gy = -g * np.einsum("bij,bijk->bjk", E, 2 * diff)
+    return gx.reshape(np.shape(x)), gy.reshape(np.shape(y))
+
+
+def soft_dtw_cost(D, *, gamma=1.0):
+    D = np.asarray(D, np.float64)
+    v = _dtw_table(D.reshape(-1, *D.shape[-2:]), gamma)[:, D.shape[-2], D.shape[-1]]
+    return v.reshape(D.shape[:-2])
+
+
+def soft_dtw_cost_backward(grad, D, *, gamma=1.0):
+    D = np.asarray(D, np.float64)
+    _, E = _dtw_alignment(D.reshape(-1, *D.shape[-2:]), gamma)
+    return (np.asarray(grad, np.float64).reshape(-1, 1, 1) * E).reshape(D.shape)
+
+
+def soft_dtw_divergence(x, y, *, gamma=1.0):
+    return soft_dtw(x, y, gamma=gamma) - 0.5 * (soft_dtw(x, x, gamma=gamma)
+                                                 + soft_dtw(y, y, gamma=gamma))

@@ -79,6 +79,14 @@ CALLS = {
     "smooth_maximum_backward": (lambda x: (x * 0.5, x, x[::-1].copy()), {"temperature": 0.5}),
     "smooth_minimum": (lambda x: (x, -0.5), {}),
     "smooth_minimum_backward": (lambda x: (x * 0.5, x, x[::-1].copy()), {}),
+    # soft-DTW: x (3, 5) is one series of n = 3 steps and d = 5 features
+    "soft_dtw": (lambda x: (x, x[::-1].copy()), {"gamma": 0.5}),
+    "soft_dtw_backward": (lambda x: (1.5, x, x[::-1].copy()), {"gamma": 0.5}),
+    "soft_dtw_alignment": (lambda x: (x, x[::-1].copy()), {}),
+    "soft_dtw_cost": (lambda x: (x,), {"gamma": 2.0}),
+    "soft_dtw_cost_backward": (lambda x: (0.5, x), {"gamma": 2.0}),
+    "soft_dtw_divergence": (lambda x: (x, x[::-1].copy()), {}),
+    "soft_dtw_divergence_backward": (lambda x: (1.0, x, x[::-1].copy()), {"gamma": 0.5}),
 }
 
 #: outputs that are not float arrays shaped by x's dtype (e.g. int64 indices, float64

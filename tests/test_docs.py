@@ -121,10 +121,11 @@ def test_guide_pages_are_in_the_order_of_the_source_notes():
     toc = (DOCS / "guide" / "index.md").read_text()
     toctree = toc[toc.index("```{toctree}"):].split("\n")
     pages = [line.strip() for line in toctree if re.fullmatch(r"[a-z_]+", line.strip())]
-    # the pages of the source notes' ideas come first, in their order; topics beyond them follow
-    assert pages[:8] == ["subgradients", "smooth_max", "softmax", "soft_argmax", "straight_through", "maxpool",
-                         "losses", "dask_and_threads"]
-    assert {"reproducibility", "small_calls"} <= set(pages[8:])
+    # the pages of the source notes' ideas keep their order; the later topics are there too
+    notes = ["subgradients", "smooth_max", "softmax", "soft_argmax", "straight_through", "maxpool", "losses",
+             "dask_and_threads"]
+    assert [p for p in pages if p in notes] == notes
+    assert {"reproducibility", "small_calls", "soft_dtw"} <= set(pages)
     for p in pages:
         assert (DOCS / "guide" / f"{p}.md").exists()
 

@@ -2,7 +2,8 @@
 
 Each smooth function is drawn next to its hard twin at several temperatures, with its
 gradient (computed by fastsmooth's backward functions, not by finite differences);
-then soft-argmax on a 2-D heatmap and the routing of max-pooling.
+then soft-argmax on a 2-D heatmap, the routing of max-pooling, and the expected
+alignments of soft-DTW.
 
 Run from the repository root (matplotlib needed: ``pip install -e ".[docs]"``)::
 
@@ -348,6 +349,48 @@ def maxpool_routing():
     return fig
 
 
+# --------------------------------------------------------------------------------------
+# soft-DTW: the expected alignment spreads over paths as gamma grows
+
+
+def _dtw_series():
+    t = np.linspace(0, 1, 40)
+    x = np.exp(-((t - 0.3) / 0.08) ** 2) + 0.6 * np.exp(-((t - 0.7) / 0.06) ** 2)
+    s = np.linspace(0, 1, 50)
+    y = np.exp(-((s - 0.45) / 0.1) ** 2) + 0.6 * np.exp(-((s - 0.8) / 0.05) ** 2)
+    return x, y
+
+
+def soft_dtw_alignments():
+    x, y = _dtw_series()
+    gammas = (1e-4, 0.01, 0.1, 1.0)
+    fig, axes = plt.subplots(1, 1 + len(gammas), figsize=(13.4, 3.3),
+                             gridspec_kw=dict(width_ratios=[1.3] + [1] * len(gammas)))
+    fig.suptitle("soft_dtw_alignment: the expected alignment E of x (40 steps) and y (50 steps); "
+                 "γ → 0 is the DTW path, larger γ spreads E over more paths", fontsize=10.5)
+    ax = axes[0]
+    ax.plot(np.arange(40), x, color="C0", lw=1.8, label="x")
+    ax.plot(np.arange(50), y + 1.2, color="C1", lw=1.8, label="y (+1.2)")
+    _, E = fs.soft_dtw_alignment(x, y, gamma=1e-4)
+    for i, j in zip(*np.nonzero(E > 0.5)):
+        if (i + j) % 3 == 0:
+            ax.plot([i, j], [x[i], y[j] + 1.2], color="0.6", lw=0.6, zorder=0)
+    ax.set_title("two series and their DTW matching")
+    ax.set_xlabel("time step")
+    ax.legend(loc="center right")
+    for ax, g in zip(axes[1:], gammas):
+        value, E = fs.soft_dtw_alignment(x, y, gamma=g)
+        ax.imshow(E, cmap="viridis", vmin=0, vmax=1, origin="upper", aspect="auto",
+                  interpolation="nearest")
+        label = "DTW (γ = 1e-4)" if g == 1e-4 else f"γ = {g:g}"
+        ax.set_title(f"{label}: value {float(value):.3g}")
+        ax.set_xlabel("j (y)")
+        ax.grid(False)
+    axes[1].set_ylabel("i (x)")
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
+    return fig
+
+
 FIGURES = {
     "lse_vs_max": lse_vs_max,
     "softmax_vs_hardmax": softmax_vs_hardmax,
@@ -358,6 +401,7 @@ FIGURES = {
     "smooth_maximum_vs_maximum": smooth_maximum_vs_maximum,
     "soft_argmax2d_heatmap": soft_argmax2d_heatmap,
     "maxpool_routing": maxpool_routing,
+    "soft_dtw_alignments": soft_dtw_alignments,
 }
 
 
