@@ -16,7 +16,7 @@ import numpy as np
 from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
+from ._arrays import as_float_array, check_temperature, float_dtypes, normalize_axes, to_rows
 from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -42,6 +42,9 @@ from ._rowops import (
     scale_lanes,
     scatter_group,
     weighted_exp_sum,
+    wlse_merge,
+    wlse_state,
+    wlse_value,
 )
 
 __all__ = [
@@ -200,6 +203,111 @@ def _lse_finish(m, s, tau, out):
 
 
 # ---------------------------------------------------------------------------------------
+# Weighted LogSumExp (``b=``): the state (m, c, s) of :mod:`._rowops`, whole rows or
+# pieces of long rows merged, as the unweighted schedule.
+
+
+@jit
+def _wlse_put(m, c, s, tau, signed, out, sign, r):
+    v, sg = wlse_value(m, c, s, tau)
+    if v != v:
+        sg = np.nan
+    elif sg < 0.0 and not signed:
+        v = np.nan  # log of a negative total: nan unless the sign is asked for
+    out[r] = v
+    sign[r] = sg
+
+
+@kernel
+def _wlogsumexp_rows(x, b, inv_t, tau, signed, out, sign):
+    n = x.shape[1]
+    for r in prange(x.shape[0]):
+        m, c, s = wlse_state(x[r], b[r], 0, n, inv_t)
+        _wlse_put(m, c, s, tau, signed, out, sign, r)
+
+
+@kernel
+def _wstats_pieces(x, b, inv_t, piece, ms, cs, ss):
+    n_rows, n = x.shape
+    pieces = ms.shape[1]
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        p = k - r * pieces
+        lo = p * piece
+        m, c, s = wlse_state(x[r], b[r], lo, min(n, lo + piece), inv_t)
+        ms[r, p] = m
+        cs[r, p] = c
+        ss[r, p] = s
+
+
+@jit
+def _wmerge_finish(ms, cs, ss, inv_t, tau, signed, out, sign):
+    for r in range(ms.shape[0]):
+        m, c, s = ms[r, 0], cs[r, 0], ss[r, 0]
+        for p in range(1, ms.shape[1]):
+            m, c, s = wlse_merge(m, c, s, ms[r, p], cs[r, p], ss[r, p], inv_t)
+        _wlse_put(m, c, s, tau, signed, out, sign, r)
+
+
+def _wlogsumexp_any(rows, b, tau, signed, parallel):
+    """``(out, sign)`` per row of the weighted LogSumExp, float64."""
+    inv_t = _inv_t(tau, rows.dtype)
+    n_rows, n = rows.shape
+    out = np.empty(n_rows)
+    sign = np.empty(n_rows)
+    pieces, piece = _plan(n_rows, n, parallel)
+    if pieces == 1:
+        _wlogsumexp_rows(rows, b, inv_t, tau, signed, out, sign, parallel=parallel)
+    else:
+        ms = np.empty((n_rows, pieces), rows.dtype)
+        cs = np.empty((n_rows, pieces))
+        ss = np.empty((n_rows, pieces))
+        _wstats_pieces(rows, b, inv_t, piece, ms, cs, ss, parallel=parallel)
+        _wmerge_finish(ms, cs, ss, np.float64(inv_t), tau, signed, out, sign)
+    return out, sign
+
+
+def _with_weights(a, out_dtype, b, fname):
+    """``(a, w, out_dtype)``: ``x`` and the weights ``b`` broadcast against each other,
+    in one float dtype. A float array ``b`` takes part in the dtype rule (float32 ``x``
+    with float64 ``b`` computes in float64); a bool or int ``b`` (a mask, counts) and a
+    Python number do not."""
+    weak = isinstance(b, (int, float))  # a Python number does not promote (NEP 50)
+    w = np.asarray(b)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w.dtype}"
+        )
+    if w.dtype.kind == "f" and not weak:
+        compute, out = float_dtypes(w.dtype, fname, "b")
+        a = a.astype(np.result_type(a.dtype, compute), copy=False)
+        out_dtype = np.result_type(out_dtype, out)
+    try:
+        shape = np.broadcast_shapes(a.shape, w.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fname}: `b` of shape {w.shape} does not broadcast against `x` of shape {a.shape}"
+        ) from None
+    return np.broadcast_to(a, shape), np.broadcast_to(w, shape), out_dtype
+
+
+def _unweighted_sign(out):
+    """SciPy's sign of an unweighted LogSumExp: 1, 0 for ``-inf`` (a zero sum), nan for
+    nan."""
+    with np.errstate(invalid="ignore"):
+        return np.where(out == -np.inf, 0.0, np.where(out == out, 1.0, np.nan)).astype(out.dtype)
+
+
+def _sum_to_shape(g, shape):
+    """Sum a gradient taken in a broadcast shape back to ``shape``."""
+    if g.shape == tuple(shape):
+        return g
+    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+    ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+    return g.sum(axis=ones, keepdims=True) if ones else g
+
+
+# ---------------------------------------------------------------------------------------
 # Short rows (at most SHORT_ROW elements): GROUP rows at a time, vectorized across rows.
 
 
@@ -283,14 +391,18 @@ def _short(n):
 # logsumexp
 
 
-def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
-    r"""Smooth maximum: the LogSumExp of ``x`` along ``axis`` at a temperature.
+def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sign=False):
+    r"""Smooth maximum: the LogSumExp of ``x`` along ``axis`` at a temperature,
+    optionally weighted (SciPy's ``b=``).
 
     .. math::
 
         \operatorname{LSE}_\tau(x) = \tau \log \sum_i e^{x_i / \tau}
                                    = m + \tau \log\Bigl(1 + \sum_{i \ne i^*} e^{(x_i - m)/\tau}\Bigr),
         \qquad m = \max_i x_i = x_{i^*}
+
+    and with weights :math:`b`,
+    :math:`\tau \log \bigl|\sum_i b_i\, e^{x_i/\tau}\bigr|` (with its sign on request).
 
     It is a smooth, convex upper bound of the maximum,
     :math:`\max x \le \operatorname{LSE}_\tau(x) \le \max x + \tau \log n`, and tends to
@@ -299,23 +411,40 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     Parameters
     ----------
     x : array_like
-        Input; bool and int compute in float64, float16 computes in float32.
+        Input; bool and int compute in float64, float16 computes in float32. A 0-d
+        input is reduced over its one element (with ``axis`` -1, 0 or None).
     axis : int, tuple of ints or None, default -1
-        Axis or axes to reduce; None reduces all of them.
+        Axis or axes to reduce (of ``x`` and ``b`` broadcast together); None reduces
+        all of them.
+    b : array_like, optional
+        Weights :math:`b_i`, broadcast against ``x`` (either may have more
+        dimensions). They may be negative (to subtract terms); a weight of 0 masks its
+        entry, even where ``x`` is ``inf`` or nan. A float ``b`` takes part in the dtype
+        rule (float32 ``x`` with float64 ``b`` gives float64); bool or int ``b`` does
+        not.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
     keepdims : bool, default False
         Keep the reduced axes with size one.
+    return_sign : bool, default False
+        Also return the sign of the weighted sum. Without it, a slice whose weighted
+        sum is negative gives nan.
 
     Returns
     -------
-    ndarray
-        The reduced array, in the float dtype of ``x`` (float64 for bool/int input).
+    out : ndarray
+        The reduced array, in the float dtype of ``x`` (float64 for bool/int input):
+        :math:`\tau \log|\sum_i b_i e^{x_i/\tau}|`.
+    sign : ndarray
+        Only with ``return_sign=True``: the sign of the sum, 1.0, -1.0, 0.0 (a sum of
+        exactly 0, ``out`` is ``-inf``) or nan (``out`` is nan), in the dtype of
+        ``out``.
 
     See Also
     --------
     logsumexp_backward : its vector-Jacobian product, ``grad * softmax(x / tau)``.
     softmax : the gradient of LogSumExp.
+    fastsmooth.scipy.logsumexp : SciPy's signature and defaults (``axis=None``).
     scipy.special.logsumexp, torch.logsumexp : the same at :math:`\tau = 1`.
 
     Notes
@@ -327,12 +456,23 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     ``m + log(s)`` would give 0). Rows are reduced in parallel; one very long row is cut
     into pieces whose partial states are merged.
 
+    With weights the state is the maximum :math:`m` over the entries of non-zero
+    weight, the sum :math:`c` of the weights at :math:`m`, and the rescaled sum
+    :math:`s` of the other terms; the result is
+    :math:`m + \tau(\log|c| + \operatorname{log1p}(s/c))` (the terms at the maximum
+    kept out of the sum, as SciPy does), or
+    :math:`m + \tau(\log|s| + \operatorname{log1p}(c/s))` when :math:`|s| > |c|` --
+    exact also when the weights at the maximum cancel (``c == 0``), where SciPy falls
+    back to the plain sum (nan once it overflows).
+
     Special values, per reduced slice (as SciPy unless noted):
 
-    * empty: ``-inf``;
-    * all ``-inf``: ``-inf``;
-    * any nan: nan;
-    * any ``+inf`` and no nan: ``+inf``.
+    * empty: ``-inf`` (sign 0; SciPy's sign is -1);
+    * all ``-inf``, or every weight 0: ``-inf``, sign 0;
+    * any nan (in ``x`` where the weight is not 0, or in ``b``): nan;
+    * any ``+inf`` and no nan: ``+inf`` (with weights: the sign of the sum of the
+      weights at ``+inf``; nan when they cancel). A weight 0 masks an ``inf`` entry
+      (SciPy gives nan when the remaining maximum is ``+inf`` too).
 
     No floating-point warnings are raised.
 
@@ -347,14 +487,33 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     4.248354255291589e-18
     >>> fs.logsumexp([[1.0, 2.0], [3.0, -np.inf]], axis=0)
     array([3.12692801, 2.        ])
+
+    Weights: a mask, a difference with its sign, and a 0-d input.
+
+    >>> float(fs.logsumexp([np.log(2.0), np.nan, np.log(3.0)], b=[1, 0, 1]))  # log 5
+    1.6094379124341003
+    >>> fs.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)  # log(e^2 - e), -1
+    (np.float64(1.5413248546129181), np.float64(-1.0))
+    >>> float(fs.logsumexp(3.0))
+    3.0
     """
     fname = "logsumexp"
     a, out_dtype = as_float_array(x, fname)
+    if b is not None:
+        a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    out = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
-    return _cast(rows.reduced(out, keepdims), out_dtype)
+    parallel = use_parallel(rows.data.size)
+    if b is None:
+        out = _logsumexp_any(rows.data, tau, parallel)
+        sign = _unweighted_sign(out) if return_sign else None
+    else:
+        out, sign = _wlogsumexp_any(rows.data, rows.like(w, fname, "b"), tau, bool(return_sign), parallel)
+    out = _cast(rows.reduced(out, keepdims), out_dtype)
+    if not return_sign:
+        return out
+    return out, _cast(rows.reduced(sign, keepdims), out_dtype)
 
 
 @kernel
@@ -382,13 +541,51 @@ def _lse_backward_pieces(g, x, out, inv_t, piece, pieces, dx):
                 dr[i] = gr * exp((xr[i] - o) * inv_t)
 
 
-def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
-    r"""Vector-Jacobian product of :func:`logsumexp`.
+@jit
+def _weight_at(x, b, value):
+    """Sum of the weights ``b`` of the entries of ``x`` equal to ``value`` (float64)."""
+    t = 0.0
+    for i in range(U(x.size)):
+        t += np.float64(b[i]) if x[i] == value else 0.0
+    return t
+
+
+@kernel
+def _wlse_backward_pieces(g, x, b, out, inv_t, piece, pieces, dx):
+    n_rows, n = x.shape
+    zero = x.dtype.type(0.0)
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        hi = min(n, lo + piece)
+        o = out[r]
+        gr = g[r]
+        xr = x[r]
+        br = b[r]
+        dr = dx[r]
+        if o == np.inf:
+            # the limit: shares b_i / (sum of the weights at +inf) for the +inf entries
+            share = gr / x.dtype.type(_weight_at(xr, br, o))
+            for i in range(U(lo), U(hi)):
+                dr[i] = br[i] * share if xr[i] == o else zero
+        elif o == -np.inf or o != o:
+            for i in range(U(lo), U(hi)):
+                dr[i] = np.nan
+        else:
+            ninf = x.dtype.type(-np.inf)
+            for i in range(U(lo), U(hi)):
+                w = br[i]
+                dr[i] = gr * w * exp(ninf if w == zero else (xr[i] - o) * inv_t)
+
+
+def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`logsumexp` with respect to ``x``.
 
     .. math::
 
         \frac{\partial L}{\partial x_i} = g \,\operatorname{softmax}(x/\tau)_i
-                                        = g\, e^{(x_i - \operatorname{LSE}_\tau(x))/\tau}
+                                        = g\, e^{(x_i - \operatorname{LSE}_\tau(x))/\tau},
+        \qquad\text{weighted: } g\, b_i\, e^{(x_i - \mathrm{out})/\tau}
 
     Parameters
     ----------
@@ -401,19 +598,24 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
         The output of the forward call (reduced shape, with or without kept dims).
     axis : int, tuple of ints or None, default -1
         As in the forward call.
+    b : array_like, optional
+        The weights of the forward call, if any.
     temperature : float, default 1.0
         As in the forward call.
 
     Returns
     -------
     ndarray
-        The gradient with respect to ``x``: its shape, its float dtype.
+        The gradient with respect to ``x``: its shape (summed over the dimensions that
+        ``b`` broadcast it to), its float dtype.
 
     Notes
     -----
     Reuses the saved ``out``, so it is one pass: no maximum, no sum. In a slice whose
     result is ``+inf`` the gradient goes in equal shares to the ``+inf`` entries (the
-    limit of softmax); where the result is ``-inf`` or nan the gradient is nan.
+    limit of softmax; with weights, in proportion to their weights); where the result
+    is ``-inf`` or nan the gradient is nan. An entry of weight 0 gets 0. (A finite
+    ``out`` of a weighted call comes from a positive sum: a negative one gave nan.)
 
     Examples
     --------
@@ -421,9 +623,15 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
     >>> x = np.array([1.0, 2.0, 3.0])
     >>> fs.logsumexp_backward(1.0, x, fs.logsumexp(x))
     array([0.09003057, 0.24472847, 0.66524096])
+    >>> w = np.array([1.0, 0.0, 2.0])
+    >>> fs.logsumexp_backward(1.0, x, fs.logsumexp(x, b=w), b=w)
+    array([0.06337894, 0.        , 0.93662106])
     """
     fname = "logsumexp_backward"
     a, out_dtype = as_float_array(x, fname)
+    x_shape = a.shape
+    if b is not None:
+        a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
@@ -432,10 +640,13 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
     parallel = use_parallel(rows.data.size)
     pieces, piece = _plan(*rows.data.shape, parallel)
     dx = np.empty_like(rows.data)
-    _lse_backward_pieces(
-        g, rows.data, o, _inv_t(tau, a.dtype), piece, pieces, dx, parallel=parallel
-    )
-    return _cast(rows.restore(dx), out_dtype)
+    inv_t = _inv_t(tau, a.dtype)
+    if b is None:
+        _lse_backward_pieces(g, rows.data, o, inv_t, piece, pieces, dx, parallel=parallel)
+    else:
+        bw = rows.like(w, fname, "b")
+        _wlse_backward_pieces(g, rows.data, bw, o, inv_t, piece, pieces, dx, parallel=parallel)
+    return _cast(_sum_to_shape(rows.restore(dx), x_shape), out_dtype)
 
 
 # ---------------------------------------------------------------------------------------

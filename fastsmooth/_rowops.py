@@ -75,6 +75,12 @@ __all__ = [
     "group_states",
     "group_exp",
     "group_exps",
+    "wblock_max",
+    "wblock_sums",
+    "wchunk_state",
+    "wlse_merge",
+    "wlse_state",
+    "wlse_value",
 ]
 
 #: Elements summarised at once: 64 KiB of float64, in cache between the two sweeps.
@@ -469,3 +475,116 @@ def group_exp(buf, g, m, inv_t, e, sums):
             ev = exp(zero if v == mi else (v - mi) * inv_t)
             ej[i] = ev
             sums[i] += np.float64(ev)
+
+
+# ---------------------------------------------------------------------------------------
+# The weighted LogSumExp state: log |sum b * exp(x / tau)| (SciPy's ``b=``).
+#
+# A row with weights ``b`` is summarised by ``(m, c, s)``:
+#
+# * ``m`` -- the largest ``x`` among the entries with ``b != 0`` (an entry of weight 0 is
+#   masked out, even when it is inf or nan; ``-inf`` for none),
+# * ``c`` -- the sum of the weights of the entries equal to ``m``,
+# * ``s`` -- the sum of ``b * exp((x - m) / tau)`` over the other (unmasked) entries.
+#
+# The total is ``(c + s) * exp(m / tau)``: the terms at the maximum are kept out of the
+# sum, as in SciPy, so that the result finishes as ``m + tau * (log|c| + log1p(s / c))``
+# (full relative accuracy when the result is close to ``m``), and a total whose weights
+# at the maximum cancel (``c == 0``) is still exact: ``m + tau * log|s|``. The weights
+# at the maximum are collected exactly in every chunk, and chunk states merge
+# associatively (:func:`wlse_merge`).
+
+
+@jit
+def wblock_max(x, b, lo, hi):
+    """Largest ``x[i]`` over ``[lo, hi)`` with ``b[i] != 0``; ``-inf`` for none (nan as
+    :func:`block_max`: it may be returned, and the sums then propagate it)."""
+    ninf = x.dtype.type(-np.inf)
+    zero = b.dtype.type(0.0)
+    k = sortable_key(ninf)
+    for i in range(U(lo), U(hi)):
+        k = max(k, sortable_key(ninf if b[i] == zero else x[i]))
+    return from_sortable_key(k)
+
+
+@jit(fastmath=REDUCTION_FASTMATH)
+def wblock_sums(x, b, lo, hi, m, inv_t):
+    """``(t, c)`` over ``[lo, hi)``: ``t`` sums ``b * exp((x - m) * inv_t)`` over the
+    entries not equal to ``m``, ``c`` sums ``b`` over those equal to ``m`` (both in the
+    dtype of ``x``). A weight of 0 masks its entry: its exponent is ``-inf``, so an inf
+    ``x`` there gives ``0 * 0``, not ``0 * inf``; a nan weight or a nan ``x`` with a
+    non-zero weight reaches ``t`` and makes it nan."""
+    zero = x.dtype.type(0.0)
+    ninf = x.dtype.type(-np.inf)
+    t = zero
+    c = zero
+    for i in range(U(lo), U(hi)):
+        v = x[i]
+        w = b[i]
+        eq = v == m
+        t += w * exp(ninf if (eq | (w == zero)) else (v - m) * inv_t)
+        c += w if eq else zero
+    return t, c
+
+
+@jit
+def wchunk_state(x, b, lo, hi, inv_t):
+    """Weighted state ``(m, c, s)`` of a cache-sized ``x[lo:hi]``, ``b[lo:hi]``: the
+    masked maximum, then the sums (float32 in :data:`SUM_BLOCK` pieces, added in
+    float64), while both stay in cache."""
+    m = wblock_max(x, b, lo, hi)
+    if m != m:
+        return m, np.nan, np.nan
+    s = 0.0
+    c = 0.0
+    for blo in range(lo, hi, SUM_BLOCK):
+        t, k = wblock_sums(x, b, blo, min(blo + SUM_BLOCK, hi), m, inv_t)
+        s += np.float64(t)
+        c += np.float64(k)
+    return m, c, s
+
+
+@jit
+def wlse_merge(m1, c1, s1, m2, c2, s2, inv_t):
+    """Merge two weighted states (associative and commutative up to rounding)."""
+    if m1 == m2:
+        return m1, c1 + c2, s1 + s2
+    if m1 > m2:
+        return m1, c1, s1 + (c2 + s2) * exp((np.float64(m2) - np.float64(m1)) * inv_t)
+    if m2 > m1:
+        return m2, c2, s2 + (c1 + s1) * exp((np.float64(m1) - np.float64(m2)) * inv_t)
+    return m1 if m1 != m1 else m2, np.nan, np.nan  # a nan maximum
+
+
+@jit
+def wlse_state(x, b, lo, hi, inv_t):
+    """Weighted state ``(m, c, s)`` of ``x[lo:hi]``: chunk states merged as they come."""
+    m, c, s = wchunk_state(x, b, lo, min(lo + CHUNK, hi), inv_t)
+    for clo in range(lo + CHUNK, hi, CHUNK):
+        cm, cc, cs = wchunk_state(x, b, clo, min(clo + CHUNK, hi), inv_t)
+        m, c, s = wlse_merge(m, c, s, cm, cc, cs, inv_t)
+    return m, c, s
+
+
+@jit
+def wlse_value(m, c, s, tau):
+    """Finish a weighted state: ``(log|total| * tau, sign(total))`` in float64.
+
+    nan anywhere gives ``(nan, nan)``; no unmasked entry above ``-inf`` (or a total of
+    exactly 0) gives ``(-inf, 0)``; a ``+inf`` maximum gives ``(inf, sign(c))``, or
+    ``(nan, nan)`` when its weights cancel (``inf - inf``)."""
+    if m != m or c != c or s != s:
+        return np.nan, np.nan
+    if m == -np.inf:
+        return -np.inf, 0.0
+    if m == np.inf:
+        if c == 0.0:
+            return np.nan, np.nan
+        return np.inf, 1.0 if c > 0.0 else -1.0
+    if c + s == 0.0:  # an exact zero total (also no unmasked finite entry)
+        return -np.inf, 0.0
+    # log|c + s| = log|big| + log1p(small / big): the log1p finish, and no overflow of
+    # s / c when the weights at the maximum are tiny or cancel (c == 0)
+    big, small = (s, c) if abs(s) > abs(c) else (c, s)
+    return (np.float64(m) + tau * (math.log(abs(big)) + math.log1p(small / big)),
+            1.0 if big > 0.0 else -1.0)
