@@ -383,3 +383,26 @@ def test_errors_name_the_function_and_the_argument():
         fs.logsumexp(np.ones((2, 2)), b=np.ones(2), axis=2)
     with pytest.raises(ValueError, match="logsumexp_backward: `grad`"):
         fs.logsumexp_backward(np.ones(3), np.ones((2, 4)), np.ones(2), b=np.ones(4))
+
+
+# -------------------------------------------------------------------------------- dask
+
+
+@pytest.mark.parametrize("axis", [0, 1, None, (0, 1)])
+def test_dask_weighted_logsumexp_matches_numpy(axis):
+    da = pytest.importorskip("dask.array")
+    import fastsmooth.dask as fsd
+
+    x = rng(30).standard_normal((30, 50))
+    b = rng(31).standard_normal((30, 50))
+    b[3, :] = 0.0
+    x[3, 5] = inf  # masked
+    X = da.from_array(x, chunks=(7, 11))
+    for bb in (b, np.abs(b), np.abs(b[0]), da.from_array(b, chunks=(5, 5))):
+        got = fsd.logsumexp(X, axis=axis, b=bb, split_every=2).compute()
+        want = fs.logsumexp(x, axis=axis, b=np.asarray(bb))
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14, equal_nan=True)
+    assert fsd.logsumexp(X, b=b, keepdims=True).shape == (30, 1)
+    assert fsd.logsumexp(X.astype(np.float32), b=np.abs(b).astype(np.float32)).dtype == np.float32
+    with pytest.raises(ValueError, match="logsumexp: `b` of shape"):
+        fsd.logsumexp(X, b=np.ones(3))
