@@ -284,6 +284,11 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, split_ever
     """
     fname = "logsumexp"
     x, out_dtype = _as_float(x, fname)
+    if x.ndim == 0 and np.ndim(b) == 0:  # a 0-d input: its one element (as fastsmooth.logsumexp)
+        normalize_axes(axis, 0, fname)
+        out = logsumexp(x[None], 0, b=None if b is None else np.reshape(b, 1), temperature=temperature,
+                        split_every=split_every)
+        return out.reshape(())
     if b is not None:
         return _weighted_logsumexp(x, out_dtype, b, axis, temperature, keepdims, split_every)
     axes = normalize_axes(axis, x.ndim, fname)
@@ -504,6 +509,9 @@ def soft_argmax(x, axis=-1, *, temperature=1.0, split_every=None):
     """
     fname = "soft_argmax"
     x, out_dtype = _as_float(x, fname)
+    if x.ndim == 0:  # a 0-d input: its one element, index 0
+        normalize_axes(axis, 0, fname, multiple=False)
+        return soft_argmax(x[None], 0, temperature=temperature, split_every=split_every).reshape(())
     axes = normalize_axes(axis, x.ndim, fname, multiple=False)
     tau = check_temperature(temperature, fname)
     inv_t = _inv_t(tau, x.dtype)
