@@ -28,6 +28,7 @@ from ._rowops import (
     count_equal,
     exp_store_sum,
     first_argmax,
+    gather_group,
     group_exp_buffers,
     group_exps,
     group_spans,
@@ -42,6 +43,7 @@ from ._rowops import (
     scale_lanes,
     scatter_group,
     weighted_exp_sum,
+    wgroup_state,
     wlse_merge,
     wlse_state,
     wlse_value,
@@ -249,6 +251,28 @@ def _wmerge_finish(ms, cs, ss, inv_t, tau, signed, out, sign):
         _wlse_put(m, c, s, tau, signed, out, sign, r)
 
 
+@kernel
+def _short_wlse(x, b, inv_t, tau, signed, out, sign):
+    """Short rows, GROUP at a time, vectorized across rows (as :func:`_short_lse`)."""
+    n_rows, n = x.shape
+    for k in prange(group_spans(n_rows)):
+        bx = np.zeros((n, GROUP), x.dtype)  # zeros: the spare lanes of a last group are masked
+        bw = np.zeros((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        c = np.empty(GROUP)
+        s = np.empty(GROUP)
+        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
+            g = min(GROUP, n_rows - r0)
+            gather_group(x, r0, g, bx)
+            gather_group(b, r0, g, bw)
+            # all GROUP lanes, also in a last partial group (the spare lanes hold stale
+            # values and are not stored): with a variable lane count LLVM gave up on the
+            # runtime alias checks of the five arrays and ran the loops scalar, 6x slower
+            wgroup_state(bx, bw, GROUP, inv_t, m, c, s)
+            for i in range(g):
+                _wlse_put(m[i], c[i], s[i], tau, signed, out, sign, r0 + i)
+
+
 def _wlogsumexp_any(rows, b, tau, signed, parallel):
     """``(out, sign)`` per row of the weighted LogSumExp, float64."""
     inv_t = _inv_t(tau, rows.dtype)
@@ -256,7 +280,9 @@ def _wlogsumexp_any(rows, b, tau, signed, parallel):
     out = np.empty(n_rows)
     sign = np.empty(n_rows)
     pieces, piece = _plan(n_rows, n, parallel)
-    if pieces == 1:
+    if _short(n):
+        _short_wlse(rows, b, inv_t, tau, signed, out, sign, parallel=parallel)
+    elif pieces == 1:
         _wlogsumexp_rows(rows, b, inv_t, tau, signed, out, sign, parallel=parallel)
     else:
         ms = np.empty((n_rows, pieces), rows.dtype)

@@ -81,6 +81,7 @@ __all__ = [
     "wlse_merge",
     "wlse_state",
     "wlse_value",
+    "wgroup_state",
 ]
 
 #: Elements summarised at once: 64 KiB of float64, in cache between the two sweeps.
@@ -530,15 +531,24 @@ def wblock_sums(x, b, lo, hi, m, inv_t):
 @jit
 def wchunk_state(x, b, lo, hi, inv_t):
     """Weighted state ``(m, c, s)`` of a cache-sized ``x[lo:hi]``, ``b[lo:hi]``: the
-    masked maximum, then the sums (float32 in :data:`SUM_BLOCK` pieces, added in
-    float64), while both stay in cache."""
+    masked maximum, then the sums while both stay in cache, in :data:`PREFETCH_BYTES`
+    pieces (summed in the dtype of ``x``, added in float64), each first prefetching the
+    piece of ``x`` and of ``b`` that lies ``hi - lo`` elements further on (the next
+    chunk, or the next row), as :func:`chunk_state` does."""
     m = wblock_max(x, b, lo, hi)
     if m != m:
         return m, np.nan, np.nan
     s = 0.0
     c = 0.0
-    for blo in range(lo, hi, SUM_BLOCK):
-        t, k = wblock_sums(x, b, blo, min(blo + SUM_BLOCK, hi), m, inv_t)
+    piece = PREFETCH_BYTES // x.itemsize
+    line = 64 // x.itemsize
+    ahead = hi - lo
+    for plo in range(lo, hi, piece):
+        phi = min(plo + piece, hi)
+        for j in range(plo + ahead, phi + ahead, line):
+            prefetch(x, j)
+            prefetch(b, j)
+        t, k = wblock_sums(x, b, plo, phi, m, inv_t)
         s += np.float64(t)
         c += np.float64(k)
     return m, c, s
@@ -588,3 +598,62 @@ def wlse_value(m, c, s, tau):
     big, small = (s, c) if abs(s) > abs(c) else (c, s)
     return (np.float64(m) + tau * (math.log(abs(big)) + math.log1p(small / big)),
             1.0 if big > 0.0 else -1.0)
+
+
+@jit
+def wgroup_max(bx, bw, g, m):
+    """``m[i]``: the largest ``bx[j, i]`` with ``bw[j, i] != 0`` (nan ignored; ``-inf``
+    for none), vectorized across the lanes ``i < g``."""
+    ninf = bx.dtype.type(-np.inf)
+    zero = bx.dtype.type(0.0)
+    for i in range(U(g)):
+        m[i] = ninf
+    for j in range(U(bx.shape[0])):
+        xj = bx[j]
+        wj = bw[j]
+        for i in range(U(g)):
+            v = ninf if wj[i] == zero else xj[i]
+            m[i] = v if v > m[i] else m[i]
+
+
+@jit
+def wgroup_state(bx, bw, g, inv_t, m, c, s):
+    """Per lane (row) ``i < g`` of the transposed rows ``bx`` and weights ``bw`` (n,
+    GROUP): the weighted state ``(m[i], c[i], s[i])`` of :func:`wlse_state`, vectorized
+    across the lanes (the masked maximum, then the sums; nan is ignored by the maximum
+    and reaches ``s`` through its exponent).
+
+    Each loop writes one array: a loop that updated both ``c`` and ``s`` needed more
+    runtime alias checks than LLVM allows and ran scalar, with branches (6x slower)."""
+    wgroup_max(bx, bw, g, m)
+    _wgroup_sums(bx, bw, g, inv_t, m, s)
+    _wgroup_weights_at_max(bx, bw, g, m, c)
+
+
+@jit
+def _wgroup_sums(bx, bw, g, inv_t, m, s):
+    ninf = bx.dtype.type(-np.inf)
+    zero = bx.dtype.type(0.0)
+    for i in range(U(g)):
+        s[i] = 0.0
+    for j in range(U(bx.shape[0])):
+        xj = bx[j]
+        wj = bw[j]
+        for i in range(U(g)):
+            v = xj[i]
+            w = wj[i]
+            mi = m[i]
+            a = ninf if v == mi else (v - mi) * inv_t
+            s[i] += np.float64(w * exp(ninf if w == zero else a))
+
+
+@jit
+def _wgroup_weights_at_max(bx, bw, g, m, c):
+    zero = bx.dtype.type(0.0)
+    for i in range(U(g)):
+        c[i] = 0.0
+    for j in range(U(bx.shape[0])):
+        xj = bx[j]
+        wj = bw[j]
+        for i in range(U(g)):
+            c[i] += np.float64(wj[i] if xj[i] == m[i] else zero)

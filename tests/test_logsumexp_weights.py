@@ -234,6 +234,30 @@ def test_specials_anywhere_in_long_rows_and_pieces(monkeypatch, pos):
                                rtol=1e-13)
 
 
+@pytest.mark.parametrize("n", [1, 5, 32, 33])
+def test_short_row_groups_agree_with_whole_rows(n):
+    """Rows of at most SHORT_ROW elements take the row-group kernel (GROUP rows across
+    the vector lanes); it agrees with the whole-row kernel, partial last group included."""
+    x = 3.0 * rng(40).standard_normal((1000 + 37, n))
+    b = rng(41).standard_normal((1000 + 37, n))
+    b[::7, 0] = 0.0
+    x[::11, -1] = inf
+    x[5::13, 0] = nan
+    x[3::17] = -inf
+    inv_t = _reductions._inv_t(1.0, x.dtype)
+    want_o, want_s = np.empty(len(x)), np.empty(len(x))
+    _reductions._wlogsumexp_rows(x, b, inv_t, 1.0, True, want_o, want_s, parallel=False)
+    got_o, got_s = fs.logsumexp(x, b=b, return_sign=True)
+    np.testing.assert_allclose(got_o, want_o, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal(got_s, want_s)
+    ref_o, ref_s = ref.logsumexp(x, b=b, return_sign=True)
+    np.testing.assert_array_equal(got_s, ref_s)
+    np.testing.assert_allclose(got_o, ref_o, rtol=1e-12, atol=1e-13)
+    # float32 (positive weights: a signed sum's error is relative to the sum of |terms|)
+    g32 = fs.logsumexp(x.astype(np.float32), b=np.abs(b).astype(np.float32))
+    np.testing.assert_allclose(g32, fs.logsumexp(x, b=np.abs(b)), rtol=2e-6, atol=2e-6)
+
+
 def test_unweighted_return_sign():
     x = np.array([[1.0, 2.0], [-inf, -inf], [nan, 1.0], [inf, 0.0]])
     out, sign = fs.logsumexp(x, return_sign=True)
@@ -260,7 +284,11 @@ def test_serial_and_parallel_twins_agree_exactly():
         _reductions._wstats_pieces(x, b, inv_t, 1024, ms, cs, ss, parallel=parallel)
         dx = np.empty_like(x)
         _reductions._wlse_backward_pieces(np.ones(40), x, b, out, inv_t, 1024, 3, dx, parallel=parallel)
-        outs.append((out, sign, ms, cs, ss, dx))
+        short = rng(17).standard_normal((1000, 7))
+        short_b = rng(18).standard_normal((1000, 7))
+        so, ss_ = np.empty(1000), np.empty(1000)
+        _reductions._short_wlse(short, short_b, inv_t, 0.7, True, so, ss_, parallel=parallel)
+        outs.append((out, sign, ms, cs, ss, dx, so, ss_))
     for a, c in zip(*outs):
         np.testing.assert_array_equal(a, c)
 
