@@ -328,9 +328,10 @@ def _sum_to_shape(g, shape):
     """Sum a gradient taken in a broadcast shape back to ``shape``."""
     if g.shape == tuple(shape):
         return g
-    g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
-    ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    return g.sum(axis=ones, keepdims=True) if ones else g
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/nan sums are results, not warnings
+        g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+        ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        return g.sum(axis=ones, keepdims=True) if ones else g
 
 
 # ---------------------------------------------------------------------------------------

@@ -434,3 +434,26 @@ def test_dask_weighted_logsumexp_matches_numpy(axis):
     assert fsd.logsumexp(X.astype(np.float32), b=np.abs(b).astype(np.float32)).dtype == np.float32
     with pytest.raises(ValueError, match="logsumexp: `b` of shape"):
         fsd.logsumexp(X, b=np.ones(3))
+
+
+def test_dask_reductions_of_0d_inputs():
+    da = pytest.importorskip("dask.array")
+    import fastsmooth.dask as fsd
+
+    x = da.asarray(np.float64(3.0))
+    assert fsd.logsumexp(x).compute() == 3.0
+    assert fsd.logsumexp(x, keepdims=True).compute().shape == ()
+    np.testing.assert_allclose(fsd.logsumexp(x, b=2.0).compute(), 3.0 + np.log(2.0), rtol=1e-15)
+    assert fsd.softmax(x).compute() == 1.0
+    assert fsd.log_softmax(x).compute() == 0.0
+    assert fsd.soft_argmax(x).compute() == 0.0
+    assert fsd.logsumexp(x.astype(np.float32)).dtype == np.float32
+    with pytest.raises(np.exceptions.AxisError):
+        fsd.logsumexp(x, axis=1)
+
+
+def test_broadcast_backward_with_infinite_gradients_warns_nothing():
+    x = np.array([1.0, 2.0])
+    b = np.ones((3, 2))
+    dx = fs.logsumexp_backward(np.array([np.inf, np.inf, 1.0]), x, fs.logsumexp(x, b=b), b=b)
+    assert np.isinf(dx).all()
