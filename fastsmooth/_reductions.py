@@ -43,6 +43,7 @@ from ._rowops import (
     scale_lanes,
     scatter_group,
     weighted_exp_sum,
+    wgroup_finish,
     wgroup_state,
     wlse_merge,
     wlse_state,
@@ -261,6 +262,8 @@ def _short_wlse(x, b, inv_t, tau, signed, out, sign):
         m = np.empty(GROUP, x.dtype)
         c = np.empty(GROUP)
         s = np.empty(GROUP)
+        v = np.empty(GROUP)
+        sg = np.empty(GROUP)
         for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
             g = min(GROUP, n_rows - r0)
             gather_group(x, r0, g, bx)
@@ -269,8 +272,10 @@ def _short_wlse(x, b, inv_t, tau, signed, out, sign):
             # values and are not stored): with a variable lane count LLVM gave up on the
             # runtime alias checks of the five arrays and ran the loops scalar, 6x slower
             wgroup_state(bx, bw, GROUP, inv_t, m, c, s)
+            wgroup_finish(m, c, s, tau, signed, v, sg)  # vectorized logs, not one call per row
             for i in range(g):
-                _wlse_put(m[i], c[i], s[i], tau, signed, out, sign, r0 + i)
+                out[r0 + i] = v[i]
+                sign[r0 + i] = sg[i]
 
 
 def _wlogsumexp_any(rows, b, tau, signed, parallel):

@@ -40,9 +40,9 @@ import math
 import numpy as np
 from numba import uint64 as U
 
-from ._bits import from_sortable_key, prefetch, sortable_key
+from ._bits import as_float, as_int, from_sortable_key, prefetch, sortable_key
 from ._config import REDUCTION_FASTMATH, jit
-from ._exp import exp
+from ._exp import exp, log1p
 
 __all__ = [
     "BLOCK",
@@ -82,6 +82,7 @@ __all__ = [
     "wlse_state",
     "wlse_value",
     "wgroup_state",
+    "wgroup_finish",
 ]
 
 #: Elements summarised at once: 64 KiB of float64, in cache between the two sweeps.
@@ -657,3 +658,60 @@ def _wgroup_weights_at_max(bx, bw, g, m, c):
         wj = bw[j]
         for i in range(U(g)):
             c[i] += np.float64(wj[i] if xj[i] == m[i] else zero)
+
+
+# log(x) of a positive float64, vectorizable (musl's reduction, our log1p): the lane-wise
+# finish of the weighted row groups needs a log per row, and a libm call per lane would
+# keep that loop scalar.
+_LN2_HI = 6.93147180369123816490e-01  # 21 trailing zero bits: k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_MANT64 = 0x000FFFFFFFFFFFFF
+_SQRT1_2_HI64 = 0x3FE6A09E00000000
+_OFF64 = 0x3FF0000000000000 - _SQRT1_2_HI64
+
+
+@jit(inline="always")
+def _log_positive(x):
+    """``log(x)`` for a finite float64 ``x > 0`` (subnormals too): ``x = 2**k * u`` with
+    ``u`` in ``[sqrt(1/2), sqrt(2))``, then ``k log 2 + log1p(u - 1)`` (``u - 1`` is
+    exact). Within a few ulp; inf and 0 are the caller's to select."""
+    sub = x < 2.2250738585072014e-308
+    y = x * 18014398509481984.0 if sub else x  # 2**54
+    hu = as_int(y) + _OFF64
+    dk = np.float64((hu >> 52) - 1023) - (54.0 if sub else 0.0)
+    f = as_float((hu & _MANT64) + _SQRT1_2_HI64) - 1.0
+    return (log1p(f) + dk * _LN2_LO) + dk * _LN2_HI
+
+
+@jit
+def wgroup_finish(m, c, s, tau, signed, v, sign):
+    """:func:`wlse_value` for every lane of a row group at once (selects instead of
+    branches, so that it vectorizes): ``v[i]``, ``sign[i]`` from ``(m[i], c[i], s[i])``,
+    with nan for a negative sum unless ``signed``."""
+    for i in range(U(m.shape[0])):
+        mi = np.float64(m[i])
+        ci = c[i]
+        si = s[i]
+        s_big = abs(si) > abs(ci)
+        big = si if s_big else ci
+        small = ci if s_big else si
+        a = abs(big)
+        ratio = small / (big if a > 0.0 else 1.0)
+        val = mi + tau * (_log_positive(a if (a > 0.0) & (a < np.inf) else 1.0) + log1p(ratio))
+        sg = 1.0 if big > 0.0 else -1.0
+        val = np.inf if (a == np.inf) & (ratio == ratio) else val
+        zero = ci + si == 0.0
+        val = -np.inf if zero else val
+        sg = 0.0 if zero else sg
+        pinf = mi == np.inf
+        val = (np.inf if ci != 0.0 else np.nan) if pinf else val
+        sg = ((1.0 if ci > 0.0 else -1.0) if ci != 0.0 else np.nan) if pinf else sg
+        minf = mi == -np.inf
+        val = -np.inf if minf else val
+        sg = 0.0 if minf else sg
+        bad = (mi != mi) | (ci != ci) | (si != si)
+        val = np.nan if bad else val
+        sg = np.nan if bad | (val != val) else sg
+        val = np.nan if (sg < 0.0) & (not signed) else val
+        v[i] = val
+        sign[i] = sg

@@ -457,3 +457,22 @@ def test_broadcast_backward_with_infinite_gradients_warns_nothing():
     b = np.ones((3, 2))
     dx = fs.logsumexp_backward(np.array([np.inf, np.inf, 1.0]), x, fs.logsumexp(x, b=b), b=b)
     assert np.isinf(dx).all()
+
+
+def test_the_vectorized_log_of_the_row_group_finish():
+    from fastsmooth._config import jit
+    from fastsmooth._rowops import _log_positive
+
+    @jit
+    def logs(x, out):
+        for i in range(x.size):
+            out[i] = _log_positive(x[i])
+
+    r = rng(50)
+    x = np.concatenate([10.0 ** r.uniform(-320, 308, 20_000), 1.0 + r.uniform(-0.3, 0.5, 5000),
+                        [5e-324, 2.2250738585072014e-308, 1.0, 2.0, 0.5, np.sqrt(2.0), np.sqrt(0.5), 1.7e308]])
+    got = np.empty_like(x)
+    logs(x, got)
+    want = np.log(x)
+    np.testing.assert_array_less(np.abs(got - want), 4 * np.spacing(np.abs(want)) + 1e-300)
+    assert got[x == 1.0][0] == 0.0
