@@ -371,6 +371,10 @@ ZERO_D = [
     ("soft_argmax_backward", lambda v: fs.soft_argmax_backward(1.0, v), 0.0),
     ("hardmax", lambda v: fs.hardmax(v), 1.0),
     ("straight_through_hardmax", lambda v: fs.straight_through_hardmax(v)[0], 1.0),
+    ("max", lambda v: fs.max(v), 3.0),
+    ("min keepdims", lambda v: fs.min(v, keepdims=True), 3.0),
+    ("max_backward", lambda v: fs.max_backward(2.0, v), 2.0),
+    ("min_backward", lambda v: fs.min_backward(2.0, v, ties="first"), 2.0),
 ]
 
 
