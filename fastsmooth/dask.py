@@ -268,9 +268,10 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, split_ever
     Notes
     -----
     One read of each chunk; the per-chunk states ``(max, rescaled sum)`` merge in a
-    tree (with weights: ``(max, weight at the max, rescaled weighted sum)``). Special values as :func:`fastsmooth.logsumexp`, across chunk borders too:
-    empty gives ``-inf``, all ``-inf`` gives ``-inf``, any nan gives nan, ``+inf`` and no
-    nan gives ``+inf``.
+    tree (with weights: ``(max, weight at the max, rescaled weighted sum)``). Special
+    values as :func:`fastsmooth.logsumexp`, across chunk borders too: empty gives
+    ``-inf``, all ``-inf`` gives ``-inf``, any nan gives nan, ``+inf`` and no nan gives
+    ``+inf``; with weights, a weight of 0 masks its entry and a negative sum gives nan.
 
     Examples
     --------
@@ -614,8 +615,9 @@ def fbeta_accumulator(logits, target, *, beta=1.0, average="micro", temperature=
 
     Settings as the accumulator's constructor (``activation="softmax"``: multi-class,
     ``target`` class ids (N,) or one-hot (N, K)). Every block's counts are summed by
-    Dask's tree reduction. The computed accumulator gives the batch's ``loss()``,
-    ``merge``s with others, and its ``backward(block_logits, block_target)`` is each
+    Dask's tree reduction. The computed accumulator gives the batch's ``loss()``, takes
+    in the counts of others with ``merge`` (in place; ``a + b`` for a new one), and its
+    ``backward(block_logits, block_target)`` is each
     block's exact share of the gradient (:func:`soft_fbeta_loss_backward` does that
     blockwise on Dask arrays).
 
