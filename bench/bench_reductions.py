@@ -49,3 +49,52 @@ def _rounds(shape):
     128 MB outputs (seen: 12 ms typical, 130 ms now and then) do not move the median."""
     n = int(np.prod(shape))
     return 15 if n >= 1 << 20 else 50
+
+
+# ---------------------------------------------------------------------------------------
+# Weighted LogSumExp (``b=``, issue 14): fastsmooth.scipy.logsumexp against SciPy's, with
+# random positive weights, on the two shapes of the issue's aim (>= 5x SciPy in float64).
+
+WEIGHTED_SHAPES = [(4096, 4096), (1_000_000, 8)]
+
+
+def _weighted_impls():
+    import fastsmooth as fs
+    from fastsmooth import scipy as fss
+
+    impls = {
+        "fastsmooth": lambda x, b, axis: lambda: fss.logsumexp(x, axis=axis, b=b),
+        "fastsmooth-unweighted": lambda x, b, axis: lambda: fs.logsumexp(x, axis=axis),
+        "numpy": lambda x, b, axis: lambda: _np_weighted_lse(x, b, axis),
+    }
+    try:
+        import scipy.special
+
+        impls["scipy"] = lambda x, b, axis: lambda: scipy.special.logsumexp(x, axis=axis, b=b)
+    except ImportError:  # the SciPy column is skipped without SciPy
+        pass
+    return impls
+
+
+def _np_weighted_lse(x, b, axis):
+    m = x.max(axis=axis, keepdims=True)
+    return np.log(np.sum(b * np.exp(x - m), axis=axis)) + np.squeeze(m, axis=axis)
+
+
+@pytest.mark.parametrize("axis", [-1, None], ids=["axis-1", "axisNone"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("shape", WEIGHTED_SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("lib", ["fastsmooth", "fastsmooth-unweighted", "scipy", "numpy"])
+def test_logsumexp_weights(benchmark, lib, shape, dtype, axis):
+    impls = _weighted_impls()
+    if lib not in impls:
+        pytest.skip(f"{lib} is not installed")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    b = rng.random(shape).astype(dtype)
+    fn = impls[lib](x, b, axis)
+    fn()  # warm-up: JIT compile / caches, excluded from timing
+    benchmark.group = f"logsumexp_b{'' if axis == -1 else '_all'}|{'x'.join(map(str, shape))}|{dtype}"
+    benchmark.extra_info.update(op="logsumexp_b", lib=lib, shape=list(shape), dtype=dtype, axis=axis,
+                                bytes=x.nbytes + b.nbytes)
+    benchmark.pedantic(fn, rounds=_rounds(shape), iterations=1, warmup_rounds=1)

@@ -1,9 +1,13 @@
 """Sphinx configuration of the fastsmooth documentation.
 
-Build (offline; every warning is an error):
+Build (offline; every warning is an error), then check that the site needs no network:
 
     pip install -e ".[docs]"
     python -m sphinx -W --keep-going -b html docs docs/_build/html
+    python tools/check_docs_offline.py docs/_build/html
+
+MathJax comes with the build (the ``sphinx-mathjax-offline`` extension copies MathJax 3
+into ``_static/mathjax``), so formulas render without internet access.
 
 The pages are Markdown (MyST) except the API reference, which is reStructuredText so
 that autodoc and numpydoc render the docstrings. Three pieces are generated at build
@@ -36,6 +40,9 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
     "sphinx.ext.mathjax",
+    # MathJax 3 shipped with the build (_static/mathjax), not from a CDN: formulas
+    # render offline (tools/check_docs_offline.py checks the built site)
+    "sphinx-mathjax-offline",
     "numpydoc",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
@@ -52,7 +59,8 @@ numpydoc_xref_param_type = False
 
 html_theme = "furo"
 html_title = f"fastsmooth {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["fastsmooth.css"]  # wide tables scroll inside their box
 html_theme_options = {"navigation_with_keys": True}
 pygments_style = "sphinx"
 pygments_dark_style = "monokai"

@@ -159,3 +159,8 @@ __all__ = [
     "soft_dtw_divergence",
     "soft_dtw_divergence_backward",
 ]
+
+# ``fastsmooth.scipy``: the drop-in for scipy.special.logsumexp/softmax/log_softmax (SciPy's
+# signatures and defaults; SciPy itself is not needed). A submodule, not in __all__: its
+# names are those of the functions above with other defaults.
+from . import scipy  # noqa: E402

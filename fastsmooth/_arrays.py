@@ -93,7 +93,11 @@ def asarray(x, fname, name="x"):
 def normalize_axes(axis, ndim, fname, *, multiple=True):
     """Sorted tuple of non-negative axes. ``axis`` is an int, or (if ``multiple``) a
     tuple of ints or None for all axes. Out of range or repeated axes raise
-    ``numpy.exceptions.AxisError`` (a ``ValueError``); wrong types ``TypeError``."""
+    ``numpy.exceptions.AxisError`` (a ``ValueError``); wrong types ``TypeError``.
+
+    A 0-d array accepts ``axis`` 0 or -1 (and None) and gives ``()``: its one element
+    is the whole slice (:func:`to_rows` makes it one row of one element), so every
+    reduction works on it with its default axis, as in NumPy and torch."""
     if type(axis) is int and -ndim <= axis < ndim:  # fast path: one int axis
         return (axis % ndim,)
     if axis is None:
@@ -115,6 +119,8 @@ def normalize_axes(axis, ndim, fname, *, multiple=True):
         except TypeError:
             expected = "an int or a tuple of ints" if multiple else "an int"
             raise TypeError(f"{fname}: `axis` must be {expected}, got {axis!r}") from None
+        if ndim == 0 and ax in (0, -1):
+            continue  # a 0-d array reduces over its one element (as NumPy and torch)
         if not -ndim <= ax < ndim:
             raise np.exceptions.AxisError(
                 f"{fname}: `axis` {ax} is out of range for an array of dimension {ndim}"

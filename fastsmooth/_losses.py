@@ -1423,7 +1423,8 @@ class FbetaAccumulator:
 
     1. ``update(logits, target)`` for each micro-batch: adds its counts (nothing else
        is kept; no gradient tape needed);
-    2. ``merge`` the accumulators of the workers, if there are several;
+    2. ``merge`` the accumulators of the workers into one (or add them: ``sum(accs)``),
+       if there are several;
     3. ``loss()`` is the loss of the whole batch;
     4. ``backward(logits, target)`` for each micro-batch (recompute or keep its
        logits): its exact share of the whole batch's gradient. Concatenated, the
@@ -1462,11 +1463,12 @@ class FbetaAccumulator:
 
     Notes
     -----
-    ``merge`` returns a *new* accumulator and leaves both operands unchanged, so it
-    can be used in any reduction (``functools.reduce``, a tree all-reduce); it is
-    commutative exactly and associative to rounding. Accumulators pickle, so workers
-    can send them. Calling ``loss`` or ``backward`` before any ``update``, or merging
-    accumulators of different settings, raises.
+    ``a.merge(b)`` adds the counts of ``b`` into ``a`` in place and returns ``a``
+    (``b`` is unchanged). ``a + b`` and ``sum(accumulators)`` give a new accumulator
+    and leave the operands unchanged, so they fit any reduction (``functools.reduce``,
+    a tree all-reduce); the sum is commutative exactly and associative to rounding.
+    Accumulators pickle, so workers can send them. Calling ``loss`` or ``backward``
+    before any ``update``, or merging accumulators of different settings, raises.
 
     Examples
     --------
@@ -1487,8 +1489,10 @@ class FbetaAccumulator:
 
     >>> a = fs.FbetaAccumulator().update(logits[:6], target[:6])
     >>> b = fs.FbetaAccumulator().update(logits[6:], target[6:])
-    >>> total = a.merge(b)
-    >>> bool(np.isclose(total.loss(), acc.loss())), total.n_samples
+    >>> total = a + b                 # a new accumulator; a.merge(b) would add into a
+    >>> bool(np.isclose(total.loss(), acc.loss())), total.n_samples, a.n_samples
+    (True, 12, 6)
+    >>> a.merge(b) is a, a.n_samples
     (True, 12)
     """
 
@@ -1625,10 +1629,7 @@ class FbetaAccumulator:
         g = _check_grad(grad, self._class_shape, self.average, fname)
         return _grad(b, self._counts, self._spec, g)
 
-    def merge(self, other):
-        """A new accumulator holding the counts of ``self`` and ``other`` (both are left
-        unchanged). Both must have the same settings; either may be empty."""
-        fname = "FbetaAccumulator.merge"
+    def _check_mergeable(self, other, fname):
         if not isinstance(other, FbetaAccumulator):
             raise TypeError(f"{fname}: can only merge another FbetaAccumulator, got {type(other).__name__}")
         mine, theirs = self._settings(), other._settings()
@@ -1639,11 +1640,39 @@ class FbetaAccumulator:
                 and self._class_shape != other._class_shape:
             raise ValueError(f"{fname}: accumulators count different class shapes: {self._class_shape} "
                              f"!= {other._class_shape}")
+
+    def merge(self, other):
+        """Add the counts of ``other`` into ``self`` (in place, as Spark's
+        ``AccumulatorV2.merge`` and torchmetrics' ``merge_state``); returns ``self``.
+        ``other`` is left unchanged. Both must have the same settings; either may be
+        empty. For a new accumulator, leaving both unchanged, use ``a + b`` (or
+        ``sum(accumulators)``)."""
+        self._check_mergeable(other, "FbetaAccumulator.merge")
+        if other._counts is not None:
+            # a new array: never shares memory with `other` (nor with itself, a.merge(a))
+            self._counts = other._counts.copy() if self._counts is None else self._counts + other._counts
+            self._class_shape = other._class_shape if self._class_shape is None else self._class_shape
+        self.n_samples = self.n_samples + other.n_samples
+        return self
+
+    def copy(self):
+        """An independent accumulator with the same settings and counts."""
         out = FbetaAccumulator(self._beta, self.average, self._n_classes, temperature=self.temperature,
                                eps=self.eps, activation=self._activation)
-        parts = [acc for acc in (self, other) if acc._counts is not None]
-        if parts:
-            out._counts = parts[0]._counts + parts[1]._counts if len(parts) == 2 else parts[0]._counts.copy()
-            out._class_shape = parts[0]._class_shape
-        out.n_samples = self.n_samples + other.n_samples
+        out._counts = None if self._counts is None else self._counts.copy()
+        out._class_shape = self._class_shape
+        out.n_samples = self.n_samples
         return out
+
+    def __add__(self, other):
+        """``a + b``: a new accumulator with the counts of both (both unchanged)."""
+        if not isinstance(other, FbetaAccumulator):
+            return NotImplemented
+        self._check_mergeable(other, "FbetaAccumulator.__add__")
+        return self.copy().merge(other)
+
+    def __radd__(self, other):
+        """``0 + a`` (the start of ``sum(accumulators)``) is a copy of ``a``."""
+        if isinstance(other, int) and not isinstance(other, bool) and other == 0:
+            return self.copy()
+        return NotImplemented

@@ -20,6 +20,7 @@ from ._arrays import (
     as_float_array,
     asarray,
     cast,
+    float_dtypes,
     check_temperature,
     fast_rows,
     finish_out,
@@ -39,6 +40,7 @@ from ._rowops import (
     count_equal,
     exp_store_sum,
     first_argmax,
+    gather_group,
     group_exp_buffers,
     group_exps,
     group_spans,
@@ -54,6 +56,12 @@ from ._rowops import (
     scaled_gap,
     scatter_group,
     weighted_exp_sum,
+    wgroup_finish,
+    wgroup_state,
+    wchunk_state,
+    wlse_merge,
+    wlse_state,
+    wlse_value,
 )
 
 __all__ = [
@@ -255,6 +263,140 @@ def _lse_finish(m, s, tau, out):
 
 
 # ---------------------------------------------------------------------------------------
+# Weighted LogSumExp (``b=``): the state (m, c, s) of :mod:`._rowops`, whole rows or
+# pieces of long rows merged, as the unweighted schedule.
+
+
+@jit
+def _wlse_put(m, c, s, tau, signed, out, sign, r):
+    v, sg = wlse_value(m, c, s, tau)
+    if v != v:
+        sg = np.nan
+    elif sg < 0.0 and not signed:
+        v = np.nan  # log of a negative total: nan unless the sign is asked for
+    out[r] = v
+    sign[r] = sg
+
+
+@kernel
+def _wlogsumexp_rows(x, b, inv_t, tau, signed, out, sign):
+    n = x.shape[1]
+    for r in prange(x.shape[0]):
+        m, c, s = wlse_state(x[r], b[r], 0, n, inv_t)
+        _wlse_put(m, c, s, tau, signed, out, sign, r)
+
+
+@kernel
+def _wstats_pieces(x, b, inv_t, pieces, piece, ms, cs, ss):
+    """The weighted state of each chunk ``c`` of row ``r`` in ``(ms, cs, ss)[r, c]``
+    (the fixed order of :mod:`._rowops`); a task is one piece of one row."""
+    n_rows, n = x.shape
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        hi = min(n, lo + piece)
+        for clo in range(lo, max(hi, lo + 1), CHUNK):
+            c = clo // CHUNK
+            ms[r, c], cs[r, c], ss[r, c] = wchunk_state(x[r], b[r], clo, min(clo + CHUNK, hi), inv_t)
+
+
+@jit
+def _wmerge_finish(ms, cs, ss, inv_t, tau, signed, out, sign):
+    for r in range(ms.shape[0]):
+        m, c, s = ms[r, 0], cs[r, 0], ss[r, 0]
+        for p in range(1, ms.shape[1]):
+            m, c, s = wlse_merge(m, c, s, ms[r, p], cs[r, p], ss[r, p], inv_t)
+        _wlse_put(m, c, s, tau, signed, out, sign, r)
+
+
+@kernel
+def _short_wlse(x, b, inv_t, tau, signed, out, sign):
+    """Short rows, GROUP at a time, vectorized across rows (as :func:`_short_lse`)."""
+    n_rows, n = x.shape
+    for k in prange(group_spans(n_rows)):
+        bx = np.zeros((n, GROUP), x.dtype)  # zeros: the spare lanes of a last group are masked
+        bw = np.zeros((n, GROUP), x.dtype)
+        m = np.empty(GROUP, x.dtype)
+        c = np.empty(GROUP)
+        s = np.empty(GROUP)
+        v = np.empty(GROUP)
+        sg = np.empty(GROUP)
+        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
+            g = min(GROUP, n_rows - r0)
+            gather_group(x, r0, g, bx)
+            gather_group(b, r0, g, bw)
+            # all GROUP lanes, also in a last partial group (the spare lanes hold stale
+            # values and are not stored): with a variable lane count LLVM gave up on the
+            # runtime alias checks of the five arrays and ran the loops scalar, 6x slower
+            wgroup_state(bx, bw, GROUP, inv_t, m, c, s)
+            wgroup_finish(m, c, s, tau, signed, v, sg)  # vectorized logs, not one call per row
+            for i in range(g):
+                out[r0 + i] = v[i]
+                sign[r0 + i] = sg[i]
+
+
+def _wlogsumexp_any(rows, b, tau, signed, parallel):
+    """``(out, sign)`` per row of the weighted LogSumExp, float64."""
+    inv_t = _inv_t(tau, rows.dtype)
+    n_rows, n = rows.shape
+    out = np.empty(n_rows)
+    sign = np.empty(n_rows)
+    pieces, piece = _tasks(n_rows, n, parallel)
+    if _short(n):
+        _short_wlse(rows, b, inv_t, tau, signed, out, sign, parallel=parallel)
+    elif pieces == 1:
+        _wlogsumexp_rows(rows, b, inv_t, tau, signed, out, sign, parallel=parallel)
+    else:
+        ms = np.empty((n_rows, _chunks(n)), rows.dtype)
+        cs = np.empty((n_rows, _chunks(n)))
+        ss = np.empty((n_rows, _chunks(n)))
+        _wstats_pieces(rows, b, inv_t, pieces, piece, ms, cs, ss, parallel=parallel)
+        _wmerge_finish(ms, cs, ss, np.float64(inv_t), tau, signed, out, sign)
+    return out, sign
+
+
+def _with_weights(a, out_dtype, b, fname):
+    """``(a, w, out_dtype)``: ``x`` and the weights ``b`` broadcast against each other,
+    in one float dtype. A float array ``b`` takes part in the dtype rule (float32 ``x``
+    with float64 ``b`` computes in float64); a bool or int ``b`` (a mask, counts) and a
+    Python number do not."""
+    weak = isinstance(b, (int, float))  # a Python number does not promote (NEP 50)
+    w = np.asarray(b)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w.dtype}"
+        )
+    if w.dtype.kind == "f" and not weak:
+        compute, out = float_dtypes(w.dtype, fname, "b")
+        a = a.astype(np.result_type(a.dtype, compute), copy=False)
+        out_dtype = np.result_type(out_dtype, out)
+    try:
+        shape = np.broadcast_shapes(a.shape, w.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fname}: `b` of shape {w.shape} does not broadcast against `x` of shape {a.shape}"
+        ) from None
+    return np.broadcast_to(a, shape), np.broadcast_to(w, shape), out_dtype
+
+
+def _unweighted_sign(out):
+    """SciPy's sign of an unweighted LogSumExp: 1, 0 for ``-inf`` (a zero sum), nan for
+    nan."""
+    with np.errstate(invalid="ignore"):
+        return np.where(out == -np.inf, 0.0, np.where(out == out, 1.0, np.nan)).astype(out.dtype)
+
+
+def _sum_to_shape(g, shape):
+    """Sum a gradient taken in a broadcast shape back to ``shape``."""
+    if g.shape == tuple(shape):
+        return g
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/nan sums are results, not warnings
+        g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+        ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        return g.sum(axis=ones, keepdims=True) if ones else g
+
+
+# ---------------------------------------------------------------------------------------
 # Short rows (at most SHORT_ROW elements): GROUP rows at a time, vectorized across rows.
 
 
@@ -338,14 +480,18 @@ def _short(n):
 # logsumexp
 
 
-def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, out=None):
-    r"""Smooth maximum: the LogSumExp of ``x`` along ``axis`` at a temperature.
+def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sign=False, out=None):
+    r"""Smooth maximum: the LogSumExp of ``x`` along ``axis`` at a temperature,
+    optionally weighted (SciPy's ``b=``).
 
     .. math::
 
         \operatorname{LSE}_\tau(x) = \tau \log \sum_i e^{x_i / \tau}
                                    = m + \tau \log\Bigl(1 + \sum_{i \ne i^*} e^{(x_i - m)/\tau}\Bigr),
         \qquad m = \max_i x_i = x_{i^*}
+
+    and with weights :math:`b`,
+    :math:`\tau \log \bigl|\sum_i b_i\, e^{x_i/\tau}\bigr|` (with its sign on request).
 
     It is a smooth, convex upper bound of the maximum,
     :math:`\max x \le \operatorname{LSE}_\tau(x) \le \max x + \tau \log n`, and tends to
@@ -354,26 +500,43 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, out=None):
     Parameters
     ----------
     x : array_like
-        Input; bool and int compute in float64, float16 computes in float32.
+        Input; bool and int compute in float64, float16 computes in float32. A 0-d
+        input is reduced over its one element (with ``axis`` -1, 0 or None).
     axis : int, tuple of ints or None, default -1
-        Axis or axes to reduce; None reduces all of them.
+        Axis or axes to reduce (of ``x`` and ``b`` broadcast together); None reduces
+        all of them.
+    b : array_like, optional
+        Weights :math:`b_i`, broadcast against ``x`` (either may have more
+        dimensions). They may be negative (to subtract terms); a weight of 0 masks its
+        entry, even where ``x`` is ``inf`` or nan. A float ``b`` takes part in the dtype
+        rule (float32 ``x`` with float64 ``b`` gives float64); bool or int ``b`` does
+        not.
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
     keepdims : bool, default False
         Keep the reduced axes with size one.
+    return_sign : bool, default False
+        Also return the sign of the weighted sum. Without it, a slice whose weighted
+        sum is negative gives nan.
     out : ndarray, optional
         A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
         may be an input: the result is the same); returned. See :ref:`out-buffers`.
 
     Returns
     -------
-    ndarray
-        The reduced array, in the float dtype of ``x`` (float64 for bool/int input).
+    out : ndarray
+        The reduced array, in the float dtype of ``x`` (float64 for bool/int input):
+        :math:`\tau \log|\sum_i b_i e^{x_i/\tau}|`.
+    sign : ndarray
+        Only with ``return_sign=True``: the sign of the sum, 1.0, -1.0, 0.0 (a sum of
+        exactly 0, ``out`` is ``-inf``) or nan (``out`` is nan), in the dtype of
+        ``out``.
 
     See Also
     --------
     logsumexp_backward : its vector-Jacobian product, ``grad * softmax(x / tau)``.
     softmax : the gradient of LogSumExp.
+    fastsmooth.scipy.logsumexp : SciPy's signature and defaults (``axis=None``).
     scipy.special.logsumexp, torch.logsumexp : the same at :math:`\tau = 1`.
 
     Notes
@@ -385,12 +548,23 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, out=None):
     ``m + log(s)`` would give 0). Rows are reduced in parallel; one very long row is cut
     into pieces whose partial states are merged.
 
+    With weights the state is the maximum :math:`m` over the entries of non-zero
+    weight, the sum :math:`c` of the weights at :math:`m`, and the rescaled sum
+    :math:`s` of the other terms; the result is
+    :math:`m + \tau(\log|c| + \operatorname{log1p}(s/c))` (the terms at the maximum
+    kept out of the sum, as SciPy does), or
+    :math:`m + \tau(\log|s| + \operatorname{log1p}(c/s))` when :math:`|s| > |c|` --
+    exact also when the weights at the maximum cancel (``c == 0``), where SciPy falls
+    back to the plain sum (nan once it overflows).
+
     Special values, per reduced slice (as SciPy unless noted):
 
-    * empty: ``-inf``;
-    * all ``-inf``: ``-inf``;
-    * any nan: nan;
-    * any ``+inf`` and no nan: ``+inf``.
+    * empty: ``-inf`` (sign 0; SciPy's sign is -1);
+    * all ``-inf``, or every weight 0: ``-inf``, sign 0;
+    * any nan (in ``x`` where the weight is not 0, or in ``b``): nan;
+    * any ``+inf`` and no nan: ``+inf`` (with weights: the sign of the sum of the
+      weights at ``+inf``; nan when they cancel). A weight 0 masks an ``inf`` entry
+      (SciPy gives nan when the remaining maximum is ``+inf`` too).
 
     No floating-point warnings are raised.
 
@@ -405,19 +579,38 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, out=None):
     4.248354255291589e-18
     >>> fs.logsumexp([[1.0, 2.0], [3.0, -np.inf]], axis=0)
     array([3.12692801, 2.        ])
+
+    Weights: a mask, a difference with its sign, and a 0-d input.
+
+    >>> float(fs.logsumexp([np.log(2.0), np.nan, np.log(3.0)], b=[1, 0, 1]))  # log 5
+    1.609437912434100...
+    >>> fs.logsumexp([1.0, 2.0], b=[1.0, -1.0], return_sign=True)  # log(e^2 - e), -1
+    (np.float64(1.5413248546129181), np.float64(-1.0))
+    >>> float(fs.logsumexp(3.0))
+    3.0
     """
     fname = "logsumexp"
-    rows = fast_rows(x, axis, out)
+    rows = fast_rows(x, axis, out) if b is None and not return_sign else None
     if rows is not None:
         res = _logsumexp_any(rows, check_temperature(temperature, fname), use_parallel(rows.size))
         res = res.reshape(x.shape[:-1] + (1,) * keepdims)
         return res if res.ndim else res[()]
     a, out_dtype = as_float_array(x, fname)
+    if b is not None:
+        a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
-    res = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
-    return finish_out(_cast(rows.reduced(res, keepdims), out_dtype), out, fname)
+    parallel = use_parallel(rows.data.size)
+    if b is None:
+        res = _logsumexp_any(rows.data, tau, parallel)
+        sign = _unweighted_sign(res) if return_sign else None
+    else:
+        res, sign = _wlogsumexp_any(rows.data, rows.like(w, fname, "b"), tau, bool(return_sign), parallel)
+    res = _cast(rows.reduced(res, keepdims), out_dtype)
+    if not return_sign:
+        return finish_out(res, out, fname)
+    return finish_out((res, _cast(rows.reduced(sign, keepdims), out_dtype)), out, fname)
 
 
 #: ``logsumexp_backward`` trusts the saved ``out`` while ``|out| / tau`` is at most this:
@@ -479,13 +672,51 @@ def _exact_lse(rows, out, tau, inv_t, parallel):
     return m, shift
 
 
-def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
-    r"""Vector-Jacobian product of :func:`logsumexp`.
+@jit
+def _weight_at(x, b, value):
+    """Sum of the weights ``b`` of the entries of ``x`` equal to ``value`` (float64)."""
+    t = 0.0
+    for i in range(U(x.size)):
+        t += np.float64(b[i]) if x[i] == value else 0.0
+    return t
+
+
+@kernel
+def _wlse_backward_pieces(g, x, b, out, inv_t, piece, pieces, dx):
+    n_rows, n = x.shape
+    zero = x.dtype.type(0.0)
+    for k in prange(n_rows * pieces):
+        r = k // pieces
+        lo = (k - r * pieces) * piece
+        hi = min(n, lo + piece)
+        o = out[r]
+        gr = g[r]
+        xr = x[r]
+        br = b[r]
+        dr = dx[r]
+        if o == np.inf:
+            # the limit: shares b_i / (sum of the weights at +inf) for the +inf entries
+            share = gr / x.dtype.type(_weight_at(xr, br, o))
+            for i in range(U(lo), U(hi)):
+                dr[i] = br[i] * share if xr[i] == o else zero
+        elif o == -np.inf or o != o:
+            for i in range(U(lo), U(hi)):
+                dr[i] = np.nan
+        else:
+            ninf = x.dtype.type(-np.inf)
+            for i in range(U(lo), U(hi)):
+                w = br[i]
+                dr[i] = gr * w * exp(ninf if w == zero else (xr[i] - o) * inv_t)
+
+
+def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
+    r"""Vector-Jacobian product of :func:`logsumexp` with respect to ``x``.
 
     .. math::
 
         \frac{\partial L}{\partial x_i} = g \,\operatorname{softmax}(x/\tau)_i
-                                        = g\, e^{(x_i - \operatorname{LSE}_\tau(x))/\tau}
+                                        = g\, e^{(x_i - \operatorname{LSE}_\tau(x))/\tau},
+        \qquad\text{weighted: } g\, b_i\, e^{(x_i - \mathrm{out})/\tau}
 
     Parameters
     ----------
@@ -498,19 +729,24 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
         The output of the forward call (reduced shape, with or without kept dims).
     axis : int, tuple of ints or None, default -1
         As in the forward call.
+    b : array_like, optional
+        The weights of the forward call, if any.
     temperature : float, default 1.0
         As in the forward call.
 
     Returns
     -------
     ndarray
-        The gradient with respect to ``x``: its shape, its float dtype.
+        The gradient with respect to ``x``: its shape (summed over the dimensions that
+        ``b`` broadcast it to), its float dtype.
 
     Notes
     -----
     Reuses the saved ``out``, so it is one pass: no maximum, no sum. In a slice whose
     result is ``+inf`` the gradient goes in equal shares to the ``+inf`` entries (the
-    limit of softmax); where the result is ``-inf`` or nan the gradient is nan.
+    limit of softmax; with weights, in proportion to their weights); where the result
+    is ``-inf`` or nan the gradient is nan. An entry of weight 0 gets 0. (A finite
+    ``out`` of a weighted call comes from a positive sum: a negative one gave nan.)
 
     The rounding of ``out`` is divided by :math:`\tau`: where ``|out| / tau > 16`` it
     could cost more than 8 ulps (``x = [10, 10, 5]`` in float32 at ``tau = 1e-6``:
@@ -526,9 +762,15 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
     >>> x = np.array([1.0, 2.0, 3.0])
     >>> fs.logsumexp_backward(1.0, x, fs.logsumexp(x))
     array([0.09003057, 0.24472847, 0.66524096])
+    >>> w = np.array([1.0, 0.0, 2.0])
+    >>> fs.logsumexp_backward(1.0, x, fs.logsumexp(x, b=w), b=w)
+    array([0.06337894, 0.        , 0.93662106])
     """
     fname = "logsumexp_backward"
     a, out_dtype = as_float_array(x, fname)
+    x_shape = a.shape
+    if b is not None:
+        a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
@@ -537,10 +779,14 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
     parallel = use_parallel(rows.data.size)
     pieces, piece = _tasks(*rows.data.shape, parallel)
     inv_t = _inv_t(tau, a.dtype)
-    mx, shift = _exact_lse(rows.data, o, tau, inv_t, parallel)
     dx = np.empty_like(rows.data)
-    _lse_backward_pieces(g, rows.data, o, inv_t, piece, pieces, mx, shift, dx, parallel=parallel)
-    return _cast(rows.restore(dx), out_dtype)
+    if b is None:
+        mx, shift = _exact_lse(rows.data, o, tau, inv_t, parallel)
+        _lse_backward_pieces(g, rows.data, o, inv_t, piece, pieces, mx, shift, dx, parallel=parallel)
+    else:
+        bw = rows.like(w, fname, "b")
+        _wlse_backward_pieces(g, rows.data, bw, o, inv_t, piece, pieces, dx, parallel=parallel)
+    return _cast(_sum_to_shape(rows.restore(dx), x_shape), out_dtype)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1638,3 +1884,53 @@ def finish_soft_argmax_states(states, dtype):
         out,
     )
     return out.reshape(states.shape)
+
+
+#: State of the weighted LogSumExp (``b=``): ``m`` the maximum over the entries of
+#: non-zero weight, ``c`` the sum of the weights at ``m``, ``s`` the rescaled weighted
+#: sum of the other terms (see :mod:`._rowops`).
+WLSE_STATE = np.dtype([("m", np.float64), ("c", np.float64), ("s", np.float64)])
+
+
+@jit
+def _wmerge_pieces(ms, cs, ss, inv_t, m_out, c_out, s_out):
+    for r in range(ms.shape[0]):
+        m, c, s = ms[r, 0], cs[r, 0], ss[r, 0]
+        for p in range(1, ms.shape[1]):
+            m, c, s = wlse_merge(m, c, s, ms[r, p], cs[r, p], ss[r, p], inv_t)
+        m_out[r] = m
+        c_out[r] = c
+        s_out[r] = s
+
+
+def block_wlse_state(a, w, axes, inv_t):
+    """The :data:`WLSE_STATE` of each slice of the block ``a`` with weights ``w`` (same
+    shape and float dtype) over ``axes``, the reduced axes kept."""
+    rows = to_rows(a, axes)
+    n_rows, n = rows.data.shape
+    ms = np.empty((n_rows, _chunks(n)), rows.data.dtype)
+    cs = np.empty((n_rows, _chunks(n)))
+    ss = np.empty((n_rows, _chunks(n)))
+    _wstats_pieces(rows.data, rows.like(w, "logsumexp", "b"), inv_t, 1, max(n, 1), ms, cs, ss,
+                   parallel=use_parallel(rows.data.size))
+    out = [np.empty(n_rows) for _ in range(3)]
+    _wmerge_pieces(ms, cs, ss, np.float64(inv_t), *out)  # the chunks, left to right
+    return rows.reduced(_state(WLSE_STATE, **dict(zip("mcs", out))), True)
+
+
+def merge_wlse_states(states, axes, inv_t):
+    """Merge the :data:`WLSE_STATE` s of blocks laid side by side along ``axes``."""
+    rows, (m, c, s) = _state_fields(states, axes, "mcs")
+    out = [np.empty(m.shape[0]) for _ in range(3)]
+    _wmerge_pieces(m, c, s, np.float64(inv_t), *out)
+    return rows.reduced(_state(WLSE_STATE, **dict(zip("mcs", out))), True)
+
+
+def finish_wlse_states(states, tau, dtype):
+    """Weighted LogSumExp from merged states (nan for a negative sum), in ``dtype``."""
+    flat = [np.ascontiguousarray(states[k]).reshape(-1, 1) for k in "mcs"]
+    out = np.empty(states.size)
+    sign = np.empty(states.size)
+    _wmerge_finish(*flat, 1.0, tau, False, out, sign)
+    with np.errstate(over="ignore"):
+        return out.reshape(states.shape).astype(dtype)

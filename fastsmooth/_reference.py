@@ -102,29 +102,64 @@ def _limit_probs(z, axes):
     return p
 
 
-def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
+def _weighted(x, b, fname):
+    """``(a, w)`` broadcast together in float64 (``w`` None without weights)."""
+    if b is None:
+        return x, None
+    a, _ = as_float_array(x, fname)
+    w = np.asarray(b, np.float64)
+    a, w = np.broadcast_arrays(a, w)
+    return a, w
+
+
+def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sign=False):
+    x, w = _weighted(x, b, "logsumexp")
     a, axes, tau, dt = _prep(x, axis, temperature, "logsumexp")
+    if w is not None:
+        dt = np.result_type(dt, np.asarray(b).dtype) if np.asarray(b).dtype.kind == "f" else dt
     with np.errstate(all="ignore"):
         z = a / tau
+        if w is not None:
+            z = np.where(w == 0, -_inf, z)  # a weight of 0 masks its entry
         if a.size == 0 or any(a.shape[i] == 0 for i in axes):
             shape = [1 if i in axes else s for i, s in enumerate(a.shape)]
             out = np.full(shape, -_inf)
+            sign = np.zeros(shape)
         else:
             m = np.max(z, axis=axes, keepdims=True)
             shift = np.where(np.isfinite(m), m, 0.0)
-            out = np.log(np.sum(np.exp(z - shift), axis=axes, keepdims=True)) + shift
-            out = np.where(np.isnan(z).any(axis=axes, keepdims=True), _nan, out)
+            e = np.exp(z - shift)
+            if w is not None:
+                e = np.where(w == 0, 0.0, w * e)
+            total = np.sum(e, axis=axes, keepdims=True)
+            sign = np.sign(total)
+            out = np.log(np.abs(total)) + shift
+            bad = np.isnan(z).any(axis=axes, keepdims=True)
+            if w is not None:
+                bad |= np.isnan(w).any(axis=axes, keepdims=True)
+            out = np.where(bad, _nan, out)
+            sign = np.where(bad | np.isnan(out), _nan, sign)
         out = out * tau
+        if not return_sign:
+            out = np.where(sign < 0, _nan, out)
         if not keepdims:
-            out = out.reshape([s for i, s in enumerate(np.shape(out)) if i not in axes])
-    return _out(out, dt)
+            drop = [s for i, s in enumerate(np.shape(out)) if i not in axes]
+            out, sign = out.reshape(drop), sign.reshape(drop)
+    return (_out(out, dt), _out(sign, dt)) if return_sign else _out(out, dt)
 
 
-def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
+def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
+    x_shape = np.shape(x)
+    x, w = _weighted(x, b, "logsumexp_backward")
     a, axes, tau, dt = _prep(x, axis, temperature, "logsumexp_backward")
     g = np.asarray(grad, np.float64)
     g = g.reshape([1 if i in axes else s for i, s in enumerate(a.shape)])
-    return _out(g * _limit_probs(a / tau, axes) / 1.0, dt)
+    if w is None:
+        return _out(g * _limit_probs(a / tau, axes) / 1.0, dt)
+    o = np.asarray(out, np.float64).reshape(g.shape)
+    with np.errstate(all="ignore"):
+        dx = np.where(w == 0, 0.0, g * w * np.exp((a - o) / tau))
+    return _out(_sum_to(dx, x_shape), dt)
 
 
 def softmax(x, axis=-1, *, temperature=1.0):

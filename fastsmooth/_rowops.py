@@ -53,9 +53,9 @@ import math
 import numpy as np
 from numba import uint64 as U
 
-from ._bits import from_sortable_key, prefetch, sortable_key
+from ._bits import as_float, as_int, from_sortable_key, prefetch, sortable_key
 from ._config import REDUCTION_FASTMATH, jit
-from ._exp import exp
+from ._exp import exp, log1p
 
 __all__ = [
     "BLOCK",
@@ -90,6 +90,14 @@ __all__ = [
     "group_states",
     "group_exp",
     "group_exps",
+    "wblock_max",
+    "wblock_sums",
+    "wchunk_state",
+    "wlse_merge",
+    "wlse_state",
+    "wlse_value",
+    "wgroup_state",
+    "wgroup_finish",
 ]
 
 #: Elements summarised at once: 64 KiB of float64, in cache between the two sweeps.
@@ -509,3 +517,241 @@ def group_exp(buf, g, m, inv_t, e, sums):
             ev = exp(zero if v == mi else (v - mi) * inv_t)
             ej[i] = ev
             sums[i] += np.float64(ev)
+
+
+# ---------------------------------------------------------------------------------------
+# The weighted LogSumExp state: log |sum b * exp(x / tau)| (SciPy's ``b=``).
+#
+# A row with weights ``b`` is summarised by ``(m, c, s)``:
+#
+# * ``m`` -- the largest ``x`` among the entries with ``b != 0`` (an entry of weight 0 is
+#   masked out, even when it is inf or nan; ``-inf`` for none),
+# * ``c`` -- the sum of the weights of the entries equal to ``m``,
+# * ``s`` -- the sum of ``b * exp((x - m) / tau)`` over the other (unmasked) entries.
+#
+# The total is ``(c + s) * exp(m / tau)``: the terms at the maximum are kept out of the
+# sum, as in SciPy, so that the result finishes as ``m + tau * (log|c| + log1p(s / c))``
+# (full relative accuracy when the result is close to ``m``), and a total whose weights
+# at the maximum cancel (``c == 0``) is still exact: ``m + tau * log|s|``. The weights
+# at the maximum are collected exactly in every chunk, and chunk states merge
+# associatively (:func:`wlse_merge`).
+
+
+@jit
+def wblock_max(x, b, lo, hi):
+    """Largest ``x[i]`` over ``[lo, hi)`` with ``b[i] != 0``; ``-inf`` for none (nan as
+    :func:`block_max`: it may be returned, and the sums then propagate it)."""
+    ninf = x.dtype.type(-np.inf)
+    zero = b.dtype.type(0.0)
+    k = sortable_key(ninf)
+    for i in range(U(lo), U(hi)):
+        k = max(k, sortable_key(ninf if b[i] == zero else x[i]))
+    return from_sortable_key(k)
+
+
+@jit(fastmath=REDUCTION_FASTMATH)
+def wblock_sums(x, b, lo, hi, m, inv_t):
+    """``(t, c)`` over ``[lo, hi)``: ``t`` sums ``b * exp((x - m) * inv_t)`` over the
+    entries not equal to ``m``, ``c`` sums ``b`` over those equal to ``m`` (both in the
+    dtype of ``x``). A weight of 0 masks its entry: its exponent is ``-inf``, so an inf
+    ``x`` there gives ``0 * 0``, not ``0 * inf``; a nan weight or a nan ``x`` with a
+    non-zero weight reaches ``t`` and makes it nan."""
+    zero = x.dtype.type(0.0)
+    ninf = x.dtype.type(-np.inf)
+    t = zero
+    c = zero
+    for i in range(U(lo), U(hi)):
+        v = x[i]
+        w = b[i]
+        eq = v == m
+        t += w * exp(ninf if (eq | (w == zero)) else (v - m) * inv_t)
+        c += w if eq else zero
+    return t, c
+
+
+@jit
+def wchunk_state(x, b, lo, hi, inv_t):
+    """Weighted state ``(m, c, s)`` of a cache-sized ``x[lo:hi]``, ``b[lo:hi]``: the
+    masked maximum, then the sums while both stay in cache, in :data:`PREFETCH_BYTES`
+    pieces (summed in the dtype of ``x``, added in float64), each first prefetching the
+    piece of ``x`` and of ``b`` that lies ``hi - lo`` elements further on (the next
+    chunk, or the next row), as :func:`chunk_state` does."""
+    m = wblock_max(x, b, lo, hi)
+    if m != m:
+        return m, np.nan, np.nan
+    s = 0.0
+    c = 0.0
+    piece = PREFETCH_BYTES // x.itemsize
+    line = 64 // x.itemsize
+    ahead = hi - lo
+    for plo in range(lo, hi, piece):
+        phi = min(plo + piece, hi)
+        for j in range(plo + ahead, phi + ahead, line):
+            prefetch(x, j)
+            prefetch(b, j)
+        t, k = wblock_sums(x, b, plo, phi, m, inv_t)
+        s += np.float64(t)
+        c += np.float64(k)
+    return m, c, s
+
+
+@jit
+def wlse_merge(m1, c1, s1, m2, c2, s2, inv_t):
+    """Merge two weighted states (associative and commutative up to rounding)."""
+    if m1 == m2:
+        return m1, c1 + c2, s1 + s2
+    if m1 > m2:
+        return m1, c1, s1 + (c2 + s2) * exp((np.float64(m2) - np.float64(m1)) * inv_t)
+    if m2 > m1:
+        return m2, c2, s2 + (c1 + s1) * exp((np.float64(m1) - np.float64(m2)) * inv_t)
+    return m1 if m1 != m1 else m2, np.nan, np.nan  # a nan maximum
+
+
+@jit
+def wlse_state(x, b, lo, hi, inv_t):
+    """Weighted state ``(m, c, s)`` of ``x[lo:hi]``: chunk states merged as they come."""
+    m, c, s = wchunk_state(x, b, lo, min(lo + CHUNK, hi), inv_t)
+    for clo in range(lo + CHUNK, hi, CHUNK):
+        cm, cc, cs = wchunk_state(x, b, clo, min(clo + CHUNK, hi), inv_t)
+        m, c, s = wlse_merge(m, c, s, cm, cc, cs, inv_t)
+    return m, c, s
+
+
+@jit
+def wlse_value(m, c, s, tau):
+    """Finish a weighted state: ``(log|total| * tau, sign(total))`` in float64.
+
+    nan anywhere gives ``(nan, nan)``; no unmasked entry above ``-inf`` (or a total of
+    exactly 0) gives ``(-inf, 0)``; a ``+inf`` maximum gives ``(inf, sign(c))``, or
+    ``(nan, nan)`` when its weights cancel (``inf - inf``)."""
+    if m != m or c != c or s != s:
+        return np.nan, np.nan
+    if m == -np.inf:
+        return -np.inf, 0.0
+    if m == np.inf:
+        if c == 0.0:
+            return np.nan, np.nan
+        return np.inf, 1.0 if c > 0.0 else -1.0
+    if c + s == 0.0:  # an exact zero total (also no unmasked finite entry)
+        return -np.inf, 0.0
+    # log|c + s| = log|big| + log1p(small / big): the log1p finish, and no overflow of
+    # s / c when the weights at the maximum are tiny or cancel (c == 0)
+    big, small = (s, c) if abs(s) > abs(c) else (c, s)
+    return (np.float64(m) + tau * (math.log(abs(big)) + math.log1p(small / big)),
+            1.0 if big > 0.0 else -1.0)
+
+
+@jit
+def wgroup_max(bx, bw, g, m):
+    """``m[i]``: the largest ``bx[j, i]`` with ``bw[j, i] != 0`` (nan ignored; ``-inf``
+    for none), vectorized across the lanes ``i < g``."""
+    ninf = bx.dtype.type(-np.inf)
+    zero = bx.dtype.type(0.0)
+    for i in range(U(g)):
+        m[i] = ninf
+    for j in range(U(bx.shape[0])):
+        xj = bx[j]
+        wj = bw[j]
+        for i in range(U(g)):
+            v = ninf if wj[i] == zero else xj[i]
+            m[i] = v if v > m[i] else m[i]
+
+
+@jit
+def wgroup_state(bx, bw, g, inv_t, m, c, s):
+    """Per lane (row) ``i < g`` of the transposed rows ``bx`` and weights ``bw`` (n,
+    GROUP): the weighted state ``(m[i], c[i], s[i])`` of :func:`wlse_state`, vectorized
+    across the lanes (the masked maximum, then the sums; nan is ignored by the maximum
+    and reaches ``s`` through its exponent).
+
+    Each loop writes one array: a loop that updated both ``c`` and ``s`` needed more
+    runtime alias checks than LLVM allows and ran scalar, with branches (6x slower)."""
+    wgroup_max(bx, bw, g, m)
+    _wgroup_sums(bx, bw, g, inv_t, m, s)
+    _wgroup_weights_at_max(bx, bw, g, m, c)
+
+
+@jit
+def _wgroup_sums(bx, bw, g, inv_t, m, s):
+    ninf = bx.dtype.type(-np.inf)
+    zero = bx.dtype.type(0.0)
+    for i in range(U(g)):
+        s[i] = 0.0
+    for j in range(U(bx.shape[0])):
+        xj = bx[j]
+        wj = bw[j]
+        for i in range(U(g)):
+            v = xj[i]
+            w = wj[i]
+            mi = m[i]
+            a = ninf if v == mi else (v - mi) * inv_t
+            s[i] += np.float64(w * exp(ninf if w == zero else a))
+
+
+@jit
+def _wgroup_weights_at_max(bx, bw, g, m, c):
+    zero = bx.dtype.type(0.0)
+    for i in range(U(g)):
+        c[i] = 0.0
+    for j in range(U(bx.shape[0])):
+        xj = bx[j]
+        wj = bw[j]
+        for i in range(U(g)):
+            c[i] += np.float64(wj[i] if xj[i] == m[i] else zero)
+
+
+# log(x) of a positive float64, vectorizable (musl's reduction, our log1p): the lane-wise
+# finish of the weighted row groups needs a log per row, and a libm call per lane would
+# keep that loop scalar.
+_LN2_HI = 6.93147180369123816490e-01  # 21 trailing zero bits: k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_MANT64 = 0x000FFFFFFFFFFFFF
+_SQRT1_2_HI64 = 0x3FE6A09E00000000
+_OFF64 = 0x3FF0000000000000 - _SQRT1_2_HI64
+
+
+@jit(inline="always")
+def _log_positive(x):
+    """``log(x)`` for a finite float64 ``x > 0`` (subnormals too): ``x = 2**k * u`` with
+    ``u`` in ``[sqrt(1/2), sqrt(2))``, then ``k log 2 + log1p(u - 1)`` (``u - 1`` is
+    exact). Within a few ulp; inf and 0 are the caller's to select."""
+    sub = x < 2.2250738585072014e-308
+    y = x * 18014398509481984.0 if sub else x  # 2**54
+    hu = as_int(y) + _OFF64
+    dk = np.float64((hu >> 52) - 1023) - (54.0 if sub else 0.0)
+    f = as_float((hu & _MANT64) + _SQRT1_2_HI64) - 1.0
+    return (log1p(f) + dk * _LN2_LO) + dk * _LN2_HI
+
+
+@jit
+def wgroup_finish(m, c, s, tau, signed, v, sign):
+    """:func:`wlse_value` for every lane of a row group at once (selects instead of
+    branches, so that it vectorizes): ``v[i]``, ``sign[i]`` from ``(m[i], c[i], s[i])``,
+    with nan for a negative sum unless ``signed``."""
+    for i in range(U(m.shape[0])):
+        mi = np.float64(m[i])
+        ci = c[i]
+        si = s[i]
+        s_big = abs(si) > abs(ci)
+        big = si if s_big else ci
+        small = ci if s_big else si
+        a = abs(big)
+        ratio = small / (big if a > 0.0 else 1.0)
+        val = mi + tau * (_log_positive(a if (a > 0.0) & (a < np.inf) else 1.0) + log1p(ratio))
+        sg = 1.0 if big > 0.0 else -1.0
+        val = np.inf if (a == np.inf) & (ratio == ratio) else val
+        zero = ci + si == 0.0
+        val = -np.inf if zero else val
+        sg = 0.0 if zero else sg
+        pinf = mi == np.inf
+        val = (np.inf if ci != 0.0 else np.nan) if pinf else val
+        sg = ((1.0 if ci > 0.0 else -1.0) if ci != 0.0 else np.nan) if pinf else sg
+        minf = mi == -np.inf
+        val = -np.inf if minf else val
+        sg = 0.0 if minf else sg
+        bad = (mi != mi) | (ci != ci) | (si != si)
+        val = np.nan if bad else val
+        sg = np.nan if bad | (val != val) else sg
+        val = np.nan if (sg < 0.0) & (not signed) else val
+        v[i] = val
+        sign[i] = sg

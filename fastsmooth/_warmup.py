@@ -96,7 +96,20 @@ _EXAMPLES = {
     "smooth_maximum_backward": lambda fs, x: ((x, *_pair(x)), {}),
     "smooth_minimum": lambda fs, x: (_pair(x), {}),
     "smooth_minimum_backward": lambda fs, x: ((x, *_pair(x)), {}),
+    # soft-DTW: the rows of x as a series (R, 8), and a batch of one pair
+    "soft_dtw": lambda fs, x: (_series(x), {}),
+    "soft_dtw_backward": lambda fs, x: ((np.ones((1,), x.dtype), *_series(x, batch=True)), {}),
+    "soft_dtw_alignment": lambda fs, x: (_series(x), {}),
+    "soft_dtw_cost": lambda fs, x: ((np.abs(x[:64, :64]),), {}),
+    "soft_dtw_cost_backward": lambda fs, x: ((np.ones((), x.dtype), np.abs(x[:64, :64])), {}),
+    "soft_dtw_divergence": lambda fs, x: (_series(x), {}),
+    "soft_dtw_divergence_backward": lambda fs, x: ((np.ones((1,), x.dtype), *_series(x, batch=True)), {}),
 }
+
+
+def _series(x, batch=False):
+    a, b = x[:256, :8], x[::-1][:256, :8].copy()
+    return (a[None], b[None]) if batch else (a, b)
 
 #: The ops :func:`warmup` knows: every public function of fastsmooth.
 WARMUP_OPS = tuple(_EXAMPLES)

@@ -65,8 +65,12 @@ from ._arrays import check_temperature, float_dtypes, normalize_axes
 from ._reductions import (
     LSE_STATE,
     SOFT_ARGMAX_STATE,
+    WLSE_STATE,
     _inv_t,
     block_lse_state,
+    block_wlse_state,
+    finish_wlse_states,
+    merge_wlse_states,
     block_soft_argmax_state,
     block_softmax,
     finish_lse_states,
@@ -159,6 +163,30 @@ def _lse_aggregate(states, axis, keepdims, inv_t, tau, out_dtype):
     return out if keepdims else out.reshape(_drop_axes(out.shape, axis))
 
 
+def _wlse_block(a, w, axes, inv_t):
+    return block_wlse_state(a, w, axes, inv_t)
+
+
+def _wlse_pass(states, axis, keepdims, computing_meta=False):
+    """The chunk step of the weighted reduction: its input is already block states."""
+    if computing_meta or states.size == 0:
+        return _empty_result(states, axis, True, WLSE_STATE)
+    return states
+
+
+def _wlse_combine(states, axis, keepdims, inv_t):
+    if states.size == 0:
+        return _empty_result(states, axis, True, WLSE_STATE)
+    return merge_wlse_states(states, axis, inv_t)
+
+
+def _wlse_aggregate(states, axis, keepdims, inv_t, tau, out_dtype):
+    if states.size == 0:
+        return _empty_result(states, axis, keepdims, out_dtype)
+    out = finish_wlse_states(merge_wlse_states(states, axis, inv_t), tau, out_dtype)
+    return out if keepdims else out.reshape(_drop_axes(out.shape, axis))
+
+
 def _softmax_block(a, states, axes, inv_t, log):
     return block_softmax(a, axes, states, inv_t, log)
 
@@ -203,7 +231,7 @@ def _lse_states(x, axes, inv_t, split_every):
 # Public functions
 
 
-def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, split_every=None):
+def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, split_every=None):
     r"""Smooth maximum of a Dask array: :func:`fastsmooth.logsumexp`, chunk by chunk.
 
     .. math::
@@ -216,6 +244,10 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, split_every=None):
         Input; bool and int compute in float64, float16 computes in float32.
     axis : int, tuple of ints or None, default -1
         Axis or axes to reduce, each split into any number of chunks; None reduces all.
+    b : dask.array.Array or array_like, optional
+        Weights, broadcast against ``x`` and rechunked like it; as in
+        :func:`fastsmooth.logsumexp` (a weight of 0 masks its entry, negative weights
+        subtract, a negative sum gives nan).
     temperature : float, default 1.0
         :math:`\tau`, a finite number > 0.
     keepdims : bool, default False
@@ -236,9 +268,10 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, split_every=None):
     Notes
     -----
     One read of each chunk; the per-chunk states ``(max, rescaled sum)`` merge in a
-    tree. Special values as :func:`fastsmooth.logsumexp`, across chunk borders too:
-    empty gives ``-inf``, all ``-inf`` gives ``-inf``, any nan gives nan, ``+inf`` and no
-    nan gives ``+inf``.
+    tree (with weights: ``(max, weight at the max, rescaled weighted sum)``). Special
+    values as :func:`fastsmooth.logsumexp`, across chunk borders too: empty gives
+    ``-inf``, all ``-inf`` gives ``-inf``, any nan gives nan, ``+inf`` and no nan gives
+    ``+inf``; with weights, a weight of 0 masks its entry and a negative sum gives nan.
 
     Examples
     --------
@@ -247,9 +280,18 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, split_every=None):
     >>> x = da.from_array(np.array([[1000.0, 1.0, 2.0, 3.0], [0.0, -40.0, -np.inf, 1.0]]), chunks=(1, 2))
     >>> fsd.logsumexp(x, axis=1).compute()
     array([1000.        ,    1.31326169])
+    >>> fsd.logsumexp(x, axis=1, b=np.array([0.0, 1.0, 1.0, 1.0])).compute()  # mask column 0
+    array([3.40760596, 1.        ])
     """
     fname = "logsumexp"
     x, out_dtype = _as_float(x, fname)
+    if x.ndim == 0 and np.ndim(b) == 0:  # a 0-d input: its one element (as fastsmooth.logsumexp)
+        normalize_axes(axis, 0, fname)
+        out = logsumexp(x[None], 0, b=None if b is None else np.reshape(b, 1), temperature=temperature,
+                        split_every=split_every)
+        return out.reshape(())
+    if b is not None:
+        return _weighted_logsumexp(x, out_dtype, b, axis, temperature, keepdims, split_every)
     axes = normalize_axes(axis, x.ndim, fname)
     tau = check_temperature(temperature, fname)
     inv_t = _inv_t(tau, x.dtype)
@@ -264,6 +306,49 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False, split_every=None):
         dtype=LSE_STATE,
         split_every=split_every,
         name="fastsmooth-logsumexp",
+        meta=_meta(x.ndim if keepdims else x.ndim - len(axes), x.dtype),
+    )
+    return _cast(out, out_dtype)
+
+
+def _weighted_logsumexp(x, out_dtype, b, axis, temperature, keepdims, split_every):
+    fname = "logsumexp"
+    w = b if isinstance(b, da.Array) else da.asarray(np.asarray(b))
+    if w.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w.dtype}"
+        )
+    if w.dtype.kind == "f" and not isinstance(b, (int, float)):
+        compute, out = float_dtypes(w.dtype, fname, "b")
+        x = x.astype(np.result_type(x.dtype, compute))
+        out_dtype = np.result_type(out_dtype, out)
+    try:
+        shape = np.broadcast_shapes(x.shape, w.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fname}: `b` of shape {w.shape} does not broadcast against `x` of shape {x.shape}"
+        ) from None
+    axes = normalize_axes(axis, len(shape), fname)
+    tau = check_temperature(temperature, fname)
+    inv_t = _inv_t(tau, x.dtype)
+    x = da.broadcast_to(x, shape)
+    w = da.broadcast_to(w, shape).astype(x.dtype).rechunk(x.chunks)
+    state_chunks = tuple((1,) * len(c) if i in axes else c for i, c in enumerate(x.chunks))
+    states = da.map_blocks(
+        functools.partial(_wlse_block, axes=axes, inv_t=inv_t), x, w,
+        chunks=state_chunks, dtype=WLSE_STATE, meta=_meta(x.ndim, WLSE_STATE),
+        name="fastsmooth-wlse-state",
+    )
+    out = da.reduction(
+        states,
+        _wlse_pass,
+        functools.partial(_wlse_aggregate, inv_t=inv_t, tau=tau, out_dtype=x.dtype),
+        combine=functools.partial(_wlse_combine, inv_t=inv_t),
+        axis=axes,
+        keepdims=keepdims,
+        dtype=WLSE_STATE,
+        split_every=split_every,
+        name="fastsmooth-weighted-logsumexp",
         meta=_meta(x.ndim if keepdims else x.ndim - len(axes), x.dtype),
     )
     return _cast(out, out_dtype)
@@ -425,6 +510,9 @@ def soft_argmax(x, axis=-1, *, temperature=1.0, split_every=None):
     """
     fname = "soft_argmax"
     x, out_dtype = _as_float(x, fname)
+    if x.ndim == 0:  # a 0-d input: its one element, index 0
+        normalize_axes(axis, 0, fname, multiple=False)
+        return soft_argmax(x[None], 0, temperature=temperature, split_every=split_every).reshape(())
     axes = normalize_axes(axis, x.ndim, fname, multiple=False)
     tau = check_temperature(temperature, fname)
     inv_t = _inv_t(tau, x.dtype)
@@ -527,8 +615,9 @@ def fbeta_accumulator(logits, target, *, beta=1.0, average="micro", temperature=
 
     Settings as the accumulator's constructor (``activation="softmax"``: multi-class,
     ``target`` class ids (N,) or one-hot (N, K)). Every block's counts are summed by
-    Dask's tree reduction. The computed accumulator gives the batch's ``loss()``,
-    ``merge``s with others, and its ``backward(block_logits, block_target)`` is each
+    Dask's tree reduction. The computed accumulator gives the batch's ``loss()``, takes
+    in the counts of others with ``merge`` (in place; ``a + b`` for a new one), and its
+    ``backward(block_logits, block_target)`` is each
     block's exact share of the gradient (:func:`soft_fbeta_loss_backward` does that
     blockwise on Dask arrays).
 

@@ -28,8 +28,12 @@ HAVE_DASK = importlib.util.find_spec("dask") is not None
 
 def _public():
     """(qualified name, object) of every public callable: fastsmooth.__all__, the three
-    names kept out of it so as not to shadow builtins, and fastsmooth.dask.__all__."""
+    names kept out of it so as not to shadow builtins, fastsmooth.scipy.__all__ and
+    fastsmooth.dask.__all__."""
+    import fastsmooth.scipy as fss
+
     names = [(f"fastsmooth.{n}", getattr(fs, n)) for n in [*fs.__all__, "abs", "max", "min"]]
+    names += [(f"fastsmooth.scipy.{n}", getattr(fss, n)) for n in fss.__all__]
     if HAVE_DASK:
         import fastsmooth.dask as fsd
 
@@ -206,8 +210,11 @@ def test_readme_quick_start_figure_and_headline_table():
     readme = (ROOT / "README.md").read_text()
     quick = readme[readme.index("## Quick start"):readme.index("\n## ", readme.index("## Quick start") + 5)]
     commands = re.findall(r"```bash\n(.*?)\n```", quick, re.S)
-    assert commands == ['pip install -e . && python -m fastsmooth demo',
+    assert commands == ['git clone <repository URL> fastsmooth && cd fastsmooth',
+                        'pip install -e . && python -m fastsmooth demo',
                         'pip install -e ".[test]" && python -m pytest']
+    # what a new user trips over (issue 14): the first call compiles, and it is cached
+    assert "first call of each kernel compiles" in quick and "cached on disk" in quick
     figures = re.findall(r"!\[[^\]]*\]\((docs/gallery/[^)]+\.png)\)", readme)
     assert figures and all((ROOT / f).exists() for f in figures)
     headline = readme[readme.index("<!-- headline:start -->"):readme.index("<!-- headline:end -->")]
@@ -215,3 +222,77 @@ def test_readme_quick_start_figure_and_headline_table():
     assert len(rows) >= 5, "the headline table is missing"  # header + key rows
     assert "vs SciPy" in rows[0] and "vs NumPy" in rows[0] and "vs torch" in rows[0]
     assert re.search(r"Measured 20\d\d-\d\d-\d\d", headline) and "Numba threads" in headline
+
+
+def test_readme_lists_weights_return_sign_and_the_scipy_drop_in():
+    readme = (ROOT / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `logsumexp("))
+    assert "b=None" in row and "return_sign=False" in row
+    assert "from fastsmooth.scipy import logsumexp, softmax, log_softmax" in readme
+    assert "b=None" in next(line for line in readme.splitlines() if line.startswith("| `logsumexp_backward("))
+
+
+# ---------------------------------------------------------------------------------------
+# The site works offline: MathJax shipped with the build, formulas typeset, no CDN.
+
+
+def _offline_checker():
+    spec = importlib.util.spec_from_file_location("check_docs_offline", ROOT / "tools" / "check_docs_offline.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _page(tmp_path, name, body, head=""):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<html><head>{head}</head><body>{body}</body></html>")
+    return path
+
+
+def test_offline_checker_flags_a_cdn_raw_tex_and_a_missing_script(tmp_path):
+    check = _offline_checker()
+    mathjax = tmp_path / "_static" / "mathjax"
+    mathjax.mkdir(parents=True)
+    (mathjax / "tex-chtml.js").write_text("// MathJax")
+    local = '<script defer src="_static/mathjax/tex-chtml.js"></script>'
+    _page(tmp_path, "good.html", r'<p><span class="math">\(x^2\)</span> and <code>\(</code></p>', local)
+    assert check.check_site(tmp_path, typeset=False) == []
+    cdn = '<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+    _page(tmp_path, "cdn.html", r'<span class="math">\(x\)</span>', cdn)
+    _page(tmp_path, "raw.html", r"<p>a formula \(x^2\) left raw</p>", local)
+    _page(tmp_path, "sub/missing.html", r'<div class="math">\[x\]</div>', local)  # wrong relative path
+    problems = "\n".join(check.check_site(tmp_path, typeset=False))
+    assert "cdn.html: loads <script> from the network: https://cdn.jsdelivr.net" in problems
+    assert "cdn.html: has 1 math elements but loads no local MathJax" in problems
+    assert "raw.html: raw TeX outside a math element" in problems
+    assert "missing.html: MathJax script _static/mathjax/tex-chtml.js is not in the build" in problems
+    assert "good.html" not in problems
+    assert check.main([str(tmp_path)]) == 1
+
+
+def _have(module):
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.skipif(not (_have("sphinx") and _have("myst_parser") and _have("numpydoc") and _have("furo")
+                         and _have("sphinx-mathjax-offline")),
+                    reason="needs the docs extra (pip install -e '.[docs]'); .ci/run builds and checks the site")
+def test_built_site_renders_math_offline(tmp_path):
+    """Build the site (as .ci/run does) and run tools/check_docs_offline.py on it: no
+    page loads anything from the network, every page with math loads the MathJax copied
+    into the build, and (with Node.js) every formula typesets with it."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "html"
+    run = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", str(DOCS),
+                          str(out), "-d", str(tmp_path / "doctrees")], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    check = _offline_checker()
+    notes = []
+    assert check.check_site(out, notes=notes) == []
+    assert (out / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    reductions = (out / "api" / "reductions.html").read_text()
+    assert "_static/mathjax/tex-chtml.js" in reductions and "cdn.jsdelivr" not in reductions
+    assert "fastsmooth.css" in (out / "performance.html").read_text()  # wide tables scroll

@@ -6,6 +6,7 @@ determinism, and every error."""
 from __future__ import annotations
 
 import math
+import operator
 import pickle
 from functools import reduce
 
@@ -381,25 +382,60 @@ def test_merge_is_associative_and_order_free(sizes, seed, average):
     accs = [fs.FbetaAccumulator(average=average).update(x[a:b], t[a:b]) for a, b in zip(edges[:-1], edges[1:])]
     a, b, c = accs
     before = [acc.counts for acc in accs]
-    left = a.merge(b).merge(c)
-    right = a.merge(b.merge(c))
+    left = (a + b) + c
+    right = a + (b + c)
     np.testing.assert_allclose(left.counts, right.counts, rtol=1e-14, atol=1e-14)
     np.testing.assert_allclose(left.loss(), right.loss(), rtol=1e-13)
     for order in ([b, a, c], [c, b, a], [a, c, b]):
-        np.testing.assert_allclose(reduce(fs.FbetaAccumulator.merge, order).counts, left.counts, rtol=1e-14,
-                                   atol=1e-14)
-    np.testing.assert_array_equal(a.merge(b).counts, b.merge(a).counts)  # commutative exactly
+        np.testing.assert_allclose(sum(order).counts, left.counts, rtol=1e-14, atol=1e-14)
+        np.testing.assert_allclose(reduce(operator.add, order).counts, left.counts, rtol=1e-14, atol=1e-14)
+    np.testing.assert_array_equal((a + b).counts, (b + a).counts)  # commutative exactly
     for acc, was in zip(accs, before):  # operands unchanged
         np.testing.assert_array_equal(acc.counts, was)
     assert left.n_samples == sum(sizes)
     np.testing.assert_allclose(left.loss(), fs.soft_fbeta_loss(x, t, average=average), rtol=1e-13)
+    # merge adds into self, in place, and returns it; the argument is unchanged
+    into = a.copy()
+    assert into.merge(b) is into and into.merge(c) is into
+    np.testing.assert_array_equal(into.counts, left.counts)
+    assert into.n_samples == sum(sizes)
+    for acc, was in zip(accs, before):
+        np.testing.assert_array_equal(acc.counts, was)
+
+
+def test_merge_in_place_issue14():
+    """``acc.merge(other)`` must merge (it used to return a new accumulator and leave
+    ``acc`` unchanged, so the natural call silently merged nothing)."""
+    x, t = _binary((20,), seed=40)
+    acc = fs.FbetaAccumulator().update(x[:8], t[:8])
+    other = fs.FbetaAccumulator().update(x[8:], t[8:])
+    acc.merge(other)
+    assert acc.n_samples == 20 and other.n_samples == 12
+    np.testing.assert_allclose(acc.loss(), fs.soft_fbeta_loss(x, t), rtol=1e-13)
+    acc.merge(acc)  # with itself: doubles
+    assert acc.n_samples == 40
+    np.testing.assert_allclose(acc.counts, 2.0 * np.asarray(fs.soft_confusion(x, t)), rtol=1e-13)
+    empty = fs.FbetaAccumulator()
+    assert empty.merge(other) is empty and empty.n_samples == 12
+    other.update(x[:1], t[:1])  # no memory shared with `other`
+    assert empty.n_samples == 12
+    np.testing.assert_allclose(empty.counts, fs.soft_confusion(x[8:], t[8:]), rtol=1e-14)
+    total = sum([fs.FbetaAccumulator().update(x[s], t[s]) for s in (slice(0, 5), slice(5, 20))])
+    np.testing.assert_allclose(total.loss(), fs.soft_fbeta_loss(x, t), rtol=1e-13)
+    assert (0 + other) is not other and (0 + other).n_samples == other.n_samples
+    with pytest.raises(TypeError):
+        other + 1.0
+    with pytest.raises(TypeError):
+        1 + other
+    with pytest.raises(ValueError, match="differ in `beta`"):
+        other + fs.FbetaAccumulator(beta=2.0)
 
 
 def test_data_parallel_workers_and_pickling():
     x, t = _binary((90, 4), seed=20)
     shards = [slice(0, 30), slice(30, 60), slice(60, 90)]
     workers = [pickle.loads(pickle.dumps(fs.FbetaAccumulator(beta=2.0).update(x[s], t[s]))) for s in shards]
-    total = reduce(fs.FbetaAccumulator.merge, workers)
+    total = sum(workers)
     grads = [total.backward(x[s], t[s]) for s in shards]
     np.testing.assert_allclose(np.concatenate(grads), fs.soft_fbeta_loss_backward(1.0, x, t, beta=2.0), rtol=1e-12)
     # the same with plain functions: sum the counts, back-propagate each shard through them
@@ -448,9 +484,10 @@ def test_accumulator_over_an_empty_micro_batch_and_empty_merge():
     assert acc.loss() == pytest.approx(fs.soft_fbeta_loss(x, t), rel=1e-14)
     assert acc.backward(x[:0], t[:0]).shape == (0,)
     empty = fs.FbetaAccumulator()
+    assert (empty + fs.FbetaAccumulator()).counts is None
     merged = empty.merge(acc)
     np.testing.assert_array_equal(merged.counts, acc.counts)
-    assert empty.merge(fs.FbetaAccumulator()).counts is None
+    assert fs.FbetaAccumulator().merge(fs.FbetaAccumulator()).counts is None
 
 
 def test_accumulator_misuse_raises():

@@ -598,8 +598,8 @@ def test_axis_rules():
     with pytest.raises(ValueError, match="repeated"):
         fs.logsumexp(np.ones((2, 3)), axis=(1, -1))
     with pytest.raises(np.exceptions.AxisError):
-        fs.logsumexp(3.0)  # axis -1 of a 0-d array
-    assert fs.logsumexp(3.0, axis=None) == 3.0
+        fs.logsumexp(3.0, axis=1)  # a 0-d array has the axes 0 and -1 only (issue 14)
+    assert fs.logsumexp(3.0) == fs.logsumexp(3.0, axis=None) == 3.0
 
 
 def test_bad_grad_and_out_shapes():
