@@ -73,6 +73,7 @@ from ._reductions import (
     softmax_backward,
     straight_through_hardmax,
 )
+from ._sparsemax import sparsemax, sparsemax_backward
 
 __version__ = "0.1.0"
 
@@ -89,6 +90,8 @@ __all__ = [
     "soft_argmax2d_backward",
     "hardmax",
     "straight_through_hardmax",
+    "sparsemax",
+    "sparsemax_backward",
     "soft_confusion",
     "SoftConfusion",
     "soft_accuracy_loss",
