@@ -16,7 +16,17 @@ from numba import uint64 as U
 
 from ._arrays import as_float_array, cast, check_temperature, normalize_axes, to_rows
 from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
-from ._rowops import block_max, count_equal
+from ._rowops import (
+    GROUP,
+    SHORT_ROW,
+    SPAN_ROWS,
+    block_max,
+    count_equal,
+    gather_group,
+    group_max,
+    group_spans,
+    scatter_group,
+)
 
 __all__ = ["sparsemax", "sparsemax_backward"]
 
@@ -122,6 +132,97 @@ def _sparsemax_row(x, inv_t, y):
 def _sparsemax_rows(x, inv_t, y):
     for r in prange(x.shape[0]):
         _sparsemax_row(x[r], inv_t, y[r])
+
+
+# Short rows (n <= SHORT_ROW): GROUP rows transposed into lanes (the row groups of
+# :mod:`._rowops`), and the same Newton iteration run on all lanes at once until no
+# lane's support changes. The rare special rows (nan, +-inf maximum) are redone by the
+# row helper afterwards.
+
+
+@jit
+def _lanes_support(buf, g, m, inv_t, theta, f, k):
+    """:func:`_support` of every lane ``i < g`` of ``buf`` (n, GROUP) at ``theta[i]``."""
+    for i in range(U(g)):
+        f[i] = 0.0
+        k[i] = 0.0
+    for j in range(U(buf.shape[0])):
+        bj = buf[j]
+        for i in range(U(g)):
+            d = (np.float64(bj[i]) - m[i]) * inv_t - theta[i]
+            f[i] += max(d, 0.0)
+            k[i] += np.float64(d > 0.0)
+
+
+@jit
+def _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out):
+    """Sparsemax of the lanes of ``buf`` into ``out`` (both (n, GROUP)); ``special[i]``
+    is set for the lanes the row helper must redo (their ``out`` is garbage)."""
+    n = buf.shape[0]
+    group_max(buf, g, mx)
+    for i in range(U(g)):
+        special[i] = 0.0
+    for j in range(U(n)):
+        bj = buf[j]
+        for i in range(U(g)):
+            v = bj[i]
+            special[i] += np.float64(v != v)
+    for i in range(U(g)):
+        v = np.float64(mx[i])
+        bad = special[i] > 0.0 or not (-np.inf < v < np.inf)
+        special[i] = 1.0 if bad else 0.0
+        m[i] = 0.0 if bad else v  # keeps the arithmetic of a special lane harmless
+        theta[i] = -1.0
+    _lanes_support(buf, g, m, inv_t, theta, f, k)
+    for _ in range(n + 1):  # each step shrinks a support or ends: at most n steps
+        for i in range(U(g)):
+            t[i] = theta[i] + max(f[i] - 1.0, 0.0) / max(k[i], 1.0)
+        changed = 0.0
+        for i in range(U(g)):
+            changed += k[i]  # (k after the step is compared through the sum)
+        _lanes_support(buf, g, m, inv_t, t, f, k)
+        for i in range(U(g)):
+            changed -= k[i]
+            theta[i] = t[i]
+        if changed == 0.0:  # supports only shrink: equal sums mean equal supports
+            break
+    for j in range(U(n)):
+        bj = buf[j]
+        oj = out[j]
+        for i in range(U(g)):
+            oj[i] = buf.dtype.type(max((np.float64(bj[i]) - m[i]) * inv_t - theta[i], 0.0))
+
+
+@kernel
+def _short_sparsemax(x, inv_t, y):
+    n_rows, n = x.shape
+    for task in prange(group_spans(n_rows)):
+        buf = np.empty((n, GROUP), x.dtype)
+        out = np.empty((n, GROUP), x.dtype)
+        mx = np.empty(GROUP, x.dtype)
+        m = np.empty(GROUP)
+        theta = np.empty(GROUP)
+        f = np.empty(GROUP)
+        k = np.empty(GROUP)
+        t = np.empty(GROUP)
+        special = np.empty(GROUP)
+        for r0 in range(task * SPAN_ROWS, min(n_rows, (task + 1) * SPAN_ROWS), GROUP):
+            g = min(GROUP, n_rows - r0)
+            gather_group(x, r0, g, buf)
+            _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out)
+            scatter_group(out, r0, g, y)
+            for i in range(g):
+                if special[i] > 0.0:
+                    _sparsemax_row(x[r0 + i], inv_t, y[r0 + i])
+
+
+def _sparsemax_any(rows, inv_t, y, parallel):
+    """Row groups for short rows, whole rows otherwise (by length alone, so the plan
+    never depends on the thread count)."""
+    if 0 < rows.shape[1] <= SHORT_ROW:
+        _short_sparsemax(rows, inv_t, y, parallel=parallel)
+    else:
+        _sparsemax_rows(rows, inv_t, y, parallel=parallel)
 
 
 @jit(fastmath=REDUCTION_FASTMATH)
@@ -262,7 +363,7 @@ def sparsemax(x, axis=-1, *, temperature=1.0):
     tau = check_temperature(temperature, fname)
     rows = to_rows(a, axes)
     y = np.empty_like(rows.data)
-    _sparsemax_rows(rows.data, _inv_t64(tau), y, parallel=use_parallel(rows.data.size))
+    _sparsemax_any(rows.data, _inv_t64(tau), y, use_parallel(rows.data.size))
     return _result(rows, y, out_dtype)
 
 

@@ -371,3 +371,21 @@ def test_matches_entmax():
         y.backward(torch.tensor(g))
         ours = fs.sparsemax_backward(g, fs.sparsemax(x, temperature=tau), temperature=tau)
         np.testing.assert_allclose(ours, t.grad.numpy() / tau, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 31, 32])
+def test_short_row_groups_agree_with_whole_rows(monkeypatch, n, dtype):
+    """Rows of at most SHORT_ROW elements go through the row-group kernel (lanes across
+    rows); forcing the whole-row kernel gives the same values (to rounding), special
+    rows included (the group kernel hands them to the row helper)."""
+    x = _data((700, n), dtype, seed=n, scale=2.0)
+    x[3, 0] = np.nan
+    x[5, -1] = np.inf
+    x[7] = -np.inf
+    x[9, 0] = -np.inf
+    got = fs.sparsemax(x, temperature=0.8)
+    monkeypatch.setattr(_sparsemax, "SHORT_ROW", 0)
+    want = fs.sparsemax(x, temperature=0.8)
+    np.testing.assert_allclose(got, want, **TOL[dtype])
+    np.testing.assert_allclose(got, ref.sparsemax(x.astype(np.float64), temperature=0.8).astype(dtype), **TOL[dtype])
