@@ -389,3 +389,13 @@ def test_short_row_groups_agree_with_whole_rows(monkeypatch, n, dtype):
     want = fs.sparsemax(x, temperature=0.8)
     np.testing.assert_allclose(got, want, **TOL[dtype])
     np.testing.assert_allclose(got, ref.sparsemax(x.astype(np.float64), temperature=0.8).astype(dtype), **TOL[dtype])
+
+
+@pytest.mark.parametrize("shape", [(2000, 8), (200, 4096)])
+def test_float32_forward_is_computed_in_float64(shape):
+    """The threshold math runs in float64 for float32 inputs: the result is the float64
+    answer rounded (to a relative 1e-6, with a tiny absolute slack for entries near 0,
+    where the last bits of the threshold matter)."""
+    x = _data(shape, np.float32, seed=18, scale=2.0)
+    want = ref.sparsemax(x.astype(np.float64)).astype(np.float32)
+    np.testing.assert_allclose(fs.sparsemax(x), want, rtol=1e-6, atol=1e-13)
