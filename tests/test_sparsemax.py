@@ -399,3 +399,29 @@ def test_float32_forward_is_computed_in_float64(shape):
     x = _data(shape, np.float32, seed=18, scale=2.0)
     want = ref.sparsemax(x.astype(np.float64)).astype(np.float32)
     np.testing.assert_allclose(fs.sparsemax(x), want, rtol=1e-6, atol=1e-13)
+
+
+def test_the_row_passes_vectorize():
+    """The per-row passes compile to SIMD code: packed float64 adds on 256/512-bit
+    registers (the first form of ``_support``, two selects on one comparison, had
+    none). Uncached twins: Numba does not disassemble code it loaded from its cache.
+    As SSE2 code (``NUMBA_CPU_NAME=generic``, 128-bit registers) ``_support`` still
+    vectorizes; ``_support_grad`` does not (not checked there)."""
+    import re
+
+    import numba
+
+    from fastsmooth._config import REDUCTION_FASTMATH
+
+    generic = numba.config.CPU_NAME == "generic"
+    packed = re.compile(r"\baddpd\s+%xmm" if generic else r"\bv?addpd\s+%[yz]mm")
+    opts = dict(fastmath=set(REDUCTION_FASTMATH), error_model="numpy", boundscheck=False)
+    support = numba.njit(**opts)(_sparsemax._support.py_func)
+    support_grad = numba.njit(**opts)(_sparsemax._support_grad.py_func)
+    for dtype in (np.float64, np.float32):
+        x = np.ones(64, dtype)
+        support(x, 64, dtype(1.0), 1.0, -1.0)
+        support_grad(x, x, 64)
+    for f in (support,) if generic else (support, support_grad):
+        for sig in f.signatures:
+            assert packed.search(f.inspect_asm(sig)), (f.__name__, sig)
