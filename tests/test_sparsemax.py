@@ -425,3 +425,17 @@ def test_the_row_passes_vectorize():
     for f in (support,) if generic else (support, support_grad):
         for sig in f.signatures:
             assert packed.search(f.inspect_asm(sig)), (f.__name__, sig)
+
+
+@pytest.mark.parametrize("n", [2, 7, 100, 5000])
+def test_the_sorting_finish_gives_the_newton_threshold(n):
+    """``_sorted_threshold`` (the finish after NEWTON_STEPS steps) from any lower
+    bound of the threshold agrees with Newton's threshold."""
+    for seed in range(5):
+        x = _data(n, np.float64, seed=100 + seed, scale=[0.01, 0.3, 1.0, 3.0, 30.0][seed])
+        m = x.max()
+        theta = _sparsemax._threshold(x, n, m, 1.0)
+        for lower in (-1.0, (theta - 1.0) / 2, theta - 1e-9):
+            np.testing.assert_allclose(_sparsemax._sorted_threshold(x, n, m, 1.0, lower), theta,
+                                       rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(np.maximum(x - m - theta, 0.0), ref.sparsemax(x), rtol=1e-12, atol=1e-15)
