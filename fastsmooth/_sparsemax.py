@@ -2,10 +2,13 @@
 of ``x / temperature`` onto the probability simplex, a softmax with exact zeros.
 
 Layout: each public function validates its input, views it as C-contiguous rows
-(:func:`._arrays.to_rows`) and calls one ``prange`` kernel over rows; a row is one task,
-so the result never depends on the thread count. The per-row math is two small helpers:
-:func:`_support` (one vectorized pass: the sum and size of the candidate support above a
-threshold) and the Newton iteration of :func:`_sparsemax_row` that calls it.
+(:func:`._arrays.to_rows`) and calls one ``prange`` kernel: over rows (a row is one
+task), or for rows of at most ``SHORT_ROW`` elements over groups of rows held as vector
+lanes (the row groups of :mod:`._rowops`). The plan depends on the row length only, so
+the result never depends on the thread count. The per-row math: :func:`_support` (one
+vectorized pass: how far the row reaches above a threshold, and how many entries do)
+and the Newton iteration of :func:`_threshold` that calls it, with an exact sorting
+finish (:func:`_sorted_threshold`) should the iteration run long.
 """
 
 from __future__ import annotations
