@@ -83,6 +83,7 @@ from ._reductions import (
     softmax_backward,
     straight_through_hardmax,
 )
+from ._sparsemax import sparsemax, sparsemax_backward
 
 from ._warmup import warmup
 
@@ -101,6 +102,8 @@ __all__ = [
     "soft_argmax2d_backward",
     "hardmax",
     "straight_through_hardmax",
+    "sparsemax",
+    "sparsemax_backward",
     "soft_confusion",
     "SoftConfusion",
     "soft_accuracy_loss",

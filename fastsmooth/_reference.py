@@ -29,6 +29,8 @@ __all__ = [
     "soft_argmax2d_backward",
     "hardmax",
     "straight_through_hardmax",
+    "sparsemax",
+    "sparsemax_backward",
     "maxpool1d",
     "maxpool1d_backward",
     "maxpool2d",
@@ -261,6 +263,57 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0):
 # ---------------------------------------------------------------------------------------
 # Max-pooling: every window materialised with ``sliding_window_view`` (one array of
 # N * C * H_out * W_out * k_h * k_w elements), then max / argmax over its taps.
+
+
+def _as_rows(a, axes):
+    """``(rows, restore)``: ``a`` with ``axes`` moved last and flattened, ``(R, n)``."""
+    kept = [i for i in range(a.ndim) if i not in axes]
+    perm = kept + list(axes)
+    moved = a.transpose(perm)
+    rows = moved.reshape(int(np.prod(moved.shape[: len(kept)])), -1)
+    return rows, lambda r: r.reshape(moved.shape).transpose(np.argsort(perm))
+
+
+def sparsemax(x, axis=-1, *, temperature=1.0):
+    """The textbook sort-based sparsemax (Martins & Astudillo 2016, Algorithm 1): sort
+    ``z = x / tau`` descending, the support is the largest ``k`` with
+    ``1 + k z_(k) > sum_{j <= k} z_(j)``, ``theta = (sum_{j <= k} z_(j) - 1) / k``
+    (computed on ``z - max z``), ``p = max(z - theta, 0)``; with the special values of
+    ``fastsmooth.sparsemax``."""
+    a, axes, tau, dt = _prep(x, axis, temperature, "sparsemax")
+    rows, restore = _as_rows(a, axes)
+    out = np.empty_like(rows)
+    n = rows.shape[1]
+    with np.errstate(all="ignore"):
+        for r, row in enumerate(rows):
+            if n == 0:
+                continue
+            m = np.max(row)
+            if np.isnan(row).any() or m == -_inf:
+                out[r] = _nan
+            elif m == _inf:
+                out[r] = (row == _inf) / np.count_nonzero(row == _inf)
+            else:
+                d = (row - m) / tau
+                srt = np.sort(d)[::-1]
+                cs = np.cumsum(srt)
+                k = np.arange(1, n + 1)
+                kk = k[1.0 + k * srt > cs][-1]
+                theta = (cs[kk - 1] - 1.0) / kk
+                out[r] = np.maximum(d - theta, 0.0)
+    return _out(restore(out), dt)
+
+
+def sparsemax_backward(grad, y, axis=-1, *, temperature=1.0):
+    a, axes, tau, dt = _prep(y, axis, temperature, "sparsemax_backward")
+    g = np.asarray(grad, np.float64)
+    with np.errstate(all="ignore"):
+        s = (a > 0).astype(np.float64)
+        k = s.sum(axis=axes, keepdims=True)
+        mean = np.where(s > 0, g, 0.0).sum(axis=axes, keepdims=True) / np.maximum(k, 1.0)
+        dx = np.where(s > 0, g - mean, 0.0) / tau
+        dx = np.where(np.isnan(a).any(axis=axes, keepdims=True), _nan, dx)
+    return _out(dx, dt)
 
 
 def _pair(v):

@@ -96,6 +96,8 @@ _EXAMPLES = {
     "smooth_maximum_backward": lambda fs, x: ((x, *_pair(x)), {}),
     "smooth_minimum": lambda fs, x: (_pair(x), {}),
     "smooth_minimum_backward": lambda fs, x: ((x, *_pair(x)), {}),
+    "sparsemax": lambda fs, x: ((x,), {}),
+    "sparsemax_backward": lambda fs, x: ((x, fs.sparsemax(x)), {}),
     # soft-DTW: the rows of x as a series (R, 8), and a batch of one pair
     "soft_dtw": lambda fs, x: (_series(x), {}),
     "soft_dtw_backward": lambda fs, x: ((np.ones((1,), x.dtype), *_series(x, batch=True)), {}),

@@ -52,6 +52,8 @@ def _reductions(dt):
             (f"straight_through_hardmax {label}", lambda x=x: fs.straight_through_hardmax(x)),
             (f"max_backward {label}", lambda x=x, n=n: fs.max_backward(np.ones(n, x.dtype), x)),
             (f"min {label}", lambda x=x: fs.min(x, axis=0)),
+            (f"sparsemax {label}", lambda x=x: fs.sparsemax(x, temperature=0.5)),
+            (f"sparsemax_backward {label}", lambda g=g, x=x: fs.sparsemax_backward(g, fs.sparsemax(x))),
             (f"logsumexp b= {label}", lambda x=x, w=g: fs.logsumexp(x, b=w, return_sign=True)),
             (f"logsumexp_backward b= {label}",
              lambda x=x, n=n, w=g: fs.logsumexp_backward(np.ones(n, x.dtype), x,

@@ -35,6 +35,8 @@ CALLS = {
     "soft_argmax2d_backward": (lambda x: (np.ones(x.shape[:-2] + (2,)), x), {}),
     "hardmax": (lambda x: (x,), {"axis": 0}),
     "straight_through_hardmax": (lambda x: (x,), {}),
+    "sparsemax": (lambda x: (x,), {"axis": 0, "temperature": 2.0}),
+    "sparsemax_backward": (lambda x: (x * 0.1, fs.sparsemax(x, temperature=0.5)), {"temperature": 0.5}),
     # soft metric losses: x is the logits, (N, K) = (3, 5) multi-label or multi-class
     "soft_confusion": (lambda x: (x, x > 0.3), {"axis": 1, "temperature": 2.0}),
     "soft_accuracy_loss": (lambda x: (x, x > 0.3), {"average": "macro"}),
