@@ -92,8 +92,9 @@ def _model(fname, log_startprob, log_transmat, log_emission):
 
 @jit
 def _otimes(x, y):
-    """Semiring product of two scalars: ``x + y`` with ``-inf`` annihilating ``+inf``."""
-    if x == -np.inf or y == -np.inf:
+    """Semiring product of two scalars: ``x + y``, with ``-inf`` annihilating ``+inf``
+    (``-inf``, not nan); a nan operand gives nan (as in :mod:`._semiring`)."""
+    if (x == -np.inf and y == np.inf) or (x == np.inf and y == -np.inf):
         return -np.inf
     return x + y
 
