@@ -19,9 +19,11 @@ materialized by broadcasting).
 How ``logmatmulexp`` is computed
 --------------------------------
 *Exact kernel* (:func:`_lme_exact`): per tile of :data:`TILE_ROWS` output rows and
-:data:`TILE_COLS` columns, two passes over ``k``: the max-plus value
-``M_ij = max_k (a_ik + b_kj)``, then ``S_ij = sum_k exp((a_ik + b_kj - M_ij) / tau)``
-(float64 sums), ``c = M + tau log S``. The inner loops run along rows of ``b``
+:data:`TILE_COLS` columns, and per chunk of :data:`K_CHUNK` values of ``k``, two passes:
+the max-plus value ``M_ij = max_k (a_ik + b_kj)``, then
+``S_ij = sum_k exp((a_ik + b_kj - M_ij) / tau)`` (float64 sums); the chunk states are
+merged as the online LogSumExp merges them, and ``c = M + tau log S``. The chunk of
+``b`` stays in cache between its two passes, so ``b`` is read from memory once. The inner loops run along rows of ``b``
 (contiguous, vectorized across ``j``, our vectorizable :func:`._exp.exp`); each loaded
 row of ``b`` serves the tile's rows of ``a``. Exact for every input: the largest term is
 exactly 1, so nothing overflows or underflows that matters. Cost: ``n k m`` exps.
@@ -80,6 +82,9 @@ __all__ = [
 
 #: Output rows per task of the exact kernels (each loaded row of ``b`` serves them all).
 TILE_ROWS = 4
+#: Rows of ``b`` per chunk of the exact LogSumExp kernel: the chunk's slab of ``b``
+#: (K_CHUNK x TILE_COLS) stays in L2 between the two passes.
+K_CHUNK = 64
 #: Output columns per tile of the exact kernels: the tile's running maxima and sums
 #: (TILE_ROWS x TILE_COLS each) stay in L1.
 TILE_COLS = 256
@@ -171,11 +176,10 @@ def _maxplus_rows(a, b, i0, i1, j0, j1, c, idx):
 
 
 @jit
-def _lse_rows_state(a, b, i0, i1, j0, j1, inv_t, M, S):
-    """Two-pass LogSumExp state of the tile ``[i0, i1) x [j0, j1)`` of the log-space
-    product: ``M[r, j - j0] = max_k t_k`` (nan ignored), ``S[r, j - j0] = sum_k
-    exp((t_k - M) / tau)`` in float64, with ``t_k = a[i0 + r, k] + b[k, j]``."""
-    k = a.shape[1]
+def _lse_chunk(a, b, i0, i1, j0, j1, k0, k1, inv_t, M, S):
+    """Two-pass LogSumExp state over ``k`` in ``[k0, k1)`` of the tile ``[i0, i1) x
+    [j0, j1)``: ``M[r, j - j0] = max_k t_k`` (nan ignored), ``S[r, j - j0] = sum_k
+    exp((t_k - M) / tau)`` in float64, with ``t_k = a[i0 + r, k] (x) b[k, j]``."""
     ninf = M.dtype.type(-np.inf)
     one = M.dtype.type(1.0)
     nan = M.dtype.type(np.nan)
@@ -187,7 +191,7 @@ def _lse_rows_state(a, b, i0, i1, j0, j1, inv_t, M, S):
         for j in range(w):
             Mr[j] = ninf
             Sr[j] = 0.0
-    for kk in range(k):
+    for kk in range(k0, k1):
         brow = b[kk]
         for r in range(i1 - i0):
             av = a[i0 + r, kk]
@@ -197,7 +201,7 @@ def _lse_rows_state(a, b, i0, i1, j0, j1, inv_t, M, S):
                 bv = brow[uj0 + j]
                 t = ninf if bv == z else av + bv
                 Mr[j] = t if t > Mr[j] else Mr[j]
-    for kk in range(k):
+    for kk in range(k0, k1):
         brow = b[kk]
         for r in range(i1 - i0):
             av = a[i0 + r, kk]
@@ -212,6 +216,37 @@ def _lse_rows_state(a, b, i0, i1, j0, j1, inv_t, M, S):
                 # selecting the argument instead stops LLVM from vectorizing (4x slower)
                 e = exp((t - mj) * inv_t)
                 Sr[j] += np.float64(one if t == mj else e)
+
+
+@jit
+def _lse_rows_state(a, b, i0, i1, j0, j1, inv_t, M, S, Mc, Sc):
+    """LogSumExp state ``(M, S)`` of the tile ``[i0, i1) x [j0, j1)`` of the log-space
+    product over all ``k``: two passes (:func:`_lse_chunk`) over chunks of
+    :data:`K_CHUNK` rows of ``b`` (which stay in cache between the passes, so ``b`` is
+    read from memory once), the chunk states ``(Mc, Sc)`` merged into ``(M, S)``:
+    ``S = S exp((M - hi) / tau) + Sc exp((Mc - hi) / tau)``, ``hi = max(M, Mc)`` (each
+    factor exactly 1 where its maximum is ``hi``, also for infinite maxima)."""
+    k = a.shape[1]
+    one = M.dtype.type(1.0)
+    w = j1 - j0
+    _lse_chunk(a, b, i0, i1, j0, j1, 0, min(K_CHUNK, k), inv_t, M, S)
+    for k0 in range(K_CHUNK, k, K_CHUNK):
+        _lse_chunk(a, b, i0, i1, j0, j1, k0, min(k0 + K_CHUNK, k), inv_t, Mc, Sc)
+        for r in range(i1 - i0):
+            Mr = M[r]
+            Sr = S[r]
+            Mcr = Mc[r]
+            Scr = Sc[r]
+            for j in range(U(w)):
+                m1 = Mr[j]
+                m2 = Mcr[j]
+                hi = m1 if m1 > m2 else m2
+                e1 = exp((m1 - hi) * inv_t)
+                e2 = exp((m2 - hi) * inv_t)
+                e1 = one if m1 == hi else e1
+                e2 = one if m2 == hi else e2
+                Sr[j] = Sr[j] * np.float64(e1) + Scr[j] * np.float64(e2)
+                Mr[j] = hi
 
 
 @jit
@@ -255,9 +290,11 @@ def _lme_exact(a, b, ia, ib, inv_t, tau, c):
         cb = c[bi]
         M = np.empty((TILE_ROWS, TILE_COLS), a.dtype)
         S = np.empty((TILE_ROWS, TILE_COLS), np.float64)
+        Mc = np.empty((TILE_ROWS, TILE_COLS), a.dtype)
+        Sc = np.empty((TILE_ROWS, TILE_COLS), np.float64)
         for j0 in range(0, m, TILE_COLS):
             j1 = min(j0 + TILE_COLS, m)
-            _lse_rows_state(ab, bb, i0, i1, j0, j1, inv_t, M, S)
+            _lse_rows_state(ab, bb, i0, i1, j0, j1, inv_t, M, S, Mc, Sc)
             for r in range(i1 - i0):
                 cr = cb[i0 + r]
                 for j in range(j1 - j0):
@@ -340,6 +377,8 @@ def _lme_repair(a, b, ia, ib, ma, mb, P, thr, inv_t, tau, c):
         Pb = P[bi]
         M = np.empty((1, TILE_COLS), a.dtype)
         S = np.empty((1, TILE_COLS), np.float64)
+        Mc = np.empty((1, TILE_COLS), a.dtype)
+        Sc = np.empty((1, TILE_COLS), np.float64)
         for i in range(i0, i1):
             mai = np.float64(mab[i])
             pr = Pb[i]
@@ -358,7 +397,7 @@ def _lme_repair(a, b, ia, ib, ma, mb, P, thr, inv_t, tau, c):
             if bad * ROW_REDO_FRACTION > m:
                 for j0 in range(0, m, TILE_COLS):
                     j1 = min(j0 + TILE_COLS, m)
-                    _lse_rows_state(ab, bb, i, i + 1, j0, j1, inv_t, M, S)
+                    _lse_rows_state(ab, bb, i, i + 1, j0, j1, inv_t, M, S, Mc, Sc)
                     for j in range(j0, j1):
                         p = np.float64(pr[j])
                         mbj = np.float64(mbb[j])
@@ -785,8 +824,8 @@ def maxplus_matmul(a, b):
     >>> c
     array([[ 2., inf],
            [ 2.,  1.]])
-    >>> index                  # -inf + inf is -inf: row 1 takes k = 0 in both columns
-    array([[0, 1],
+    >>> index                  # -inf + inf is -inf (not nan): entry (1, 1) takes k = 0
+    array([[1, 1],
            [0, 0]])
     """
     fname = "maxplus_matmul"

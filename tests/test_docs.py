@@ -122,7 +122,7 @@ def test_guide_pages_are_in_the_order_of_the_source_notes():
     toctree = toc[toc.index("```{toctree}"):].split("\n")
     pages = [line.strip() for line in toctree if re.fullmatch(r"[a-z_]+", line.strip())]
     assert pages == ["subgradients", "smooth_max", "softmax", "soft_argmax", "straight_through", "maxpool",
-                     "losses", "dask_and_threads"]
+                     "semiring", "losses", "dask_and_threads"]
     for p in pages:
         assert (DOCS / "guide" / f"{p}.md").exists()
 
