@@ -411,8 +411,11 @@ def _lme_repair(a, b, ia, ib, ma, mb, P, thr, inv_t, tau, c):
                         cr[j] = _lse_entry(ab, bb, i, j, inv_t, tau)
 
 
-def _lme_fast(op, inv_t, tau, c):
-    """The rescaled BLAS product with the exact repair (see the module notes)."""
+def _shifted_exps(op, inv_t):
+    """``(ma, mb, ea, eb, thr)``: the row maxima of ``a`` and column maxima of ``b``, the
+    rescaled exponentials ``exp((a - ma) / tau)`` and ``exp((b - mb) / tau)`` (0 in rows
+    and columns whose maximum is not finite, arguments in the subnormal range flushed to
+    0) and the bound below which a product entry may have lost digits."""
     a3, b3 = op.a3, op.b3
     k = a3.shape[2]
     f32 = a3.dtype == np.float32
@@ -427,9 +430,15 @@ def _lme_fast(op, inv_t, tau, c):
     _exp_rows_shifted(rows, ma.reshape(-1), a3.dtype.type(inv_t), a3.dtype.type(lo), ea.reshape(-1, k),
                       parallel=use_parallel(rows.size))
     _exp_cols_shifted(b3, mb, b3.dtype.type(inv_t), b3.dtype.type(lo), eb, parallel=use_parallel(b3.size))
-    P = np.matmul(ea.reshape(op.a_batch + a3.shape[1:]), eb.reshape(op.b_batch + b3.shape[1:]))
+    return ma, mb, ea, eb, thr
+
+
+def _lme_fast(op, inv_t, tau, c):
+    """The rescaled BLAS product with the exact repair (see the module notes)."""
+    ma, mb, ea, eb, thr = _shifted_exps(op, inv_t)
+    P = np.matmul(ea.reshape(op.a_batch + ea.shape[1:]), eb.reshape(op.b_batch + eb.shape[1:]))
     P = P.reshape(c.shape)
-    _lme_repair(a3, b3, op.ia, op.ib, ma, mb, P, thr, inv_t, tau, c, parallel=use_parallel(c.size * 16))
+    _lme_repair(op.a3, op.b3, op.ia, op.ib, ma, mb, P, thr, inv_t, tau, c, parallel=use_parallel(c.size * 16))
 
 
 # ---------------------------------------------------------------------------------------
@@ -692,6 +701,88 @@ def _lme_grad_b(a, b, ia, ib, cw, gw, inv_t, gb):
                 out[j] += gr[j] * np.float64(_weight(av, brow[j], z, cr[j], inv_t, one, ninf))
 
 
+@kernel
+def _backward_scales(ma, mb, ia, ib, c, g, inv_t, lim, gt, flag):
+    """``gt = g exp((ma + mb - c) / tau)`` where that factor is at most ``exp(lim)`` and
+    ``ma``, ``mb``, ``c`` are finite (the BLAS part of the backward); elsewhere ``gt = 0``,
+    and ``flag = 1`` where the entry needs the exact treatment (``c = -inf`` needs none:
+    it sends no gradient). Returns nothing; prange over (batch, row)."""
+    n_b, n, m = c.shape
+    for task in prange(n_b * n):
+        bi = task // n
+        i = task - bi * n
+        mai = np.float64(ma[ia[bi], i])
+        mbr = mb[ib[bi]]
+        cr = c[bi, i]
+        gr = g[bi, i]
+        gtr = gt[bi, i]
+        fr = flag[bi, i]
+        row_ok = -np.inf < mai < np.inf
+        for j in range(U(m)):
+            cj = np.float64(cr[j])
+            mbj = np.float64(mbr[j])
+            arg = (mai + mbj - cj) * inv_t
+            ok = row_ok & (mbj > -np.inf) & (mbj < np.inf) & (cj > -np.inf) & (cj < np.inf) & (arg <= lim)
+            e = exp(arg)
+            gtr[j] = gr[j] * e if ok else 0.0
+            fr[j] = 0 if (ok | (cj == -np.inf)) else 1
+
+
+@kernel
+def _backward_repair(a, b, ia, ib, cw, gw, starts, ent_i, ent_j, inv_t, ga, gb):
+    """Add the exact gradient contributions of the flagged entries (listed per batch,
+    ``starts[bi]:starts[bi + 1]``) to ``ga``, ``gb``: prange over the batch, each task
+    adds its entries in order."""
+    n_b = ga.shape[0]
+    k = a.shape[2]
+    one = a.dtype.type(1.0)
+    ninf = a.dtype.type(-np.inf)
+    nan = a.dtype.type(np.nan)
+    for bi in prange(n_b):
+        ab = a[ia[bi]]
+        bb = b[ib[bi]]
+        for e in range(starts[bi], starts[bi + 1]):
+            i = ent_i[e]
+            j = ent_j[e]
+            cj = cw[bi, i, j]
+            gj = gw[bi, i, j]
+            for kk in range(k):
+                av = ab[i, kk]
+                w = gj * np.float64(_weight(av, bb[kk, j], _zero_partner(av, nan), cj, inv_t, one, ninf))
+                ga[bi, i, kk] += w
+                gb[bi, kk, j] += w
+
+
+def _lme_backward_fast(op, c3, g3, inv_t, ga, gb):
+    """The backward as two BLAS products of the rescaled exponentials,
+    ``grad_a = ea * ((g w) @ eb^T)``, ``grad_b = eb * (ea^T @ (g w))`` with
+    ``w = exp((ma + mb - c) / tau)``, and the entries where ``w`` is too large for the
+    flushed exponentials to be accurate (those the forward repaired) added exactly.
+    Returns False (nothing done) when more than 1/ROW_REDO_FRACTION of the entries
+    would need the exact treatment: the streaming kernels are faster then."""
+    ma, mb, ea, eb, thr = _shifted_exps(op, float(inv_t))
+    nb, n, m = c3.shape
+    gt = np.empty(c3.shape, op.dtype)
+    flag = np.empty(c3.shape, np.uint8)
+    _backward_scales(ma, mb, op.ia, op.ib, c3, g3, float(inv_t), -math.log(thr), gt, flag,
+                     parallel=use_parallel(c3.size * 8))
+    n_flag = int(np.count_nonzero(flag))
+    if n_flag * ROW_REDO_FRACTION > c3.size:
+        return False
+    ea4 = ea.reshape(op.a_batch + ea.shape[1:])
+    eb4 = eb.reshape(op.b_batch + eb.shape[1:])
+    gt4 = gt.reshape(op.batch + (n, m))
+    ga[...] = (np.matmul(gt4, np.swapaxes(eb4, -1, -2)) * ea4).reshape(ga.shape)
+    gb[...] = (np.matmul(np.swapaxes(ea4, -1, -2), gt4) * eb4).reshape(gb.shape)
+    if n_flag:
+        bi, ent_i, ent_j = np.nonzero(flag)
+        starts = np.searchsorted(bi, np.arange(nb + 1)).astype(np.int64)
+        cw, gw = _prepare_weights(c3, g3, op)
+        _backward_repair(op.a3, op.b3, op.ia, op.ib, cw, gw, starts, ent_i.astype(np.int64),
+                         ent_j.astype(np.int64), inv_t, ga, gb, parallel=use_parallel(n_flag * op.k) and nb > 1)
+    return True
+
+
 def logmatmulexp_backward(grad, a, b, out, *, temperature=1.0):
     r"""Vector-Jacobian product of :func:`logmatmulexp`.
 
@@ -722,9 +813,14 @@ def logmatmulexp_backward(grad, a, b, out, *, temperature=1.0):
 
     Notes
     -----
-    Computed by streaming over the terms (``n k m`` exps for each of the two
-    gradients, sums in float64), each parallel task owning a row of ``grad_a`` or of
-    ``grad_b``. Special values: an entry with ``c = -inf`` (an all ``-inf`` or empty
+    Large products use two BLAS products of the forward's rescaled exponentials,
+    ``grad_a = exp((a - ma) / tau) * ((g w) @ exp((b - mb) / tau)^T)`` with
+    ``w = exp((ma + mb - out) / tau)``, and add the contributions of the entries the
+    forward had to repair (where ``w`` is too large for the flushed exponentials) exactly,
+    term by term; when more than an eighth of the entries need that, and for small
+    products, the gradients are computed by streaming over the terms (``n k m`` exps for
+    each of the two, sums in float64), each parallel task owning a row of ``grad_a`` or
+    of ``grad_b``. Special values: an entry with ``c = -inf`` (an all ``-inf`` or empty
     sum) sends no gradient; a term with a ``-inf`` operand gets weight 0; where
     ``c = +inf`` the ``+inf`` terms share the gradient equally; nan propagates.
 
@@ -758,11 +854,15 @@ def logmatmulexp_backward(grad, a, b, out, *, temperature=1.0):
     if ga.size and op.m or gb.size and op.n:
         c3 = np.ascontiguousarray(o, dtype=op.dtype).reshape(nb, op.n, op.m)
         g3 = np.ascontiguousarray(g).reshape(nb, op.n, op.m)
-        cw, gw = _prepare_weights(c3, g3, op)
         inv_t = op.dtype.type(1.0 / tau)
         work = nb * op.n * op.k * op.m
-        _lme_grad_a(op.a3, op.b3, op.ia, op.ib, cw, gw, inv_t, ga, parallel=use_parallel(work))
-        _lme_grad_b(op.a3, op.b3, op.ia, op.ib, cw, gw, inv_t, gb, parallel=use_parallel(work))
+        done = False
+        if work >= FAST_MIN_TERMS and op.n >= FAST_MIN_DIM and op.k >= FAST_MIN_DIM:
+            done = _lme_backward_fast(op, c3, g3, inv_t, ga, gb)
+        if not done:
+            cw, gw = _prepare_weights(c3, g3, op)
+            _lme_grad_a(op.a3, op.b3, op.ia, op.ib, cw, gw, inv_t, ga, parallel=use_parallel(work))
+            _lme_grad_b(op.a3, op.b3, op.ia, op.ib, cw, gw, inv_t, gb, parallel=use_parallel(work))
     ga = _unbroadcast(ga.reshape(op.batch + (op.n, op.k)), a_shape)
     gb = _unbroadcast(gb.reshape(op.batch + (op.k, op.m)), b_shape)
     return _cast(ga, op.out_dtype), _cast(gb, op.out_dtype)

@@ -281,6 +281,55 @@ def test_logmatmulexp_backward_large_and_float32():
     np.testing.assert_allclose(gb, wb, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logmatmulexp_backward_blas_path_with_repaired_entries(dtype):
+    """Large products: BLAS backward plus the exact contributions of repaired entries
+    (a row spread over +-700, a +inf entry, an all -inf row); and when most entries need
+    the exact treatment, the streaming kernels."""
+    r = rng(14)
+    a = r.standard_normal((2, 1, 40, 50))
+    b = r.standard_normal((3, 50, 36))
+    if dtype is np.float64:
+        a[0, 0, 3] = r.uniform(-700, 700, 50)
+    else:
+        a[0, 0, 3] = r.uniform(-60, 60, 50) + np.where(np.arange(50) % 7 == 0, 40.0, -40.0)
+    a[1, 0, 5] = -np.inf
+    b[1, 4, 7] = np.inf
+    a, b = a.astype(dtype), b.astype(dtype)
+    c = fs.logmatmulexp(a, b)
+    g = r.standard_normal(c.shape).astype(dtype)
+    flag = np.empty(c.shape, np.uint8)  # some entries need the exact treatment, few enough
+    op = _semiring._operands("t", a, b)
+    ma, mb, *_rest, thr = _semiring._shifted_exps(op, 1.0)
+    _semiring._backward_scales(ma, mb, op.ia, op.ib, np.ascontiguousarray(c).reshape(6, 40, 36),
+                               g.reshape(6, 40, 36), 1.0, -np.log(thr), np.empty((6, 40, 36), dtype),
+                               flag.reshape(6, 40, 36), parallel=False)
+    assert 0 < np.count_nonzero(flag) < flag.size / 8
+    ga, gb = fs.logmatmulexp_backward(g, a, b, c)
+    assert ga.dtype == gb.dtype == dtype and ga.shape == a.shape and gb.shape == b.shape
+    c64 = ref_logmatmulexp(a, b)
+    wa, wb = ref_backward(g.astype(np.float64), a.astype(np.float64), b.astype(np.float64), c64)
+    wa, wb = _sum_to(wa, a.shape), _sum_to(wb, b.shape)
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype is np.float64 else dict(rtol=2e-4, atol=2e-4)
+    fin_a = np.isfinite(wa)
+    np.testing.assert_allclose(ga[fin_a], wa[fin_a], **tol)
+    fin_b = np.isfinite(wb)
+    np.testing.assert_allclose(gb[fin_b], wb[fin_b], **tol)
+    assert np.all(ga[1, 0, 5] == 0)  # the all -inf row sends nothing
+
+
+def test_logmatmulexp_backward_blas_and_streaming_agree():
+    r = rng(15)
+    for lo, hi in ((-1, 1), (-700, 700)):  # benign: BLAS; adversarial: streaming kernels
+        a, b = r.uniform(lo, hi, (48, 40)), r.uniform(lo, hi, (40, 32))
+        c = fs.logmatmulexp(a, b)
+        g = r.standard_normal(c.shape)
+        ga, gb = fs.logmatmulexp_backward(g, a, b, c)
+        wa, wb = ref_backward(g, a, b, ref_logmatmulexp(a, b))
+        np.testing.assert_allclose(ga, wa, rtol=1e-9, atol=1e-11 * np.abs(g).sum())
+        np.testing.assert_allclose(gb, wb, rtol=1e-9, atol=1e-11 * np.abs(g).sum())
+
+
 def test_logmatmulexp_backward_special_values():
     a = np.array([[-np.inf, -np.inf], [0.0, np.inf], [0.0, np.log(3.0)]])
     b = np.array([[0.0], [0.0]])
@@ -384,8 +433,9 @@ def test_serial_and_parallel_twins_agree_exactly(shape, monkeypatch):
         c_small = fs.logmatmulexp(a[..., :5, :7], b[..., :7, :6])
         v, i = fs.maxplus_matmul(a, b)
         ga, gb = fs.logmatmulexp_backward(g[..., :5, :6], a[..., :5, :7], b[..., :7, :6], c_small)
+        big = fs.logmatmulexp_backward(g, a, b, c) if a.ndim == 4 else ()  # BLAS backward + repair
         ma, mb = fs.maxplus_matmul_backward(g, i, a.shape, b.shape)
-        results.append((c, c_small, v, i, ga, gb, ma, mb))
+        results.append((c, c_small, v, i, ga, gb, ma, mb) + tuple(big))
     for x, y in zip(*results):
         np.testing.assert_array_equal(x, y)
 
