@@ -92,6 +92,8 @@ TILE_COLS = 256
 #: :data:`FAST_MIN_DIM`, use the exact kernel only.
 FAST_MIN_TERMS = 1 << 15
 FAST_MIN_DIM = 8
+#: The exact repair of the BLAS path runs in parallel from this many terms to recompute.
+REPAIR_PARALLEL_TERMS = 1 << 22
 #: A row with more than 1/ROW_REDO_FRACTION of its entries flagged is recomputed whole.
 ROW_REDO_FRACTION = 8
 
@@ -427,9 +429,11 @@ def _shifted_exps(op, inv_t):
     ea = np.empty_like(a3)
     eb = np.empty_like(b3)
     rows = a3.reshape(-1, k)
+    # serial: O(n k + k m) next to the O(n k m) BLAS product, whose threads still spin
+    # when these kernels run (parallel twins here made the whole call 3-7x slower)
     _exp_rows_shifted(rows, ma.reshape(-1), a3.dtype.type(inv_t), a3.dtype.type(lo), ea.reshape(-1, k),
-                      parallel=use_parallel(rows.size))
-    _exp_cols_shifted(b3, mb, b3.dtype.type(inv_t), b3.dtype.type(lo), eb, parallel=use_parallel(b3.size))
+                      parallel=False)
+    _exp_cols_shifted(b3, mb, b3.dtype.type(inv_t), b3.dtype.type(lo), eb, parallel=False)
     return ma, mb, ea, eb, thr
 
 
@@ -438,7 +442,13 @@ def _lme_fast(op, inv_t, tau, c):
     ma, mb, ea, eb, thr = _shifted_exps(op, inv_t)
     P = np.matmul(ea.reshape(op.a_batch + ea.shape[1:]), eb.reshape(op.b_batch + eb.shape[1:]))
     P = P.reshape(c.shape)
-    _lme_repair(op.a3, op.b3, op.ia, op.ib, ma, mb, P, thr, inv_t, tau, c, parallel=use_parallel(c.size * 16))
+    # the repair runs its parallel twin only when it has O(n k m)-sized work: the entries
+    # to recompute, counted first (which twin runs does not change the values)
+    with np.errstate(invalid="ignore"):
+        bad = ~(P >= thr) | ~np.isfinite(ma)[op.ia][:, :, None] | ~np.isfinite(mb)[op.ib][:, None, :]
+    work = int(np.count_nonzero(bad)) * op.k
+    _lme_repair(op.a3, op.b3, op.ia, op.ib, ma, mb, P, thr, inv_t, tau, c,
+                parallel=work >= REPAIR_PARALLEL_TERMS and use_parallel(work))
 
 
 # ---------------------------------------------------------------------------------------
@@ -764,8 +774,7 @@ def _lme_backward_fast(op, c3, g3, inv_t, ga, gb):
     nb, n, m = c3.shape
     gt = np.empty(c3.shape, op.dtype)
     flag = np.empty(c3.shape, np.uint8)
-    _backward_scales(ma, mb, op.ia, op.ib, c3, g3, float(inv_t), -math.log(thr), gt, flag,
-                     parallel=use_parallel(c3.size * 8))
+    _backward_scales(ma, mb, op.ia, op.ib, c3, g3, float(inv_t), -math.log(thr), gt, flag, parallel=False)
     n_flag = int(np.count_nonzero(flag))
     if n_flag * ROW_REDO_FRACTION > c3.size:
         return False
@@ -779,7 +788,8 @@ def _lme_backward_fast(op, c3, g3, inv_t, ga, gb):
         starts = np.searchsorted(bi, np.arange(nb + 1)).astype(np.int64)
         cw, gw = _prepare_weights(c3, g3, op)
         _backward_repair(op.a3, op.b3, op.ia, op.ib, cw, gw, starts, ent_i.astype(np.int64),
-                         ent_j.astype(np.int64), inv_t, ga, gb, parallel=use_parallel(n_flag * op.k) and nb > 1)
+                         ent_j.astype(np.int64), inv_t, ga, gb,
+                         parallel=nb > 1 and n_flag * op.k >= REPAIR_PARALLEL_TERMS and use_parallel(n_flag * op.k))
     return True
 
 
