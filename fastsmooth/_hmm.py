@@ -48,7 +48,7 @@ from ._config import kernel, use_parallel, jit
 from ._exp import exp
 from ._reductions import _cast
 from ._rowops import first_argmax, row_dot
-from ._semiring import TILE_COLS, _lse_finish, _lse_rows_state, _maxplus_rows, _zero_partner
+from ._semiring import TILE_COLS, _lse_finish, _lse_rows_state, _zero_partner
 
 __all__ = ["hmm_forward_backward", "viterbi"]
 
@@ -107,6 +107,8 @@ def _scaled(pi, expA, em, post, xi, E, scale, pred, beta, w):
     scratch."""
     T, S = em.shape
     ll = 0.0
+    prod = 1.0
+    msum = 0.0
     for t in range(T):
         et = em[t]
         m = -np.inf
@@ -143,7 +145,14 @@ def _scaled(pi, expA, em, post, xi, E, scale, pred, beta, w):
         for s in range(U(S)):
             at[s] *= inv
         scale[t] = c
-        ll += math.log(c) + m
+        # log p(x) = sum_t (log c_t + m_t): the c_t multiplied up and logged only when
+        # the product leaves [1e-200, 1e200] (a log per step was 10 % of the time at S = 8)
+        prod *= c
+        msum += m
+        if not (1e-200 <= prod <= 1e200):
+            ll += math.log(prod)
+            prod = 1.0
+    ll += math.log(prod) + msum
     # backward: beta_{T-1} = 1; gamma_{T-1} = alpha_{T-1}
     for s in range(S):
         beta[s] = 1.0
@@ -155,8 +164,17 @@ def _scaled(pi, expA, em, post, xi, E, scale, pred, beta, w):
             w[s] = Et1[s] * beta[s] * inv
         g = 0.0
         at = post[t]
+        if S >= 32:
+            for i in range(S):
+                beta[i] = row_dot(expA[i], w, 0, S)
+        else:  # short rows: a plain loop beats the call of the blocked dot
+            for i in range(S):
+                row = expA[i]
+                acc = 0.0
+                for s in range(S):
+                    acc += row[s] * w[s]
+                beta[i] = acc
         for i in range(S):
-            beta[i] = row_dot(expA[i], w, 0, S)
             g += at[i] * beta[i]
         if not (abs(g - 1.0) <= _UNIT_TOL):
             return False, 0.0
@@ -370,22 +388,60 @@ def hmm_forward_backward(log_startprob, log_transmat, log_emission):
 # Viterbi
 
 
+@jit
+def _otimes_rows(x, y, out):
+    """``out = x (x) y`` element-wise, as selects (vectorizes)."""
+    for s in range(U(x.shape[0])):
+        xv = x[s]
+        yv = y[s]
+        v = xv + yv
+        zero = ((xv == -np.inf) & (yv == np.inf)) | ((xv == np.inf) & (yv == -np.inf))
+        out[s] = -np.inf if zero else v
+
+
+@jit
+def _maxplus_step(d, trans, out, arg):
+    """``out[j] = max_i (d[i] (x) trans[i, j])`` with the first winning ``i`` in ``arg``
+    (a nan term wins): the max-plus row-times-matrix of :func:`._semiring._maxplus_rows`
+    for one row, vectorized across ``j``, without the tile loops."""
+    S = d.shape[0]
+    ninf = -np.inf
+    nan = np.nan
+    for j in range(U(S)):
+        out[j] = ninf
+        arg[j] = 0
+    for i in range(S):
+        di = d[i]
+        z = _zero_partner(di, nan)
+        row = trans[i]
+        for j in range(U(S)):
+            bv = row[j]
+            t = ninf if bv == z else di + bv
+            cur = out[j]
+            upd = (t > cur) | ((t != t) & (cur == cur))
+            out[j] = t if upd else cur
+            arg[j] = i if upd else arg[j]
+
+
 @kernel
-def _viterbi(start, trans, em, logp, path):
+def _viterbi(start, trans, em, logp, path, proto):
+    """Viterbi per sequence (prange over the batch); the back-pointers ``psi`` (T, S)
+    take the integer type of ``proto`` (int32: half the memory -- and the page faults --
+    of int64, and faster than int16, whose selects mix widths)."""
     n_b, T, S = em.shape
     for b in prange(n_b):
         e = em[b]
-        psi = np.empty((T, S), np.int64)
+        psi = np.empty((T, S), proto.dtype)
         delta = np.empty((1, S))
         new = np.empty((1, S))
         for s in range(S):
             delta[0, s] = _otimes(start[s], e[0, s])
             psi[0, s] = 0
+        d0 = delta[0]
+        n0 = new[0]
         for t in range(1, T):
-            for j0 in range(0, S, TILE_COLS):
-                _maxplus_rows(delta, trans, 0, 1, j0, min(j0 + TILE_COLS, S), new, psi[t:t + 1])
-            for s in range(S):
-                delta[0, s] = _otimes(new[0, s], e[t, s])
+            _maxplus_step(d0, trans, n0, psi[t])
+            _otimes_rows(n0, e[t], d0)
         z = first_argmax(delta[0], 0, S)
         logp[b] = delta[0, z]
         pb = path[b]
@@ -455,7 +511,8 @@ def viterbi(log_startprob, log_transmat, log_emission):
     logp = np.empty(n_b)
     path = np.empty((n_b, T), np.int64)
     if n_b:
-        _viterbi(start, trans, em3, logp, path, parallel=use_parallel(n_b * T * S * S) and n_b > 1)
+        proto = np.empty(0, np.int32 if S <= np.iinfo(np.int32).max else np.int64)
+        _viterbi(start, trans, em3, logp, path, proto, parallel=use_parallel(n_b * T * S * S) and n_b > 1)
     if not batched:
         return _cast(np.asarray(logp[0]), out), path[0]
     return _cast(logp, out), path
