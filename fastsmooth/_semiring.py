@@ -667,8 +667,6 @@ def _lme_grad_a(a, b, ia, ib, cw, gw, inv_t, ga):
     over (batch, row); the inner sum runs along a row of ``b`` (contiguous)."""
     n_b, n, k = ga.shape
     m = cw.shape[2]
-    zero = a.dtype.type(0.0)
-    ninf = a.dtype.type(-np.inf)
     nan = a.dtype.type(np.nan)
     for task in prange(n_b * n):
         bi = task // n
