@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import fastsmooth as fs
 from fastsmooth import _config, _semiring
@@ -449,3 +452,32 @@ def test_exact_kernel_and_blas_path_agree():
     _semiring._lme_exact(op.a3, op.b3, op.ia, op.ib, 1.0, 1.0, exact, parallel=False)
     np.testing.assert_allclose(fs.logmatmulexp(a, b), exact[0], rtol=0, atol=1e-13 * _scale(exact, a, b))
     assert _config.use_parallel(0) is False
+
+
+# ---------------------------------------------------------------------------------------
+# Invariants (hypothesis)
+
+@st.composite
+def _operand_pair(draw):
+    n, k, m = draw(st.integers(1, 6)), draw(st.integers(1, 7)), draw(st.integers(1, 6))
+    elems = st.floats(-50, 50, allow_nan=False, allow_infinity=False)
+    a = draw(hnp.arrays(np.float64, (n, k), elements=elems))
+    b = draw(hnp.arrays(np.float64, (k, m), elements=elems))
+    return a, b
+
+
+@settings(max_examples=40, deadline=None)
+@given(_operand_pair(), st.sampled_from([0.05, 1.0, 3.0]))
+def test_invariants(pair, tau):
+    a, b = pair
+    k = a.shape[1]
+    c = fs.logmatmulexp(a, b, temperature=tau)
+    cmax, _ = fs.maxplus_matmul(a, b)
+    slack = 1e-12 * (1 + np.abs(cmax))
+    assert np.all(c >= cmax - slack) and np.all(c <= cmax + tau * np.log(k) + slack)  # max <= LSE <= max + tau log k
+    np.testing.assert_allclose(fs.logmatmulexp(a + 3.0, b - 1.0, temperature=tau), c + 2.0, rtol=0, atol=1e-12 * 60)
+    # the weights of each entry sum to 1 over k: grad_a's rows sum to grad's rows
+    g = np.linspace(-1, 1, c.size).reshape(c.shape)
+    ga, gb = fs.logmatmulexp_backward(g, a, b, c, temperature=tau)
+    np.testing.assert_allclose(ga.sum(axis=1), g.sum(axis=1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(gb.sum(axis=0), g.sum(axis=0), rtol=1e-10, atol=1e-10)
