@@ -865,7 +865,9 @@ def logmatmulexp_backward(grad, a, b, out, *, temperature=1.0):
         inv_t = op.dtype.type(1.0 / tau)
         work = nb * op.n * op.k * op.m
         done = False
-        if work >= FAST_MIN_TERMS and op.n >= FAST_MIN_DIM and op.k >= FAST_MIN_DIM:
+        # (any n: unlike the forward, whose exact kernel reads b once, the streaming
+        # backward makes two passes of n k m exps; the BLAS one exps b once)
+        if work >= FAST_MIN_TERMS and op.k >= FAST_MIN_DIM:
             done = _lme_backward_fast(op, c3, g3, inv_t, ga, gb)
         if not done:
             cw, gw = _prepare_weights(c3, g3, op)
