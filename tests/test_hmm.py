@@ -304,3 +304,19 @@ def test_against_hmmlearn(S, T):
     lp, path = fs.viterbi(np.log(start), np.log(trans), log_frameprob)
     np.testing.assert_allclose(lp, vlp, rtol=1e-12)
     np.testing.assert_array_equal(path, vpath)
+
+
+def test_the_slow_twins_of_fastsmooth_reference_agree():
+    from fastsmooth import _reference as ref
+
+    r = rng(28)
+    ls, lA, _ = random_model(r, 5, 1, unreachable=True)
+    le = r.standard_normal((3, 40, 5)) * 2
+    le[1, :, 2] = -np.inf
+    for got, want in zip(fs.hmm_forward_backward(ls, lA, le), ref.hmm_forward_backward(ls, lA, le)):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-11)
+    for got, want in zip(fs.viterbi(ls, lA, le[0]), ref.viterbi(ls, lA, le[0])):
+        np.testing.assert_array_equal(got, want)
+    lp, path = ref.viterbi(ls.astype(np.float32), lA.astype(np.float32), le.astype(np.float32))
+    assert lp.dtype == np.float32 and path.shape == (3, 40)
+    np.testing.assert_array_equal(path, fs.viterbi(ls, lA, le)[1])

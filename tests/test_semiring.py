@@ -483,3 +483,32 @@ def test_invariants(pair, tau):
     ga, gb = fs.logmatmulexp_backward(g, a, b, c, temperature=tau)
     np.testing.assert_allclose(ga.sum(axis=1), g.sum(axis=1), rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(gb.sum(axis=0), g.sum(axis=0), rtol=1e-10, atol=1e-10)
+
+
+def test_the_slow_twins_of_fastsmooth_reference_agree():
+    """``fastsmooth._reference`` holds the materialized twins (the benchmarks' "numpy"
+    column): same names, same conventions, same dtypes."""
+    from fastsmooth import _reference as ref
+
+    r = rng(16)
+    a = r.standard_normal((2, 1, 6, 9))
+    b = r.standard_normal((3, 9, 5))
+    a[0, 0, 1, 2] = -np.inf
+    b[1, 2, 3] = np.inf
+    a[1, 0, 4, 0] = np.nan
+    for dtype in (np.float64, np.float32):
+        aa, bb = a.astype(dtype), b.astype(dtype)
+        c, w = fs.logmatmulexp(aa, bb, temperature=0.7), ref.logmatmulexp(aa, bb, temperature=0.7)
+        assert c.dtype == w.dtype == dtype
+        np.testing.assert_allclose(c, w, rtol=1e-5 if dtype is np.float32 else 1e-13, atol=1e-5)
+        (v, i), (wv, wi) = fs.maxplus_matmul(aa, bb), ref.maxplus_matmul(aa, bb)
+        np.testing.assert_array_equal(v, wv)
+        np.testing.assert_array_equal(i, wi)
+    c = fs.logmatmulexp(a, b)
+    g = r.standard_normal(c.shape)
+    for got, want in zip(fs.logmatmulexp_backward(g, a, b, c), ref.logmatmulexp_backward(g, a, b, c)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    idx = fs.maxplus_matmul(a, b)[1]
+    for got, want in zip(fs.maxplus_matmul_backward(g, idx, a.shape, b.shape),
+                         ref.maxplus_matmul_backward(g, idx, a.shape, b.shape)):
+        np.testing.assert_allclose(got, want, rtol=1e-15)
