@@ -7,8 +7,8 @@ Run at one thread (the aim is "at least hmmlearn's faster implementation at 1 th
 hmmlearn is single-threaded)::
 
     NUMBA_NUM_THREADS=1 flock /tmp/fastsmooth-bench.lock python -m pytest bench/bench_hmm.py \
-        --benchmark-only --benchmark-json=bench/results/hmm.json
-    python bench/report.py bench/results/hmm.json --write docs/performance.md
+        --benchmark-only --benchmark-json=bench/results/hmm-run1.json
+    python bench/report.py bench/results/hmm-run*.json --write docs/performance.md
 
 hmmlearn's log implementation takes about 38 s at S = 256 (one exp per term, libm); it
 is timed for S = 8 and 64 only.

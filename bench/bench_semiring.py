@@ -9,8 +9,8 @@ materialized formula.
 Run (serialised with the other benchmarks of the machine), then write the table::
 
     flock /tmp/fastsmooth-bench.lock python -m pytest bench/bench_semiring.py \
-        --benchmark-only --benchmark-json=bench/results/semiring.json
-    python bench/report.py bench/results/semiring.json --write docs/performance.md
+        --benchmark-only --benchmark-json=bench/results/semiring-run1.json
+    python bench/report.py bench/results/semiring-run*.json --write docs/performance.md
 
 Inputs are standard normal ("benign": the trick is accurate there). Every case is
 ``(op, (a_shape, b_shape), dtype, {library: make})``; ``make(arrays)`` returns the timed
