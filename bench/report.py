@@ -28,7 +28,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-PEERS = ["scipy", "numpy", "torch", "exp-loop"]
+PEERS = ["scipy", "numpy", "torch", "exp-loop", "exp-matmul", "hmmlearn", "hmmlearn-scaling", "hmmlearn-log"]
 
 
 def load(paths):

@@ -60,6 +60,7 @@ from ._losses import (
     softmax_fbeta_loss,
     softmax_fbeta_loss_backward,
 )
+from ._hmm import hmm_forward_backward, viterbi
 from ._pooling import (
     global_maxpool2d,
     global_maxpool2d_backward,
@@ -86,6 +87,7 @@ from ._reductions import (
 from ._sparsemax import sparsemax, sparsemax_backward
 
 from ._warmup import warmup
+from ._semiring import logmatmulexp, logmatmulexp_backward, maxplus_matmul, maxplus_matmul_backward
 
 __version__ = "0.1.0"
 
@@ -127,6 +129,13 @@ __all__ = [
     "maxunpool2d",
     "global_maxpool2d",
     "global_maxpool2d_backward",
+    # semiring matrix products and the HMM recursions built on them
+    "logmatmulexp",
+    "logmatmulexp_backward",
+    "maxplus_matmul",
+    "maxplus_matmul_backward",
+    "hmm_forward_backward",
+    "viterbi",
     # subgradients with a chosen convention at the kink (and fastsmooth.abs/max/min)
     "relu",
     "relu_backward",

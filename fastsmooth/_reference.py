@@ -69,6 +69,12 @@ __all__ = [
     "soft_dtw_cost",
     "soft_dtw_cost_backward",
     "soft_dtw_divergence",
+    "logmatmulexp",
+    "logmatmulexp_backward",
+    "maxplus_matmul",
+    "maxplus_matmul_backward",
+    "hmm_forward_backward",
+    "viterbi",
     "SPECIAL_VALUES",
 ]
 
@@ -898,3 +904,128 @@ def soft_dtw_cost_backward(grad, D, *, gamma=1.0):
 def soft_dtw_divergence(x, y, *, gamma=1.0):
     return soft_dtw(x, y, gamma=gamma) - 0.5 * (soft_dtw(x, x, gamma=gamma)
                                                  + soft_dtw(y, y, gamma=gamma))
+# Semiring products and HMMs: the materialized (..., n, k, m) terms and plain recursions
+
+
+def _semiring_terms(a, b):
+    """``a[..., i, k] (x) b[..., k, j]`` as an (..., n, k, m) float64 array: ``+``, with
+    ``-inf`` annihilating ``+inf`` (the semiring zero), nan propagating."""
+    a, b = _f64(a, b)
+    ta = a[..., :, :, None]
+    tb = b[..., None, :, :]
+    with np.errstate(invalid="ignore"):
+        t = ta + tb
+    return np.where(np.isinf(ta) & np.isinf(tb) & (ta != tb), -_inf, t)
+
+
+def logmatmulexp(a, b, *, temperature=1.0):
+    tau = check_temperature(temperature, "logmatmulexp")
+    t = _semiring_terms(a, b) / tau
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        m = np.max(np.where(np.isnan(t), -_inf, t), axis=-2, keepdims=True)
+        mm = np.where(np.isfinite(m), m, 0.0)
+        s = np.sum(np.where(t == m, 1.0, np.exp(t - mm)), axis=-2)
+        out = np.where(np.isfinite(m[..., 0, :]), np.log(s) + mm[..., 0, :], m[..., 0, :])
+    out = np.where(np.isnan(s), _nan, out) * tau
+    return _like(out, a, b)
+
+
+def logmatmulexp_backward(grad, a, b, out, *, temperature=1.0):
+    tau = check_temperature(temperature, "logmatmulexp_backward")
+    g, c = _f64(grad, out)
+    t = _semiring_terms(a, b)
+    cc = c[..., :, None, :]
+    with np.errstate(invalid="ignore", over="ignore"):
+        w = np.where(t == cc, 1.0, np.exp((t - cc) / tau))
+    n_inf = np.sum(t == _inf, axis=-2, keepdims=True)
+    w = np.where(cc == _inf, np.where(t == _inf, 1.0, 0.0) / np.maximum(n_inf, 1), w)
+    w = np.where(cc == -_inf, 0.0, w) * g[..., :, None, :]
+    ga = _sum_to(w.sum(axis=-1), np.shape(a))
+    gb = _sum_to(w.sum(axis=-3), np.shape(b))
+    return _like(ga, grad, a, b, out), _like(gb, grad, a, b, out)
+
+
+def maxplus_matmul(a, b):
+    t = _semiring_terms(a, b)
+    return _like(np.max(t, axis=-2), a, b), np.argmax(t, axis=-2)
+
+
+def maxplus_matmul_backward(grad, index, a_shape, b_shape):
+    (g,) = _f64(grad)
+    k = a_shape[-1]
+    onehot = (np.arange(k)[:, None] == np.asarray(index)[..., None, :]) * g[..., :, None, :]  # (..., n, k, m)
+    ga = _sum_to(onehot.sum(axis=-1), tuple(a_shape))
+    gb = _sum_to(onehot.sum(axis=-3), tuple(b_shape))
+    return _like(ga, grad), _like(gb, grad)
+
+
+def _lse(x, axis):
+    m = np.max(np.where(np.isnan(x), -_inf, x), axis=axis, keepdims=True)
+    mm = np.where(np.isfinite(m), m, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        s = np.sum(np.where(x == m, 1.0, np.exp(x - mm)), axis=axis)
+        out = np.where(np.isfinite(np.squeeze(m, axis)), np.log(s) + np.squeeze(mm, axis), np.squeeze(m, axis))
+    return np.where(np.isnan(s), _nan, out)
+
+
+def _otimes(x, y):
+    with np.errstate(invalid="ignore"):
+        s = x + y
+    return np.where(np.isinf(x) & np.isinf(y) & (x != y), -_inf, s)
+
+
+def _forward_backward_one(ls, lA, le):
+    T, S = le.shape
+    la = np.zeros((T, S))
+    lb = np.zeros((T, S))
+    la[0] = _otimes(ls, le[0])
+    for t in range(1, T):
+        la[t] = _otimes(_lse(_otimes(la[t - 1][:, None], lA), 0), le[t])
+    for t in range(T - 2, -1, -1):
+        lb[t] = _lse(_otimes(lA, _otimes(le[t + 1], lb[t + 1])[None, :]), 1)
+    ll = _lse(la[-1], 0)
+    if ll == -_inf:
+        return ll, np.zeros((T, S)), np.zeros((S, S))
+    with np.errstate(under="ignore", invalid="ignore"):
+        post = np.exp(_otimes(la, lb) - ll)
+        xi = np.zeros((S, S))
+        for t in range(T - 1):
+            xi += np.exp(_otimes(_otimes(la[t][:, None], lA), _otimes(le[t + 1], lb[t + 1])[None, :]) - ll)
+    return ll, post, xi
+
+
+def hmm_forward_backward(log_startprob, log_transmat, log_emission):
+    """Plain log-space forward-backward, one sequence at a time (posteriors and
+    expected transitions as ``exp(alpha + beta - log p(x))``, not renormalised)."""
+    ls, lA, le = _f64(log_startprob, log_transmat, log_emission)
+    batch = [_forward_backward_one(ls, lA, e) for e in (le if le.ndim == 3 else le[None])]
+    ll, post, xi = (np.array([r[i] for r in batch]) for i in range(3))
+    if le.ndim == 2:
+        ll, post, xi = ll[0], post[0], xi[0]
+    args = (log_startprob, log_transmat, log_emission)
+    return _like(np.asarray(ll), *args), _like(post, *args), _like(xi, *args)
+
+
+def viterbi(log_startprob, log_transmat, log_emission):
+    """Plain max-plus Viterbi; ties to the lowest state (``np.argmax``) at every step."""
+    ls, lA, le = _f64(log_startprob, log_transmat, log_emission)
+    out = []
+    for e in (le if le.ndim == 3 else le[None]):
+        T, S = e.shape
+        delta = _otimes(ls, e[0])
+        psi = np.zeros((T, S), np.int64)
+        for t in range(1, T):
+            cand = _otimes(delta[:, None], lA)
+            psi[t] = np.argmax(cand, axis=0)
+            delta = _otimes(cand[psi[t], np.arange(S)], e[t])
+        path = np.zeros(T, np.int64)
+        path[-1] = np.argmax(delta)
+        for t in range(T - 1, 0, -1):
+            path[t - 1] = psi[t, path[t]]
+        out.append((delta[path[-1]], path))
+    logp = np.array([o[0] for o in out])
+    paths = np.array([o[1] for o in out]).reshape(len(out), -1)
+    args = (log_startprob, log_transmat, log_emission)
+    if le.ndim == 2:
+        return _like(np.asarray(logp[0]), *args), paths[0]
+    return _like(logp, *args), paths

@@ -98,6 +98,18 @@ _EXAMPLES = {
     "smooth_minimum_backward": lambda fs, x: ((x, *_pair(x)), {}),
     "sparsemax": lambda fs, x: ((x,), {}),
     "sparsemax_backward": lambda fs, x: ((x, fs.sparsemax(x)), {}),
+    # semiring products: x (R, n) times its (n, R) transpose; an HMM of n states with
+    # R steps (log-probabilities from a softmax)
+    "logmatmulexp": lambda fs, x: ((x[:256, :256], x[:256, :256].T.copy()), {}),
+    "logmatmulexp_backward": lambda fs, x: (
+        (lambda a, b: (np.ones((a.shape[0], b.shape[1]), x.dtype), a, b, fs.logmatmulexp(a, b)))(
+            x[:256, :256], x[:256, :256].T.copy()), {}),
+    "maxplus_matmul": lambda fs, x: ((x[:256, :256], x[:256, :256].T.copy()), {}),
+    "maxplus_matmul_backward": lambda fs, x: (
+        (np.ones((min(len(x), 256),) * 2, x.dtype), fs.maxplus_matmul(x[:256, :256], x[:256, :256].T.copy())[1],
+         x[:256, :256].shape, x[:256, :256].T.shape), {}),
+    "hmm_forward_backward": lambda fs, x: _hmm(fs, x),
+    "viterbi": lambda fs, x: _hmm(fs, x),
     # soft-DTW: the rows of x as a series (R, 8), and a batch of one pair
     "soft_dtw": lambda fs, x: (_series(x), {}),
     "soft_dtw_backward": lambda fs, x: ((np.ones((1,), x.dtype), *_series(x, batch=True)), {}),
@@ -107,6 +119,13 @@ _EXAMPLES = {
     "soft_dtw_divergence": lambda fs, x: (_series(x), {}),
     "soft_dtw_divergence_backward": lambda fs, x: ((np.ones((1,), x.dtype), *_series(x, batch=True)), {}),
 }
+
+
+def _hmm(fs, x):
+    s = min(x.shape[1], 16)
+    start = fs.log_softmax(x[0, :s])
+    trans = fs.log_softmax(x[:s, :s] if x.shape[0] >= s else np.zeros((s, s), x.dtype))
+    return (start, trans, fs.log_softmax(x[:, :s])), {}
 
 
 def _series(x, batch=False):

@@ -59,6 +59,15 @@ CALLS = {
     "maxpool2d_backward": (lambda x: (_planes(x), fs.maxpool2d(_planes(x), 3, 1, 1)[1], _planes(x).shape), {}),
     "maxunpool2d": (lambda x: (_planes(x), fs.maxpool2d(_planes(x), 3, 1, 1)[1], _planes(x).shape), {}),
     "global_maxpool2d": (lambda x: (_planes(x),), {}),
+    # semiring products: x is a (3, 5); b a bool (5, 4) (bool keeps x's float dtype in
+    # NumPy's promotion); for the backwards grad = x is the (3, 5) output of (3, 4) @ (4, 5)
+    "logmatmulexp": (lambda x: (x, _B54), {"temperature": 0.5}),
+    "logmatmulexp_backward": (lambda x: (x, _B34, _B45, fs.logmatmulexp(_B34, _B45) + 0 * x), {"temperature": 2.0}),
+    "maxplus_matmul": (lambda x: (x, _B54), {}),
+    "maxplus_matmul_backward": (lambda x: (x, fs.maxplus_matmul(_B34, _B45)[1], (3, 4), (4, 5)), {}),
+    # HMM: x is log_emission (T, S) = (3, 5)
+    "hmm_forward_backward": (lambda x: (np.log(np.full(5, 0.2)), np.log(_TRANS5), x), {}),
+    "viterbi": (lambda x: (np.log(np.full(5, 0.2)), np.log(_TRANS5), x), {}),
     # element-wise
     "relu": (lambda x: (x,), {}),
     "relu_backward": (lambda x: (x * 0.5, x), {"at_zero": 0.5}),
@@ -98,7 +107,14 @@ NOT_FLOAT_OUTPUTS: set[str] = {
     "maxpool1d", "maxpool1d_backward", "maxpool2d", "maxpool2d_backward", "maxunpool2d",
     "global_maxpool2d",
     "soft_confusion",  # counts are float64 for every input dtype
+    "maxplus_matmul", "maxplus_matmul_backward", "viterbi",  # int64 indices and paths
+    "hmm_forward_backward",  # the model (start, transmat) is float64: the result promotes
 }
+
+_B54 = rng(7).standard_normal((5, 4)) > 0
+_B34 = rng(8).standard_normal((3, 4)) > 0
+_B45 = rng(9).standard_normal((4, 5)) > 0
+_TRANS5 = np.full((5, 5), 0.1) + 0.5 * np.eye(5)
 
 
 def _planes(x):

@@ -129,7 +129,7 @@ def test_guide_pages_are_in_the_order_of_the_source_notes():
     notes = ["subgradients", "smooth_max", "softmax", "soft_argmax", "straight_through", "maxpool", "losses",
              "dask_and_threads"]
     assert [p for p in pages if p in notes] == notes
-    assert {"reproducibility", "small_calls", "soft_dtw"} <= set(pages)
+    assert {"reproducibility", "small_calls", "soft_dtw", "semiring"} <= set(pages)
     for p in pages:
         assert (DOCS / "guide" / f"{p}.md").exists()
 

@@ -15,9 +15,10 @@ import fastsmooth as fs
 
 from .test_api import CALLS, _x
 
-#: functions whose ``out`` means something else: logsumexp_backward's third positional
-#: argument ``out`` is the saved forward output (issue 1's signature), so it takes no buffer
-NO_BUFFER = {"logsumexp_backward"}
+#: functions whose ``out`` means something else: the third positional argument ``out`` of
+#: logsumexp_backward (issue 2's signature) and of logmatmulexp_backward (issue 15's) is
+#: the saved forward output, so they take no buffer
+NO_BUFFER = {"logsumexp_backward", "logmatmulexp_backward"}
 NAMES = sorted(set(CALLS) - NO_BUFFER)
 
 

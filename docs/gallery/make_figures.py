@@ -2,8 +2,8 @@
 
 Each smooth function is drawn next to its hard twin at several temperatures, with its
 gradient (computed by fastsmooth's backward functions, not by finite differences);
-then soft-argmax on a 2-D heatmap, the routing of max-pooling, and the expected
-alignments of soft-DTW.
+then soft-argmax on a 2-D heatmap, the routing of max-pooling, the expected
+alignments of soft-DTW and the Viterbi path of a hidden Markov model.
 
 Run from the repository root (matplotlib needed: ``pip install -e ".[docs]"``)::
 
@@ -391,6 +391,43 @@ def soft_dtw_alignments():
     return fig
 
 
+def _casino():
+    """The dishonest casino of the semiring guide: 300 rolls, fair (0) or loaded (1) die."""
+    rng = np.random.default_rng(7)
+    trans = np.array([[0.95, 0.05], [0.10, 0.90]])
+    emit = np.array([[1 / 6] * 6, [0.1] * 5 + [0.5]])
+    z = np.zeros(300, int)
+    x = np.zeros(300, int)
+    for t in range(300):
+        if t:
+            z[t] = rng.choice(2, p=trans[z[t - 1]])
+        x[t] = rng.choice(6, p=emit[z[t]])
+    return np.log([0.5, 0.5]), np.log(trans), np.log(emit.T[x]), x, z
+
+
+def viterbi_path():
+    """Rolls of the casino, the posterior of the loaded die, the Viterbi path, the truth."""
+    log_start, log_trans, log_emission, x, z = _casino()
+    _, post, _ = fs.hmm_forward_backward(log_start, log_trans, log_emission)
+    _, path = fs.viterbi(log_start, log_trans, log_emission)
+    t = np.arange(len(x))
+    fig, axes = plt.subplots(2, 1, figsize=(10.5, 4.6), sharex=True, gridspec_kw=dict(height_ratios=[1, 1.6]))
+    six = x == 5
+    axes[0].scatter(t[~six], x[~six] + 1, s=6, color="0.55", label="1-5")
+    axes[0].scatter(t[six], x[six] + 1, s=9, color="tab:red", label="six")
+    axes[0].set(yticks=range(1, 7), ylabel="roll", title="300 rolls of the dishonest casino")
+    axes[0].grid(False)
+    ax = axes[1]
+    ax.fill_between(t, 0, z, step="mid", color="tab:orange", alpha=0.25, lw=0, label="true state: loaded")
+    ax.plot(t, post[:, 1], color="tab:blue", lw=1.2, label="posterior p(loaded | rolls)  (hmm_forward_backward)")
+    ax.step(t, path * 1.0, where="mid", color="black", lw=1.4, label="Viterbi path  (viterbi)")
+    ax.set(ylim=(-0.05, 1.25), yticks=[0, 0.5, 1], xlabel="roll t", ylabel="loaded?",
+           title=f"decoding: the Viterbi path matches the true state at {100 * np.mean(path == z):.0f} % of rolls")
+    ax.legend(loc="upper left", ncol=3, fontsize=7.5)
+    fig.tight_layout()
+    return fig
+
+
 FIGURES = {
     "lse_vs_max": lse_vs_max,
     "softmax_vs_hardmax": softmax_vs_hardmax,
@@ -402,6 +439,7 @@ FIGURES = {
     "soft_argmax2d_heatmap": soft_argmax2d_heatmap,
     "maxpool_routing": maxpool_routing,
     "soft_dtw_alignments": soft_dtw_alignments,
+    "viterbi_path": viterbi_path,
 }
 
 
