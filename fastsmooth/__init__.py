@@ -84,93 +84,15 @@ from ._reductions import (
     softmax_backward,
     straight_through_hardmax,
 )
-from ._sparsemax import sparsemax, sparsemax_backward
-
-from ._warmup import warmup
 from ._semiring import logmatmulexp, logmatmulexp_backward, maxplus_matmul, maxplus_matmul_backward
+from ._sparsemax import sparsemax, sparsemax_backward
+from ._warmup import warmup
+from . import _registry  # noqa: I001 - the list of ops, last
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "logsumexp",
-    "logsumexp_backward",
-    "softmax",
-    "softmax_backward",
-    "log_softmax",
-    "log_softmax_backward",
-    "soft_argmax",
-    "soft_argmax_backward",
-    "soft_argmax2d",
-    "soft_argmax2d_backward",
-    "hardmax",
-    "straight_through_hardmax",
-    "sparsemax",
-    "sparsemax_backward",
-    "soft_confusion",
-    "SoftConfusion",
-    "soft_accuracy_loss",
-    "soft_accuracy_loss_backward",
-    "soft_precision_loss",
-    "soft_precision_loss_backward",
-    "soft_recall_loss",
-    "soft_recall_loss_backward",
-    "soft_fbeta_loss",
-    "soft_fbeta_loss_backward",
-    "softmax_accuracy_loss",
-    "softmax_accuracy_loss_backward",
-    "softmax_fbeta_loss",
-    "softmax_fbeta_loss_backward",
-    "FbetaAccumulator",
-    # max-pooling with argmax capture
-    "maxpool1d",
-    "maxpool1d_backward",
-    "maxpool2d",
-    "maxpool2d_backward",
-    "maxunpool2d",
-    "global_maxpool2d",
-    "global_maxpool2d_backward",
-    # semiring matrix products and the HMM recursions built on them
-    "logmatmulexp",
-    "logmatmulexp_backward",
-    "maxplus_matmul",
-    "maxplus_matmul_backward",
-    "hmm_forward_backward",
-    "viterbi",
-    # subgradients with a chosen convention at the kink (and fastsmooth.abs/max/min)
-    "relu",
-    "relu_backward",
-    "abs_backward",
-    "l1_loss",
-    "l1_loss_backward",
-    "maximum",
-    "maximum_backward",
-    "minimum",
-    "minimum_backward",
-    "max_backward",
-    "min_backward",
-    # smooth stand-ins with a temperature
-    "sigmoid",
-    "sigmoid_backward",
-    "softplus",
-    "softplus_backward",
-    "smooth_abs",
-    "smooth_abs_backward",
-    "smooth_maximum",
-    "smooth_maximum_backward",
-    "smooth_minimum",
-    "smooth_minimum_backward",
-    # small calls and cold starts
-    "warmup",
-    "CompileNotice",
-    # soft dynamic time warping
-    "soft_dtw",
-    "soft_dtw_backward",
-    "soft_dtw_alignment",
-    "soft_dtw_cost",
-    "soft_dtw_cost_backward",
-    "soft_dtw_divergence",
-    "soft_dtw_divergence_backward",
-]
+#: every public name but ``abs``, ``max`` and ``min`` (see :mod:`._registry`)
+__all__ = _registry.public_all()
 
 # ``fastsmooth.scipy``: the drop-in for scipy.special.logsumexp/softmax/log_softmax (SciPy's
 # signatures and defaults; SciPy itself is not needed). A submodule, not in __all__: its

@@ -27,6 +27,8 @@ resolved by Numba when a kernel is first compiled).
 
 from __future__ import annotations
 
+import inspect
+
 import math
 
 import numpy as np
@@ -1281,7 +1283,30 @@ def min_backward(grad, x, axis=-1, *, ties="split", out=None):
 # Smooth stand-ins
 
 
-def sigmoid(x, temperature=1.0, *, out=None):
+
+#: Marks "no positional argument" in the functions whose ``temperature`` was positional
+#: before fastsmooth 0.2 (issue 11 made it keyword-only everywhere).
+_NO_POSITIONAL = object()
+
+
+def _keyword_only_temperature(fn):
+    """Hide the ``_positional`` catch-all of ``fn`` from its signature (what
+    ``inspect.signature``, ``help`` and the docs show): it exists only to turn the old
+    positional ``temperature`` into a clear error."""
+    sig = inspect.signature(fn)
+    fn.__signature__ = sig.replace(parameters=[p for p in sig.parameters.values() if p.name != "_positional"])
+    return fn
+
+
+def _positional_temperature(fname, value):
+    raise TypeError(
+        f"{fname}: `temperature` is keyword-only, got it positionally ({value!r}): "
+        f"write {fname}(..., temperature={value!r})"
+    )
+
+
+@_keyword_only_temperature
+def sigmoid(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Smooth step: the logistic sigmoid of ``x / temperature``.
 
     .. math::
@@ -1325,10 +1350,13 @@ def sigmoid(x, temperature=1.0, *, out=None):
     >>> fs.sigmoid([-0.1, 0.1], temperature=0.01)
     array([4.53978687e-05, 9.99954602e-01])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("sigmoid", _positional)
     return _unary_op(SIGMOID, x, "sigmoid", temperature, out=out)
 
 
-def sigmoid_backward(grad, x, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def sigmoid_backward(grad, x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`sigmoid`:
     :math:`g\,\sigma_\tau(x)(1 - \sigma_\tau(x)) / \tau`.
 
@@ -1355,10 +1383,13 @@ def sigmoid_backward(grad, x, temperature=1.0, *, out=None):
     >>> fs.sigmoid_backward(np.ones(3), [0.0, 2.0, 1e4])
     array([0.25      , 0.10499359, 0.        ])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("sigmoid_backward", _positional)
     return _unary_op_backward(SIGMOID, grad, x, "sigmoid_backward", temperature=temperature, out=out)
 
 
-def softplus(x, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def softplus(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Smooth ReLU: :math:`\tau \log(1 + e^{x/\tau})`.
 
     .. math::
@@ -1397,10 +1428,13 @@ def softplus(x, temperature=1.0, *, out=None):
     >>> fs.softplus([-1.0, 1.0], temperature=0.01)
     array([3.72007598e-46, 1.00000000e+00])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("softplus", _positional)
     return _unary_op(SOFTPLUS, x, "softplus", temperature, out=out)
 
 
-def softplus_backward(grad, x, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def softplus_backward(grad, x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`softplus`: :math:`g\,\sigma(x/\tau)`.
 
     Parameters
@@ -1426,10 +1460,13 @@ def softplus_backward(grad, x, temperature=1.0, *, out=None):
     >>> fs.softplus_backward(np.ones(3), [-1e4, 0.0, 1e4])
     array([0. , 0.5, 1. ])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("softplus_backward", _positional)
     return _unary_op_backward(SOFTPLUS, grad, x, "softplus_backward", temperature=temperature, out=out)
 
 
-def smooth_abs(x, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def smooth_abs(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Smooth absolute value: :math:`2\tau \log\cosh(x / (2\tau))`.
 
     .. math::
@@ -1476,10 +1513,13 @@ def smooth_abs(x, temperature=1.0, *, out=None):
     >>> fs.smooth_abs([-1e4, -1.0, 0.0, 1e-10])
     array([9.99861371e+03, 2.40229014e-01, 0.00000000e+00, 2.50000000e-21])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("smooth_abs", _positional)
     return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature, out=out)
 
 
-def smooth_abs_backward(grad, x, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def smooth_abs_backward(grad, x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`smooth_abs`: :math:`g \tanh(x / (2\tau))`.
 
     Parameters
@@ -1505,10 +1545,13 @@ def smooth_abs_backward(grad, x, temperature=1.0, *, out=None):
     >>> fs.smooth_abs_backward(np.ones(4), [-np.inf, -1.0, 0.0, 1e-10])
     array([-1.00000000e+00, -4.62117157e-01,  0.00000000e+00,  5.00000000e-11])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("smooth_abs_backward", _positional)
     return _unary_op_backward(SMOOTH_ABS, grad, x, "smooth_abs_backward", temperature=temperature, out=out)
 
 
-def smooth_maximum(x, y, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def smooth_maximum(x, y, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Smooth element-wise maximum: the LogSumExp of two inputs, with broadcasting.
 
     .. math::
@@ -1554,10 +1597,13 @@ def smooth_maximum(x, y, temperature=1.0, *, out=None):
     >>> fs.smooth_maximum(0.0, [-1.0, 1.0], temperature=0.01)
     array([3.72007598e-46, 1.00000000e+00])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("smooth_maximum", _positional)
     return _binary_op(SMOOTH_MAXIMUM, x, y, "smooth_maximum", temperature, out=out)
 
 
-def smooth_maximum_backward(grad, x, y, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def smooth_maximum_backward(grad, x, y, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`smooth_maximum`: ``(grad_x, grad_y)``.
 
     .. math::
@@ -1591,12 +1637,15 @@ def smooth_maximum_backward(grad, x, y, temperature=1.0, *, out=None):
     >>> fs.smooth_maximum_backward(np.ones(2), [0.0, 3.0], [0.0, 1.0])
     (array([0.5       , 0.88079708]), array([0.5       , 0.11920292]))
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("smooth_maximum_backward", _positional)
     return finish_out(_binary_op_backward(
         SMOOTH_MAXIMUM, grad, x, y, "smooth_maximum_backward", temperature=temperature
     ), out, "smooth_maximum_backward")
 
 
-def smooth_minimum(x, y, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def smooth_minimum(x, y, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Smooth element-wise minimum:
     :math:`-\tau\log(e^{-x/\tau} + e^{-y/\tau}) = \min(x, y) - \tau\log(1 + e^{-|x - y|/\tau})`.
 
@@ -1626,10 +1675,13 @@ def smooth_minimum(x, y, temperature=1.0, *, out=None):
     >>> fs.smooth_minimum([1.0, 1e4], [1.0, -1e4])
     array([ 3.06852819e-01, -1.00000000e+04])
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("smooth_minimum", _positional)
     return _binary_op(SMOOTH_MINIMUM, x, y, "smooth_minimum", temperature, out=out)
 
 
-def smooth_minimum_backward(grad, x, y, temperature=1.0, *, out=None):
+@_keyword_only_temperature
+def smooth_minimum_backward(grad, x, y, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     r"""Vector-Jacobian product of :func:`smooth_minimum`: ``(grad_x, grad_y)`` with
     :math:`\partial L/\partial x = g\,\sigma((y - x)/\tau)` and
     :math:`\partial L/\partial y = g\,\sigma((x - y)/\tau)`.
@@ -1657,6 +1709,8 @@ def smooth_minimum_backward(grad, x, y, temperature=1.0, *, out=None):
     >>> fs.smooth_minimum_backward(1.0, 0.0, 2.0)
     (np.float64(0.8807970779778823), np.float64(0.11920292202211755))
     """
+    if _positional is not _NO_POSITIONAL:
+        _positional_temperature("smooth_minimum_backward", _positional)
     return finish_out(_binary_op_backward(
         SMOOTH_MINIMUM, grad, x, y, "smooth_minimum_backward", temperature=temperature
     ), out, "smooth_minimum_backward")

@@ -69,6 +69,7 @@ __all__ = [
     "soft_dtw_cost",
     "soft_dtw_cost_backward",
     "soft_dtw_divergence",
+    "soft_dtw_divergence_backward",
     "logmatmulexp",
     "logmatmulexp_backward",
     "maxplus_matmul",
@@ -551,57 +552,58 @@ def min_backward(grad, x, axis=-1, *, ties="split", out=None):
     return _extreme_backward(grad, x, out, axis, ties)
 
 
-def sigmoid(x, temperature=1.0):
+def sigmoid(x, *, temperature=1.0):
     (a,) = _f64(x)
     with np.errstate(over="ignore"):
         return _like(np.exp(-np.logaddexp(0.0, -a / temperature)), x)
 
 
-def sigmoid_backward(grad, x, temperature=1.0):
+def sigmoid_backward(grad, x, *, temperature=1.0):
     g, a = _f64(grad, x)
-    return _like(g * sigmoid(a, temperature) * sigmoid(-a, temperature) / temperature, x)
+    return _like(g * sigmoid(a, temperature=temperature) * sigmoid(-a, temperature=temperature) / temperature, x)
 
 
-def softplus(x, temperature=1.0):
+def softplus(x, *, temperature=1.0):
     (a,) = _f64(x)
     return _like(temperature * np.logaddexp(0.0, a / temperature), x)
 
 
-def softplus_backward(grad, x, temperature=1.0):
+def softplus_backward(grad, x, *, temperature=1.0):
     g, a = _f64(grad, x)
-    return _like(g * sigmoid(a, temperature), x)
+    return _like(g * sigmoid(a, temperature=temperature), x)
 
 
-def smooth_abs(x, temperature=1.0):
+def smooth_abs(x, *, temperature=1.0):
     (a,) = _f64(x)
     z = a / (2.0 * temperature)
     return _like(2.0 * temperature * (np.logaddexp(z, -z) - np.log(2.0)), x)
 
 
-def smooth_abs_backward(grad, x, temperature=1.0):
+def smooth_abs_backward(grad, x, *, temperature=1.0):
     g, a = _f64(grad, x)
     return _like(g * np.tanh(a / (2.0 * temperature)), x)
 
 
-def smooth_maximum(x, y, temperature=1.0):
+def smooth_maximum(x, y, *, temperature=1.0):
     a, b = _f64(x, y)
     return _like(temperature * np.logaddexp(a / temperature, b / temperature), x, y)
 
 
-def smooth_maximum_backward(grad, x, y, temperature=1.0):
+def smooth_maximum_backward(grad, x, y, *, temperature=1.0):
     g, a, b = _f64(grad, x, y)
     wx = sigmoid((a - b) / temperature)
     return (_like(_sum_to(g * wx, np.shape(x)), x, y),
             _like(_sum_to(g * (1.0 - wx), np.shape(y)), x, y))
 
 
-def smooth_minimum(x, y, temperature=1.0):
+def smooth_minimum(x, y, *, temperature=1.0):
     a, b = _f64(x, y)
     return _like(-temperature * np.logaddexp(-a / temperature, -b / temperature), x, y)
 
 
-def smooth_minimum_backward(grad, x, y, temperature=1.0):
-    gx, gy = smooth_maximum_backward(grad, -np.asarray(x, np.float64), -np.asarray(y, np.float64), temperature)
+def smooth_minimum_backward(grad, x, y, *, temperature=1.0):
+    gx, gy = smooth_maximum_backward(grad, -np.asarray(x, np.float64), -np.asarray(y, np.float64),
+                                     temperature=temperature)
     return _like(gx, x, y), _like(gy, x, y)
 
 
@@ -685,15 +687,24 @@ def _metric_loss(counts, metric, beta, average, eps):
     return loss, dc
 
 
+def _totals(counts):
+    """``counts=`` of the backward twins: (tp, fp, fn, tn), e.g. a SoftConfusion, as
+    one float64 array (4, ...); None stays None."""
+    return None if counts is None else np.asarray(tuple(counts), np.float64)
+
+
 def _sigmoid_loss(metric, logits, target, beta, average, temperature, eps):
     counts = soft_confusion(logits, target, temperature=temperature)
     return _metric_loss(counts, metric, beta, average, eps)[0]
 
 
-def _sigmoid_backward(metric, grad, logits, target, beta, average, temperature, eps):
+def _sigmoid_backward(metric, grad, logits, target, beta, average, temperature, eps, counts=None):
+    """``counts`` (the totals of a larger batch) replace this part's own counts: the
+    gradient is then this part's share of the larger batch's gradient."""
     z = _float(logits)
     t = np.asarray(target, z.dtype)
-    counts = soft_confusion(z, t, temperature=temperature)
+    if counts is None:
+        counts = soft_confusion(z, t, temperature=temperature)
     _, dc = _metric_loss(counts, metric, beta, average, eps)
     dc = dc * np.asarray(grad, np.float64)
     dtp, dfp, dfn, dtn = dc
@@ -707,32 +718,35 @@ def soft_fbeta_loss(logits, target, *, beta=1.0, average="micro", temperature=1.
 
 
 def soft_fbeta_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0,
-                             eps=1e-7):
-    return _sigmoid_backward("fbeta", grad, logits, target, beta, average, temperature, eps)
+                             eps=1e-7, counts=None):
+    return _sigmoid_backward("fbeta", grad, logits, target, beta, average, temperature, eps, _totals(counts))
 
 
-def soft_precision_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+def soft_precision_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     return _sigmoid_loss("precision", logits, target, 1.0, average, temperature, eps)
 
 
-def soft_precision_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7):
-    return _sigmoid_backward("precision", grad, logits, target, 1.0, average, temperature, eps)
+def soft_precision_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
+    counts=None):
+    return _sigmoid_backward("precision", grad, logits, target, 1.0, average, temperature, eps, _totals(counts))
 
 
-def soft_recall_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+def soft_recall_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     return _sigmoid_loss("recall", logits, target, 1.0, average, temperature, eps)
 
 
-def soft_recall_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7):
-    return _sigmoid_backward("recall", grad, logits, target, 1.0, average, temperature, eps)
+def soft_recall_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
+    counts=None):
+    return _sigmoid_backward("recall", grad, logits, target, 1.0, average, temperature, eps, _totals(counts))
 
 
-def soft_accuracy_loss(logits, target, *, average="micro", temperature=1.0, eps=1e-7):
+def soft_accuracy_loss(logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     return _sigmoid_loss("accuracy", logits, target, 1.0, average, temperature, eps)
 
 
-def soft_accuracy_loss_backward(grad, logits, target, *, average="micro", temperature=1.0, eps=1e-7):
-    return _sigmoid_backward("accuracy", grad, logits, target, 1.0, average, temperature, eps)
+def soft_accuracy_loss_backward(grad, logits, target, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7,
+    counts=None):
+    return _sigmoid_backward("accuracy", grad, logits, target, 1.0, average, temperature, eps, _totals(counts))
 
 
 def _one_hot(labels, z):
@@ -758,29 +772,30 @@ def softmax_fbeta_loss(logits, labels, *, beta=1.0, average="macro", temperature
     return _metric_loss(counts, "fbeta", beta, average, eps)[0]
 
 
-def _softmax_backward(metric, grad, logits, labels, beta, average, temperature, eps):
+def _softmax_backward(metric, grad, logits, labels, beta, average, temperature, eps, counts=None):
     z = _float(logits)
     y = _one_hot(labels, z)
     p = _softmax_probs(z, temperature)
-    _, dc = _metric_loss(_softmax_counts(p, y), metric, beta, average, eps)
+    _, dc = _metric_loss(_softmax_counts(p, y) if counts is None else counts, metric, beta, average, eps)
     dtp, dfp, dfn, dtn = dc * np.asarray(grad, np.float64)
     gp = dtp * y + dfp * (1 - y) - dfn * y - dtn * (1 - y)  # d loss / d p
     return (p * (gp - np.sum(gp * p, axis=1, keepdims=True)) / temperature).astype(z.dtype)
 
 
 def softmax_fbeta_loss_backward(grad, logits, labels, *, beta=1.0, average="macro", temperature=1.0,
-                                eps=1e-7):
-    return _softmax_backward("fbeta", grad, logits, labels, beta, average, temperature, eps)
+                                eps=1e-7, counts=None):
+    return _softmax_backward("fbeta", grad, logits, labels, beta, average, temperature, eps, _totals(counts))
 
 
-def softmax_accuracy_loss(logits, labels, *, average="micro", temperature=1.0, eps=1e-7):
+def softmax_accuracy_loss(logits, labels, *, beta=1.0, average="micro", temperature=1.0, eps=1e-7):
     z = _float(logits)
     counts = _softmax_counts(_softmax_probs(z, temperature), _one_hot(labels, z))
     return _metric_loss(counts, "recall", 1.0, average, eps)[0]
 
 
-def softmax_accuracy_loss_backward(grad, logits, labels, *, average="micro", temperature=1.0, eps=1e-7):
-    return _softmax_backward("recall", grad, logits, labels, 1.0, average, temperature, eps)
+def softmax_accuracy_loss_backward(grad, logits, labels, *, beta=1.0, average="micro", temperature=1.0,
+                                   eps=1e-7, counts=None):
+    return _softmax_backward("recall", grad, logits, labels, 1.0, average, temperature, eps, _totals(counts))
 
 
 # ---------------------------------------------------------------------------------------
@@ -904,6 +919,16 @@ def soft_dtw_cost_backward(grad, D, *, gamma=1.0):
 def soft_dtw_divergence(x, y, *, gamma=1.0):
     return soft_dtw(x, y, gamma=gamma) - 0.5 * (soft_dtw(x, x, gamma=gamma)
                                                  + soft_dtw(y, y, gamma=gamma))
+
+
+def soft_dtw_divergence_backward(grad, x, y, *, gamma=1.0):
+    """``(gx, gy)``: the gradient of sdtw(x, y) less half those of sdtw(x, x) and
+    sdtw(y, y), where each series is both arguments."""
+    gxy, gyx = soft_dtw_backward(grad, x, y, gamma=gamma)
+    gxx = sum(soft_dtw_backward(grad, x, x, gamma=gamma))
+    gyy = sum(soft_dtw_backward(grad, y, y, gamma=gamma))
+    return gxy - 0.5 * gxx, gyx - 0.5 * gyy
+
 # Semiring products and HMMs: the materialized (..., n, k, m) terms and plain recursions
 
 

@@ -77,7 +77,7 @@ def test_sigmoid_and_softplus_against_scipy():
     np.testing.assert_allclose(fs.sigmoid(x), sp.expit(x), rtol=1e-15, atol=1e-307)
     np.testing.assert_allclose(fs.softplus(x), np.logaddexp(0.0, x), rtol=4e-16, atol=1e-307)
     # at a temperature, z = x / tau carries a rounding error that exp amplifies by |z|
-    got, want = fs.sigmoid(x, 2.5), sp.expit(x / 2.5)
+    got, want = fs.sigmoid(x, temperature=2.5), sp.expit(x / 2.5)
     assert np.all(np.abs(got - want) <= 4e-16 * (1 + np.abs(x / 2.5)) * want + 1e-307)
     x32 = np.linspace(-100, 100, 10_001, dtype=np.float32)
     np.testing.assert_allclose(fs.sigmoid(x32), sp.expit(x32.astype(np.float64)), rtol=4e-7, atol=2e-38)
@@ -91,9 +91,9 @@ def test_smooth_abs_accuracy_against_mpmath():
         for x in (1e-300, 1e-12, 3e-5, 0.1, 1.0, -1.999, 2.0, 2.001, 7.5, -40.0, 1e3):
             xt = x * tau
             want = 2 * mpmath.mpf(tau) * mpmath.log(mpmath.cosh(mpmath.mpf(xt) / (2 * mpmath.mpf(tau))))
-            assert fs.smooth_abs(xt, tau) == pytest.approx(float(want), rel=3e-15, abs=1e-320), (x, tau)
+            assert fs.smooth_abs(xt, temperature=tau) == pytest.approx(float(want), rel=3e-15, abs=1e-320), (x, tau)
             dwant = mpmath.tanh(mpmath.mpf(xt) / (2 * mpmath.mpf(tau)))
-            assert fs.smooth_abs_backward(1.0, xt, tau) == pytest.approx(float(dwant), rel=3e-15), (x, tau)
+            assert fs.smooth_abs_backward(1.0, xt, temperature=tau) == pytest.approx(float(dwant), rel=3e-15), (x, tau)
     # float32 keeps its precision near 0 too (a 1 - exp(-a) tanh would lose ~1e-3 here)
     x = np.float32(1e-4)
     assert fs.smooth_abs_backward(np.float32(1.0), x) == pytest.approx(math.tanh(5e-5), rel=2e-7)
@@ -287,10 +287,10 @@ def test_conventions_exactly_at_the_kink():
         np.testing.assert_array_equal(gy, g * (1.0 - tie))
     # smooth ones: exactly the even split at the kink, for every temperature
     for t in TEMPERATURES:
-        assert fs.sigmoid(0.0, t) == 0.5
-        assert fs.smooth_abs_backward(1.0, 0.0, t) == 0.0
-        assert fs.smooth_maximum_backward(1.0, 2.0, 2.0, t) == (0.5, 0.5)
-        assert fs.smooth_minimum_backward(1.0, -np.inf, -np.inf, t) == (0.5, 0.5)
+        assert fs.sigmoid(0.0, temperature=t) == 0.5
+        assert fs.smooth_abs_backward(1.0, 0.0, temperature=t) == 0.0
+        assert fs.smooth_maximum_backward(1.0, 2.0, 2.0, temperature=t) == (0.5, 0.5)
+        assert fs.smooth_minimum_backward(1.0, -np.inf, -np.inf, temperature=t) == (0.5, 0.5)
     # max reduction ties
     x = np.array([[1.0, 5.0, 5.0, 5.0]])
     np.testing.assert_allclose(fs.max_backward([3.0], x, out=[5.0]), [[0.0, 1.0, 1.0, 1.0]])
@@ -337,20 +337,20 @@ def test_identities(x, y, tau):
     np.testing.assert_allclose(fs.maximum(x, y), (x + y + fs.abs(x - y)) / 2, rtol=0, atol=4e-16 * scale.max())
     np.testing.assert_allclose(fs.minimum(x, y), (x + y - fs.abs(x - y)) / 2, rtol=0, atol=4e-16 * scale.max())
     # smooth_maximum(x, y) = (x + y + smooth_abs(x - y)) / 2 + tau log 2
-    rhs = (x + y + fs.smooth_abs(x - y, tau)) / 2 + tau * math.log(2.0)
-    np.testing.assert_allclose(fs.smooth_maximum(x, y, tau), rhs, rtol=0, atol=8e-16 * scale.max())
-    rhs = (x + y - fs.smooth_abs(x - y, tau)) / 2 - tau * math.log(2.0)
-    np.testing.assert_allclose(fs.smooth_minimum(x, y, tau), rhs, rtol=0, atol=8e-16 * scale.max())
-    np.testing.assert_array_equal(fs.smooth_minimum(x, y, tau), -fs.smooth_maximum(-x, -y, tau))
+    rhs = (x + y + fs.smooth_abs(x - y, temperature=tau)) / 2 + tau * math.log(2.0)
+    np.testing.assert_allclose(fs.smooth_maximum(x, y, temperature=tau), rhs, rtol=0, atol=8e-16 * scale.max())
+    rhs = (x + y - fs.smooth_abs(x - y, temperature=tau)) / 2 - tau * math.log(2.0)
+    np.testing.assert_allclose(fs.smooth_minimum(x, y, temperature=tau), rhs, rtol=0, atol=8e-16 * scale.max())
+    np.testing.assert_array_equal(fs.smooth_minimum(x, y, temperature=tau), -fs.smooth_maximum(-x, -y, temperature=tau))
     # derivative links: softplus' = sigmoid, smooth_abs' = 2 sigmoid(x / tau) - 1
-    np.testing.assert_array_equal(fs.softplus_backward(np.ones(n), x, tau), fs.sigmoid(x, tau))
-    np.testing.assert_allclose(fs.smooth_abs_backward(np.ones(n), x, tau), 2 * fs.sigmoid(x, tau) - 1,
+    np.testing.assert_array_equal(fs.softplus_backward(np.ones(n), x, temperature=tau), fs.sigmoid(x, temperature=tau))
+    np.testing.assert_allclose(fs.smooth_abs_backward(np.ones(n), x, temperature=tau), 2 * fs.sigmoid(x, temperature=tau) - 1,
                                rtol=0, atol=7e-16)
     # bounds
-    assert np.all(fs.smooth_maximum(x, y, tau) >= np.maximum(x, y))
-    assert np.all(fs.smooth_maximum(x, y, tau) <= np.maximum(x, y) + tau * math.log(2) * (1 + 1e-15) + 1e-16 * scale)
-    assert np.all(fs.softplus(x, tau) >= np.maximum(x, 0))
-    assert np.all(fs.smooth_abs(x, tau) <= np.abs(x))
+    assert np.all(fs.smooth_maximum(x, y, temperature=tau) >= np.maximum(x, y))
+    assert np.all(fs.smooth_maximum(x, y, temperature=tau) <= np.maximum(x, y) + tau * math.log(2) * (1 + 1e-15) + 1e-16 * scale)
+    assert np.all(fs.softplus(x, temperature=tau) >= np.maximum(x, 0))
+    assert np.all(fs.smooth_abs(x, temperature=tau) <= np.abs(x))
 
 
 # ------------------------------------------------------------------------ special values
@@ -386,12 +386,12 @@ def test_stable_at_large_and_infinite_inputs(dtype):
 
 def test_extreme_temperatures():
     x = np.array([-2.0, 0.0, 3.0])
-    np.testing.assert_array_equal(fs.sigmoid(x, 1e-310), [0.0, 0.5, 1.0])  # 1/tau overflows
-    np.testing.assert_array_equal(fs.softplus(x, 1e-310), [0.0, 1e-310 * math.log(2), 3.0])
-    np.testing.assert_allclose(fs.smooth_abs(x, 1e300), x**2 / 4e300, rtol=1e-14)
+    np.testing.assert_array_equal(fs.sigmoid(x, temperature=1e-310), [0.0, 0.5, 1.0])  # 1/tau overflows
+    np.testing.assert_array_equal(fs.softplus(x, temperature=1e-310), [0.0, 1e-310 * math.log(2), 3.0])
+    np.testing.assert_allclose(fs.smooth_abs(x, temperature=1e300), x**2 / 4e300, rtol=1e-14)
     x32 = x.astype(np.float32)
-    assert np.all(np.isfinite(fs.smooth_abs(x32, 1e300)))
-    np.testing.assert_array_equal(fs.sigmoid(x32, 1e-45), [0.0, 0.5, 1.0])
+    assert np.all(np.isfinite(fs.smooth_abs(x32, temperature=1e300)))
+    np.testing.assert_array_equal(fs.sigmoid(x32, temperature=1e-45), [0.0, 0.5, 1.0])
 
 
 def test_converges_to_the_hard_ops_as_temperature_falls():
@@ -399,19 +399,19 @@ def test_converges_to_the_hard_ops_as_temperature_falls():
     y = _data((200,), seed=31)
     slack = 4 * np.spacing(np.maximum(np.abs(x), np.abs(y)))  # rounding of the difference
     for t in (1e-1, 1e-3, 1e-6):
-        assert np.all(np.abs(fs.softplus(x, t) - fs.relu(x)) <= t * math.log(2) + slack)
-        assert np.all(np.abs(fs.smooth_abs(x, t) - fs.abs(x)) <= 2 * t * math.log(2) + slack)
-        assert np.all(np.abs(fs.smooth_maximum(x, y, t) - fs.maximum(x, y)) <= t * math.log(2) + slack)
-        assert np.all(np.abs(fs.smooth_minimum(x, y, t) - fs.minimum(x, y)) <= t * math.log(2) + slack)
+        assert np.all(np.abs(fs.softplus(x, temperature=t) - fs.relu(x)) <= t * math.log(2) + slack)
+        assert np.all(np.abs(fs.smooth_abs(x, temperature=t) - fs.abs(x)) <= 2 * t * math.log(2) + slack)
+        assert np.all(np.abs(fs.smooth_maximum(x, y, temperature=t) - fs.maximum(x, y)) <= t * math.log(2) + slack)
+        assert np.all(np.abs(fs.smooth_minimum(x, y, temperature=t) - fs.minimum(x, y)) <= t * math.log(2) + slack)
     t = 1e-6
-    np.testing.assert_array_equal(fs.sigmoid(x, t), (x > 0).astype(float))
-    np.testing.assert_array_equal(fs.softplus_backward(np.ones(200), x, t), fs.relu_backward(np.ones(200), x))
-    np.testing.assert_array_equal(fs.smooth_abs_backward(np.ones(200), x, t), fs.abs_backward(np.ones(200), x))
+    np.testing.assert_array_equal(fs.sigmoid(x, temperature=t), (x > 0).astype(float))
+    np.testing.assert_array_equal(fs.softplus_backward(np.ones(200), x, temperature=t), fs.relu_backward(np.ones(200), x))
+    np.testing.assert_array_equal(fs.smooth_abs_backward(np.ones(200), x, temperature=t), fs.abs_backward(np.ones(200), x))
     for smooth, hard in ((fs.smooth_maximum_backward, fs.maximum_backward),
                          (fs.smooth_minimum_backward, fs.minimum_backward)):
-        for a, b in zip(smooth(np.ones(200), x, y, t), hard(np.ones(200), x, y)):
+        for a, b in zip(smooth(np.ones(200), x, y, temperature=t), hard(np.ones(200), x, y)):
             np.testing.assert_array_equal(a, b)
-    assert fs.smooth_maximum_backward(1.0, 1.0, 1.0, t) == fs.maximum_backward(1.0, 1.0, 1.0)  # tie 0.5
+    assert fs.smooth_maximum_backward(1.0, 1.0, 1.0, temperature=t) == fs.maximum_backward(1.0, 1.0, 1.0)  # tie 0.5
 
 
 # ------------------------------------------------------------------- layouts and paths
@@ -436,10 +436,10 @@ def test_parallel_and_serial_paths_agree(monkeypatch, dtype):
 def test_backward_layouts_and_0d():
     x = _data((5, 6), seed=35)
     g = _data((5, 6), seed=36)
-    want = fs.softplus_backward(g, x, 0.5)
+    want = fs.softplus_backward(g, x, temperature=0.5)
     for xn, xv in layouts(x):
         for gn, gv in layouts(g):
-            np.testing.assert_array_equal(fs.softplus_backward(gv, xv, 0.5), want, err_msg=f"{xn} {gn}")
+            np.testing.assert_array_equal(fs.softplus_backward(gv, xv, temperature=0.5), want, err_msg=f"{xn} {gn}")
     assert isinstance(fs.relu(-1.0), np.float64)
     assert isinstance(fs.sigmoid_backward(1.0, np.float32(0.0)), np.float32)
     assert fs.relu(np.empty((0, 3))).shape == (0, 3)

@@ -167,13 +167,13 @@ def soft_argmax_vs_argmax():
 
 
 def _smooth_vs_hard(title, left, right, f, f_backward):
-    """Two panels over x in [-3, 3]: ``f(x, τ)`` and its gradient from ``f_backward`` at
+    """Two panels over x in [-3, 3]: ``f(x, temperature=τ)`` and its gradient from ``f_backward`` at
     each temperature; the caller draws the hard twin."""
     x = np.linspace(-3.0, 3.0, 601)
     fig, axes = _pair(title, left, right)
     for tau, c in zip(TEMPERATURES, _colours()):
-        axes[0].plot(x, f(x, tau), color=c, label=_tau_label(tau))
-        axes[1].plot(x, f_backward(np.ones_like(x), x, tau), color=c)
+        axes[0].plot(x, f(x, temperature=tau), color=c, label=_tau_label(tau))
+        axes[1].plot(x, f_backward(np.ones_like(x), x, temperature=tau), color=c)
     for ax in axes:
         ax.set(xlabel="x")
     return x, fig, axes
@@ -224,10 +224,10 @@ def smooth_maximum_vs_maximum():
     fig, axes = plt.subplots(1, 3, figsize=(12.6, 3.6))
     fig.suptitle("smooth_maximum is a smooth max(x, y): here y = 0", fontsize=11)
     for tau, c in zip(TEMPERATURES, _colours()):
-        axes[0].plot(t, fs.smooth_maximum(t, y, tau), color=c, label=_tau_label(tau))
-        gx, _ = fs.smooth_maximum_backward(np.ones_like(t), t, y, tau)
+        axes[0].plot(t, fs.smooth_maximum(t, y, temperature=tau), color=c, label=_tau_label(tau))
+        gx, _ = fs.smooth_maximum_backward(np.ones_like(t), t, y, temperature=tau)
         axes[1].plot(t, gx, color=c)
-        axes[2].plot(t, fs.smooth_maximum(t, y, tau) - np.maximum(t, y), color=c)
+        axes[2].plot(t, fs.smooth_maximum(t, y, temperature=tau) - np.maximum(t, y), color=c)
     axes[0].plot(t, fs.maximum(t, y), label="max(x, 0)", **HARD)
     gx_hard, _ = fs.maximum_backward(np.ones_like(t), t, y)
     _hard_step(axes[1], t, gx_hard, 0.0, 0.5, label="maximum_backward, tie=½")
