@@ -301,15 +301,17 @@ def _exp_below(x, m, inv_t, e):
     zero = x.dtype.type(0.0)
     one = x.dtype.type(1.0)
     ninf = x.dtype.type(-np.inf)
+    for j in range(U(0), U(x.size)):
+        v = x[j]
+        e[j] = exp(ninf if v == m else (v - m) * inv_t)
+    # summed in a loop of its own (as ._rowops.exp_store_sum): a loop that stores and
+    # sums lets LLVM align the stores by peeling, and the sum's grouping then follows
+    # the address of ``e``
     t = zero
     c = zero
     for j in range(U(0), U(x.size)):
-        v = x[j]
-        eq = v == m
-        ev = exp(ninf if eq else (v - m) * inv_t)
-        e[j] = ev
-        t += ev
-        c += one if eq else zero
+        t += e[j]
+        c += one if x[j] == m else zero
     return t, c
 
 

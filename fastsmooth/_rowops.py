@@ -269,11 +269,14 @@ def exp_store_sum(x, lo, hi, m, inv_t, y):
     s = 0.0
     for blo in range(lo, hi, SUM_BLOCK):
         bhi = min(blo + SUM_BLOCK, hi)
+        for i in range(U(blo), U(bhi)):
+            y[i] = exp((x[i] - m) * inv_t)
+        # the sum in a loop of its own: a loop that stores and sums at once let LLVM peel
+        # iterations to align the stores, so the grouping of the vector sum (and the
+        # last bits of the result) followed the address of ``y`` (issue 10)
         t = x.dtype.type(0.0)
         for i in range(U(blo), U(bhi)):
-            e = exp((x[i] - m) * inv_t)
-            y[i] = e
-            t += e
+            t += y[i]
         s += np.float64(t)
     return s
 

@@ -62,11 +62,10 @@ import fastsmooth as _fs
 
 from . import _config
 from ._arrays import check_temperature, float_dtypes, normalize_axes
-from ._reductions import (
+from ._chunkstates import (
     LSE_STATE,
     SOFT_ARGMAX_STATE,
     WLSE_STATE,
-    _inv_t,
     block_lse_state,
     block_wlse_state,
     finish_wlse_states,
@@ -78,6 +77,7 @@ from ._reductions import (
     merge_lse_states,
     merge_soft_argmax_states,
 )
+from ._reductions import _inv_t
 
 try:
     from distributed import WorkerPlugin as _WorkerPlugin

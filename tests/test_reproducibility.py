@@ -428,3 +428,46 @@ def test_ragged_lists_name_the_argument(call):
     """Defect 13: NumPy's message did not name the argument."""
     with pytest.raises(ValueError, match=r"`(x|logits)` must be an array or a rectangular"):
         call([[1.0, 2.0], [3.0]])
+
+
+# ------------------------------------------------------------- memory alignment
+
+
+def _at(a, offset):
+    """A copy of ``a`` whose data starts ``offset`` elements into a fresh buffer (so at
+    another alignment modulo the cache line and the vector width)."""
+    buf = np.empty(a.size + 16, a.dtype)
+    view = buf[offset:offset + a.size].reshape(a.shape)
+    view[...] = a
+    return view
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_results_do_not_depend_on_the_alignment_of_inputs_and_outputs(dtype):
+    """Found by the thread-count digests: a loop that stored ``exp`` and summed it let
+    LLVM peel iterations to align the stores, so the parallel softmax of a process whose
+    allocator returned another alignment differed in the last bit."""
+    x = (3.0 * rng(20).standard_normal((64, 4099))).astype(dtype)
+    g = rng(21).standard_normal(x.shape).astype(dtype)
+    inv_t = _reductions._inv_t(1.0, x.dtype)
+    want = np.empty_like(x)
+    _reductions._softmax_rows(x, inv_t, want, parallel=False)
+    for parallel in (False, True):
+        for xo in (0, 1, 3, 4):
+            for yo in (0, 1, 2, 4, 8):
+                y = _at(np.zeros_like(x), yo)
+                _reductions._softmax_rows(_at(x, xo), inv_t, y, parallel=parallel)
+                np.testing.assert_array_equal(y, want, err_msg=f"x +{xo}, y +{yo}, parallel={parallel}")
+    calls = {
+        "softmax": lambda a, b: fs.softmax(a),
+        "log_softmax": lambda a, b: fs.log_softmax(a),
+        "logsumexp": lambda a, b: fs.logsumexp(a),
+        "softmax_backward": lambda a, b: fs.softmax_backward(b, fs.softmax(a)),
+        "sparsemax": lambda a, b: fs.sparsemax(a),
+        "sigmoid": lambda a, b: fs.sigmoid(a, out=_at(np.zeros_like(a), 3)),
+        "softmax_fbeta_loss_backward": lambda a, b: fs.softmax_fbeta_loss_backward(1.0, a, np.arange(64) % 7),
+    }
+    for name, call in calls.items():
+        base = call(x, g)
+        for off in (1, 2, 4, 5):
+            _equal(call(_at(x, off), _at(g, off)), base, f"{name}, inputs +{off} elements")
