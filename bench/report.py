@@ -28,7 +28,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-PEERS = ["scipy", "numpy", "torch", "exp-loop"]
+PEERS = ["scipy", "numpy", "torch", "onnxruntime", "jax", "exp-loop"]
 
 
 def load(paths):
@@ -159,7 +159,7 @@ def cli_tables(data):
         rs = [r for r in results if r["family"] == family and r.get("table", True)]
         if not rs:
             continue
-        peers = [p for p in ("scipy", "numpy", "torch") if any(p in r["times"] for r in rs)]
+        peers = [p for p in ("scipy", "numpy", "torch", "onnxruntime", "jax") if any(p in r["times"] for r in rs)]
         head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in peers]
         head += [f"× vs {p}" for p in peers] + ["GB/s", "% of copy BW"]
         out += [f"**{family}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -172,7 +172,8 @@ def cli_tables(data):
             cells += [f"{gbs:.1f}", f"{100 * gbs / bandwidth:.0f}%"]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
-    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch") if k in meta)
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax")
+                     if k in meta)
     busy = meta.get("busy_cores")
     lines = [
         f"Measured {meta['date']} on {meta['cpu']} ({meta.get('cores', '?')} cores, {meta['threads']} Numba "

@@ -26,10 +26,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ._peers import ALL_CASES, FAMILIES, available_libraries, family_of, shapes_for
+from ._peers import (ALL_CASES, FAMILIES, available_libraries, family_of, missing_libraries, peer_threads,
+                     peer_versions, shapes_for)
 
 #: the peers, in column order
-PEERS = ("scipy", "numpy", "torch")
+PEERS = ("scipy", "numpy", "torch", "onnxruntime", "jax")
 
 
 @dataclass
@@ -198,11 +199,13 @@ def machine_info(quick=False):
         "cores": os.cpu_count(),
         "copy_bandwidth_GBps": copy_bandwidth(1 << (26 if quick else 29)),
     }
-    for lib in ("scipy", "torch"):
-        try:
-            info[lib] = __import__(lib).__version__
-        except ImportError:
-            pass
+    info.update(peer_versions())
+    info["peer_threads"] = peer_threads()
+    info["missing_peers"] = missing_libraries()
+    if "jax" in info:
+        from ._peers import jax_threads
+
+        info["jax_threads"] = jax_threads()
     return info
 
 
@@ -276,13 +279,21 @@ def format_table(results, meta):
         dtypes = ", ".join(sorted({r.dtype for r in fam_results}))
         out += [f"{name} ({dtypes})", ""] if not out else ["", f"{name} ({dtypes})", ""]
         out += _family_table(fam_results, meta["copy_bandwidth_GBps"])
-    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch") if k in meta)
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax")
+                     if k in meta)
     out.append("")
     out.append(f"{meta['cpu']} ({meta['machine']}), {meta['threads']} Numba threads "
                f"(layer {meta['threading_layer']}), memory bandwidth {meta['copy_bandwidth_GBps']:.1f} GB/s "
                f"(np.copyto, read + write); fastsmooth {meta['fastsmooth']}, {libs}; {meta['date']}.")
     out.append("x vs peer = peer time / fastsmooth time (above 1: fastsmooth is faster); medians of "
                "calls taken in turns by the libraries, warm-up excluded.")
+    if "peer_threads" in meta:
+        jax = f", JAX {meta['jax_threads']}" if "jax_threads" in meta else ""
+        out.append(f"Peers' threads: {meta['peer_threads']} (torch set_num_threads, ONNX Runtime intra-op; "
+                   f"inter-op 1{jax}); PEER_THREADS or --threads sets them.")
+    if meta.get("missing_peers"):
+        out.append(f"Not installed, so not compared: {', '.join(meta['missing_peers'])} "
+                   "(pip install 'fastsmooth[bench]').")
     busy = meta.get("busy_cores")
     if busy is not None and busy > 0.5:
         out.append(f"Caution: other processes kept {busy:.1f} of {meta.get('cores')} cores busy when the run "
@@ -297,7 +308,8 @@ def to_json(results, meta):
 
 
 #: line style and marker of each peer in the plot (colour = op)
-_PEER_STYLE = {"scipy": (":", "s"), "numpy": ("-", "o"), "torch": ("--", "^")}
+_PEER_STYLE = {"scipy": (":", "s"), "numpy": ("-", "o"), "torch": ("--", "^"), "onnxruntime": ("-.", "v"),
+               "jax": ((0, (1, 1)), "D")}
 
 
 def _panels(results):
