@@ -61,6 +61,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             "threading_layer": layer,
             "copy_bandwidth_GBps": dict(_BW),
             "cpu_model": _bench._cpu_model(),
+            "isa": _bench.isa(),
             "platform": platform.platform(),
         }
     )

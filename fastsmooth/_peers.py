@@ -126,6 +126,14 @@ class Case:
     shapes: tuple | None = None
     quick_shapes: tuple | None = None
     compare: dict = field(default_factory=dict)
+    #: bytes of ``nbytes`` that are written (the outputs); the rest is read
+    writes: Callable[[dict], int] | None = None
+
+    def traffic(self, data):
+        """``(read, written)`` bytes the op must move at least."""
+        total = self.nbytes(data)
+        w = self.writes(data) if self.writes is not None else 0
+        return total - w, w
 
 
 def _normal(shape, dtype, rng):
@@ -144,6 +152,10 @@ def _grad_y(shape, dtype, rng):
 def _grad_out(shape, dtype, rng):
     x = _normal(shape, dtype, rng)
     return {"x": x, "out": fs.logsumexp(x), "g": _normal(shape[:-1], dtype, rng)}
+
+
+def _x_bytes(d):
+    return d["x"].nbytes
 
 
 def _row_bytes(d):
@@ -320,7 +332,8 @@ def _forward_cases(axis, suffix="", **shapes):
         "logsumexp" + suffix: Case(
             _x,
             lambda d: d["x"].nbytes + out_bytes(d),
-            {
+            writes=out_bytes,
+            impls={
                 "fastsmooth": lambda d: partial(fs.logsumexp, d["x"], axis),
                 "scipy": lambda d: partial(_scipy_special().logsumexp, d["x"], axis=axis),
                 "numpy": lambda d: partial(np_logsumexp, d["x"], axis),
@@ -333,7 +346,8 @@ def _forward_cases(axis, suffix="", **shapes):
         "softmax" + suffix: Case(
             _x,
             lambda d: 2 * d["x"].nbytes,
-            {
+            writes=_x_bytes,
+            impls={
                 "fastsmooth": lambda d: partial(fs.softmax, d["x"], axis),
                 "scipy": lambda d: partial(_scipy_special().softmax, d["x"], axis=axis),
                 "numpy": lambda d: partial(np_softmax, d["x"], axis),
@@ -346,7 +360,8 @@ def _forward_cases(axis, suffix="", **shapes):
         "log_softmax" + suffix: Case(
             _x,
             lambda d: 2 * d["x"].nbytes,
-            {
+            writes=_x_bytes,
+            impls={
                 "fastsmooth": lambda d: partial(fs.log_softmax, d["x"], axis),
                 "scipy": lambda d: partial(_scipy_special().log_softmax, d["x"], axis=axis),
                 "numpy": lambda d: partial(np_log_softmax, d["x"], axis),
@@ -367,7 +382,8 @@ CASES: dict[str, Case] = {
     "logsumexp_backward": Case(
         _grad_out,
         lambda d: 2 * d["x"].nbytes + 2 * _row_bytes(d),
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.logsumexp_backward, d["g"], d["x"], d["out"]),
             "numpy": lambda d: partial(np_logsumexp_backward, d["g"], d["x"], d["out"]),
             "torch": lambda d: partial(_torch_logsumexp_backward, _t(d["g"]), _t(d["x"]), _t(d["out"])),
@@ -376,7 +392,8 @@ CASES: dict[str, Case] = {
     "softmax_backward": Case(
         _grad_y,
         lambda d: 3 * d["x"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.softmax_backward, d["g"], d["y"]),
             "numpy": lambda d: partial(np_softmax_backward, d["g"], d["y"]),
             "torch": lambda d: partial(_torch().ops.aten._softmax_backward_data, _t(d["g"]), _t(d["y"]), -1,
@@ -386,7 +403,8 @@ CASES: dict[str, Case] = {
     "log_softmax_backward": Case(
         _grad_y,
         lambda d: 3 * d["x"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.log_softmax_backward, d["g"], d["logy"]),
             "numpy": lambda d: partial(np_log_softmax_backward, d["g"], d["logy"]),
             "torch": lambda d: partial(_torch().ops.aten._log_softmax_backward_data, _t(d["g"]), _t(d["logy"]),
@@ -400,9 +418,14 @@ CASES: dict[str, Case] = {
 # Floors: not peers but what the op cannot beat -------------------------------------------
 
 
+#: elements of one task of the exp-only loop
+EXP_CHUNK = 8192
+
+
 def _exp_floor_kernel():
-    """A kernel that only sums exp(x) along rows with the same exp, flags and parallel
-    layout as the LogSumExp kernel: the 'exp-only loop' LogSumExp is measured against."""
+    """A kernel that only sums exp(x) with the same exp and flags as the LogSumExp
+    kernel, over fixed chunks of the flat input (so one long row uses every thread too):
+    the 'exp-only loop' the forward ops are measured against."""
     from numba import prange
     from numba import uint64 as U
 
@@ -410,33 +433,51 @@ def _exp_floor_kernel():
     from ._exp import exp
 
     @kernel(fastmath=REDUCTION_FASTMATH)
-    def exp_row_sums(x, out):
-        n = x.shape[1]
-        for r in prange(x.shape[0]):
+    def exp_chunk_sums(x, out):
+        n = x.shape[0]
+        for c in prange(out.shape[0]):
             t = x.dtype.type(0.0)
-            row = x[r]
-            for i in range(U(0), U(n)):
-                t += exp(row[i])
-            out[r] = t
+            for i in range(U(c * EXP_CHUNK), U(min(n, (c + 1) * EXP_CHUNK))):
+                t += exp(x[i])
+            out[c] = t
 
-    return exp_row_sums
+    return exp_chunk_sums
 
 
 _FLOOR = {}
 
 
 def exp_floor(x):
-    """Row sums of exp(x) (x 2-D C-contiguous), parallel like the real kernels."""
+    """Chunk sums of exp(x) (x C-contiguous, any shape), parallel like the real kernels."""
     from ._config import use_parallel
 
     if "k" not in _FLOOR:
         _FLOOR["k"] = _exp_floor_kernel()
-    out = np.empty(x.shape[0], x.dtype)
-    _FLOOR["k"](x, out, parallel=use_parallel(x.size))
+    flat = x.reshape(-1)
+    out = np.empty(-(-flat.size // EXP_CHUNK), x.dtype)
+    _FLOOR["k"](flat, out, parallel=use_parallel(x.size))
     return out
 
 
-FLOORS = {"logsumexp": {"exp-loop": lambda d: partial(exp_floor, d["x"])}}
+def memory_floor(case):
+    """``prepare(data)`` of the memory floor of ``case`` (:class:`._bench.Floor`): a copy
+    of the bytes it writes and a sum of the other bytes it reads, same threads, same sizes."""
+    def prepare(d):
+        from ._bench import Floor
+
+        return Floor(*case.traffic(d), d["x"].size)
+
+    return prepare
+
+
+def _exp_loop(d):
+    return partial(exp_floor, np.ascontiguousarray(d["x"]))
+
+
+#: what each core op is measured against besides its peers: the memory floor, and for the
+#: forward ops the exp-only loop over the same elements
+FLOORS = {op: {"floor": memory_floor(case), **({"exp-loop": _exp_loop} if "backward" not in op else {})}
+          for op, case in CASES.items()}
 
 
 # Soft metric losses (issue 4) -------------------------------------------------------------
@@ -523,7 +564,8 @@ LOSS_CASES: dict[str, Case] = {
     "soft_fbeta": Case(
         _logits_targets,
         lambda d: 2 * d["x"].nbytes + d["t"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs_loss_and_grad, fs.soft_fbeta_loss, fs.soft_fbeta_loss_backward,
                                             d["x"], d["t"]),
             "fastsmooth-acc": lambda d: partial(fs_accumulator_loss_and_grad, d["x"], d["t"]),
@@ -536,7 +578,8 @@ LOSS_CASES: dict[str, Case] = {
     "softmax_fbeta": Case(
         _logits_labels,
         lambda d: 2 * d["x"].nbytes + d["labels"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs_loss_and_grad, fs.softmax_fbeta_loss, fs.softmax_fbeta_loss_backward,
                                             d["x"], d["labels"]),
             "fastsmooth-acc": lambda d: partial(fs_accumulator_loss_and_grad, d["x"], d["labels"],
@@ -618,7 +661,8 @@ POOL_CASES: dict[str, Case] = {
     "maxpool2d": Case(
         _pool_data,
         lambda d: d["x"].nbytes + d["y"].nbytes + d["idx"].nbytes,
-        {
+        writes=lambda d: d["y"].nbytes + d["idx"].nbytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.maxpool2d, d["x"], *POOL),
             "numpy": lambda d: partial(np_maxpool2d, d["x"], *POOL),
             "torch": lambda d: partial(_torch().nn.functional.max_pool2d, _t(d["x"]), *POOL, return_indices=True),
@@ -631,7 +675,8 @@ POOL_CASES: dict[str, Case] = {
     "maxpool2d_backward": Case(
         _pool_data,
         lambda d: d["g"].nbytes + d["idx"].nbytes + d["x"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
             "numpy": lambda d: partial(np_maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
             "torch": lambda d: partial(_torch_maxpool2d_backward, _t(d["g"]), _t(d["x"]), _t(d["idx"])),
@@ -667,7 +712,7 @@ def _elementwise(n_arrays, fs_fn, np_fn, torch_fn=None, scipy_fn=None, args=("x"
         impls["scipy"] = lambda d: partial(scipy_fn(), *(d[a] for a in args))
     if torch_fn is not None:
         impls["torch"] = lambda d: partial(torch_fn(), *(_t(d[a]) for a in args))
-    return Case(_xy_grad, lambda d: n_arrays * d["x"].nbytes, impls)
+    return Case(_xy_grad, lambda d: n_arrays * d["x"].nbytes, impls, writes=_x_bytes)
 
 
 ELEMENTWISE_CASES: dict[str, Case] = {

@@ -116,3 +116,40 @@ def test_onnxruntime_threads(monkeypatch):
     import fastsmooth as fs
 
     np.testing.assert_allclose(sess.run(None, {"x": x})[0], fs.softmax(x), rtol=1e-13, atol=0)
+
+
+def test_floor_cells_never_show_more_than_100_percent_without_a_reason():
+    from fastsmooth._bench import floor_cells
+
+    ms, pct, cache = floor_cells({"fastsmooth": 1e-3}, {"floor": 2e-3, "floor_out_of_cache": 2.1e-3})
+    assert pct == "200% (noisy floor)" and cache == "memory"
+    assert floor_cells({"fastsmooth": 1e-3}, {"floor": 2e-3, "floor_out_of_cache": 4e-3})[1:] == \
+        ["200% (in cache)", "in cache"]
+    assert floor_cells({"fastsmooth": 1e-5}, {"floor": 2e-5})[1] == "200% (launch-bound floor)"
+    assert floor_cells({"fastsmooth": 2e-3}, {"floor": 1e-3})[1] == "50%"
+    assert floor_cells({"fastsmooth": 2e-3}, {}) == ["-", "-", "-"]
+
+
+def test_floor_moves_the_bytes_of_the_case():
+    """The memory floor of an op copies what it writes and sums the rest of what it reads;
+    a LogSumExp (output far smaller than the input) is a sum only."""
+    from fastsmooth._bench import Floor
+
+    for op, read, write in [("softmax", 924, 924), ("logsumexp", 924, 28), ("softmax_backward", 1848, 924)]:
+        case = CASES[op]
+        data = case.make((7, 33), np.dtype(np.float32), np.random.default_rng(0))
+        assert case.traffic(data) == (read, write), op
+        f = Floor(*case.traffic(data), data["x"].size)
+        assert f.parallel is False  # a small case runs the serial twin, as the op's kernel
+        if op == "logsumexp":
+            assert (f.copy_bytes, f.sum_bytes) == (0, 924)
+        else:
+            assert f.copy_bytes == 924 and f.sum_bytes == case.traffic(data)[0] - 924
+        f()
+
+
+def test_exp_loop_covers_every_element():
+    from fastsmooth._peers import exp_floor
+
+    x = np.random.default_rng(0).standard_normal((3, 20_000))
+    np.testing.assert_allclose(exp_floor(x).sum(), np.exp(x).sum(), rtol=1e-12, atol=0)
