@@ -17,6 +17,7 @@ from numba import prange
 from numba import uint64 as U
 
 from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
+from ._columns import as_columns, col_log_softmax, col_logsumexp, col_softmax, reduced_shape
 from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -325,7 +326,9 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     so the result is finished with ``log1p``; this keeps full relative accuracy when
     the result is close to the maximum (``logsumexp([0, -40])`` is ``4.2e-18``, where
     ``m + log(s)`` would give 0). Rows are reduced in parallel; one very long row is cut
-    into pieces whose partial states are merged.
+    into pieces whose partial states are merged. Along an outer axis of a C-ordered
+    array (``axis=0`` of a matrix) each column keeps its own state and the reduction
+    runs where the data lie, vectorized along the contiguous axis: no transposed copy.
 
     Special values, per reduced slice (as SciPy unless noted):
 
@@ -352,6 +355,10 @@ def logsumexp(x, axis=-1, *, temperature=1.0, keepdims=False):
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: reduced in place, no transposed copy
+        out = col_logsumexp(cols, _inv_t(tau, a.dtype), tau, use_parallel(a.size))
+        return _cast(out.reshape(reduced_shape(a.shape, axes, keepdims)), out_dtype)
     rows = to_rows(a, axes)
     out = _logsumexp_any(rows.data, tau, use_parallel(rows.data.size))
     return _cast(rows.reduced(out, keepdims), out_dtype)
@@ -530,7 +537,8 @@ def softmax(x, axis=-1, *, temperature=1.0):
     -------
     ndarray
         Same shape as ``x``, its float dtype; sums to 1 along ``axis``. It may be a
-        non-contiguous view when ``axis`` is not the last axis of a C-ordered input.
+        non-contiguous view when ``axis`` is not the last axis and ``x`` is not
+        C-ordered.
 
     See Also
     --------
@@ -542,7 +550,9 @@ def softmax(x, axis=-1, *, temperature=1.0):
     -----
     Rows that fit in cache take three in-cache sweeps (max; exp, store and sum; scale),
     with one exponential per element. Longer rows take the one-pass statistics of
-    :func:`logsumexp` and then one pass that writes the output.
+    :func:`logsumexp` and then one pass that writes the output. Along an outer axis of a
+    C-ordered array the same two passes run column by column, in place (no transposed
+    copy of the input).
 
     Special values, per slice:
 
@@ -566,6 +576,9 @@ def softmax(x, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: reduced in place, no transposed copy
+        return _cast(col_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size)).reshape(a.shape), out_dtype)
     rows = to_rows(a, axes)
     y = _softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
     return _cast(rows.restore(y), out_dtype)
@@ -720,6 +733,8 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
 
     Notes
     -----
+    Along an outer axis of a C-ordered array, the column statistics of
+    :func:`logsumexp` and one write pass, in place (no transposed copy).
     The one-pass statistics of :func:`logsumexp`, then one element-wise pass (while
     the row is still in cache, for rows that fit). The
     ``log1p`` finish keeps the largest entries accurate when the others are tiny:
@@ -741,6 +756,10 @@ def log_softmax(x, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: reduced in place, no transposed copy
+        y = col_log_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
+        return _cast(y.reshape(a.shape), out_dtype)
     rows = to_rows(a, axes)
     parallel = use_parallel(rows.data.size)
     inv_t = _inv_t(tau, a.dtype)
