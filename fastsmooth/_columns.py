@@ -307,3 +307,163 @@ def col_softmax(x, inv_t, parallel):
 def col_log_softmax(x, inv_t, parallel):
     """Log-softmax of ``x`` (B, n, C) across ``n``, same shape and dtype."""
     return _col_normalize(x, inv_t, parallel, True)
+
+
+# ---------------------------------------------------------------------------------------
+# Backward passes along an outer axis
+
+
+def per_column(other, a, axes, fname, name):
+    """``other`` (the reduced shape of ``a`` over ``axes``, with or without kept dims) as
+    a C-contiguous ``(B, C)`` array in the dtype of ``a`` (the checks of
+    :meth:`._arrays.Rows.per_row`)."""
+    other = np.asarray(other)
+    shapes = (reduced_shape(a.shape, axes, False), reduced_shape(a.shape, axes, True))
+    if other.shape not in shapes:
+        raise ValueError(f"{fname}: `{name}` must have the reduced shape {shapes[0]} "
+                         f"(or {shapes[1]} with kept dims), got {other.shape}")
+    if other.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
+    k0, k1 = axes[0], axes[-1] + 1
+    return np.ascontiguousarray(other, dtype=a.dtype).reshape(prod(a.shape[:k0]), prod(a.shape[k1:]))
+
+
+def like_columns(other, a, cols, fname, name):
+    """``other`` (the shape of ``a``) as a C-contiguous array shaped like ``cols`` (the
+    checks of :meth:`._arrays.Rows.like`)."""
+    other = np.asarray(other)
+    if other.shape != a.shape:
+        raise ValueError(f"{fname}: `{name}` must have shape {a.shape}, got {other.shape}")
+    if other.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
+    return np.ascontiguousarray(other, dtype=a.dtype).reshape(cols.shape)
+
+
+@kernel
+def _col_sums(a, b, width, blocks, piece, out):
+    """``out[p, b, c]``: float64 sum over piece ``p`` of column ``c`` of ``a`` (``b`` is
+    None) or of ``a * b``."""
+    n_b, n, n_c = a.shape
+    pieces = out.shape[0]
+    for k in prange(n_b * blocks * pieces):
+        p = k % pieces
+        rest = k // pieces
+        blk = rest % blocks
+        bi = rest // blocks
+        c0 = blk * width
+        w = min(n_c, c0 + width) - c0
+        cu = U(c0)
+        lo = p * piece
+        hi = min(n, lo + piece)
+        acc = np.zeros(width, np.float64)
+        ab = a[bi]
+        j = lo
+        if b is None:
+            while j + 4 <= hi:
+                a0, a1, a2, a3 = ab[j], ab[j + 1], ab[j + 2], ab[j + 3]
+                for i in range(U(w)):
+                    acc[i] += (np.float64(a0[cu + i]) + np.float64(a1[cu + i])) + (
+                        np.float64(a2[cu + i]) + np.float64(a3[cu + i]))
+                j += 4
+            while j < hi:
+                a0 = ab[j]
+                for i in range(U(w)):
+                    acc[i] += np.float64(a0[cu + i])
+                j += 1
+        else:
+            bb = b[bi]
+            while j + 4 <= hi:
+                a0, a1, a2, a3 = ab[j], ab[j + 1], ab[j + 2], ab[j + 3]
+                b0, b1, b2, b3 = bb[j], bb[j + 1], bb[j + 2], bb[j + 3]
+                for i in range(U(w)):
+                    acc[i] += (np.float64(a0[cu + i] * b0[cu + i]) + np.float64(a1[cu + i] * b1[cu + i])) + (
+                        np.float64(a2[cu + i] * b2[cu + i]) + np.float64(a3[cu + i] * b3[cu + i]))
+                j += 4
+            while j < hi:
+                a0 = ab[j]
+                b0 = bb[j]
+                for i in range(U(w)):
+                    acc[i] += np.float64(a0[cu + i] * b0[cu + i])
+                j += 1
+        ob = out[p, bi]
+        for i in range(U(w)):
+            ob[cu + i] = acc[i]
+
+
+def _column_sums(a, b, plan, parallel):
+    """Per-column sums (B, C) in the dtype of ``a``, pieces added in order."""
+    width, blocks, pieces, piece = plan
+    out = np.empty((pieces,) + (a.shape[0], a.shape[2]), np.float64)
+    _col_sums(a, b, width, blocks, piece, out, parallel=parallel)
+    return out.sum(axis=0).astype(a.dtype) if pieces > 1 else out[0].astype(a.dtype)
+
+
+@kernel
+def _col_grad_apply(g, y, d, inv_t, width, blocks, piece, pieces, log, dx):
+    """softmax: ``dx = y * (g - d) * inv_t``; log-softmax: ``dx = (g - exp(y) * d) * inv_t``,
+    ``d`` per column (B, C)."""
+    n_b, n, n_c = y.shape
+    for k in prange(n_b * blocks * pieces):
+        p = k % pieces
+        rest = k // pieces
+        blk = rest % blocks
+        b = rest // blocks
+        c0 = blk * width
+        w = min(n_c, c0 + width) - c0
+        cu = U(c0)
+        lo = p * piece
+        db = d[b]
+        gb = g[b]
+        yb = y[b]
+        xb = dx[b]
+        for j in range(lo, min(n, lo + piece)):
+            gr = gb[j]
+            yr = yb[j]
+            out = xb[j]
+            if log:
+                for i in range(U(w)):
+                    out[cu + i] = (gr[cu + i] - exp(yr[cu + i]) * db[cu + i]) * inv_t
+            else:
+                for i in range(U(w)):
+                    out[cu + i] = yr[cu + i] * (gr[cu + i] - db[cu + i]) * inv_t
+
+
+def col_softmax_backward(g, y, inv_t, parallel, log):
+    """softmax (``log=False``) or log-softmax backward of ``y`` (B, n, C) across ``n``."""
+    n_b, n, n_c = y.shape
+    plan = col_plan(n_b, n, n_c, y.itemsize)
+    d = _column_sums(g, None if log else y, plan, parallel)
+    dx = np.empty_like(y)
+    width, blocks, pieces, piece = plan
+    _col_grad_apply(g, y, d, inv_t, width, blocks, piece, pieces, log, dx, parallel=parallel)
+    return dx
+
+
+@jit
+def _inf_counts(x, o, counts):
+    """``counts[b, c]``: the +inf entries of column ``c`` where ``o[b, c]`` is +inf."""
+    n_b, n, n_c = x.shape
+    for b in range(n_b):
+        for j in range(n):
+            row = x[b, j]
+            for c in range(U(n_c)):
+                counts[b, c] += 1.0 if (row[c] == np.inf and o[b, c] == np.inf) else 0.0
+
+
+def col_logsumexp_backward(x, g, o, inv_t, parallel):
+    """``g * exp((x - o) * inv_t)`` across ``n`` of ``x`` (B, n, C), with the limits of
+    the row kernel: a +inf result shares ``g`` among the column's +inf entries; a
+    ``-inf`` or nan result gives nan."""
+    n_b, n, n_c = x.shape
+    gp = g.copy()
+    if np.isposinf(o).any():
+        counts = np.zeros(o.shape)
+        _inf_counts(x, o, counts)
+        inf = o == np.inf
+        gp[inf] = g[inf] / np.maximum(counts[inf], 1).astype(x.dtype)
+    gp[(o == -np.inf) | np.isnan(o)] = np.nan
+    width, blocks, pieces, piece = col_plan(n_b, n, n_c, x.itemsize)
+    dx = np.empty_like(x)
+    # the softmax write pass: exp(0) at the saved result (the +inf limit), g as the factor
+    _col_apply(x, o, gp, inv_t, width, blocks, piece, pieces, False, dx, parallel=parallel)
+    return dx

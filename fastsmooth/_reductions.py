@@ -17,7 +17,8 @@ from numba import prange
 from numba import uint64 as U
 
 from ._arrays import as_float_array, check_temperature, normalize_axes, to_rows
-from ._columns import as_columns, col_log_softmax, col_logsumexp, col_softmax, reduced_shape
+from ._columns import (as_columns, col_log_softmax, col_logsumexp, col_logsumexp_backward, col_softmax,
+                       col_softmax_backward, like_columns, per_column, reduced_shape)
 from ._config import jit, kernel, num_threads, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -433,6 +434,11 @@ def logsumexp_backward(grad, x, out, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: in place, no transposed copy
+        g, o = per_column(grad, a, axes, fname, "grad"), per_column(out, a, axes, fname, "out")
+        dx = col_logsumexp_backward(cols, g, o, _inv_t(tau, a.dtype), use_parallel(a.size))
+        return _cast(dx.reshape(a.shape), out_dtype)
     rows = to_rows(a, axes)
     g = rows.per_row(grad, fname, "grad")
     o = rows.per_row(out, fname, "out")
@@ -649,6 +655,11 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(y, fname, "y")
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: in place, no transposed copy
+        g = like_columns(grad, a, cols, fname, "grad")
+        dx = col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), False)
+        return _cast(dx.reshape(a.shape), out_dtype)
     rows = to_rows(a, axes)
     g = rows.like(grad, fname, "grad")
     parallel = use_parallel(rows.data.size)
@@ -833,6 +844,11 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0):
     a, out_dtype = as_float_array(y, fname, "y")
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: in place, no transposed copy
+        g = like_columns(grad, a, cols, fname, "grad")
+        dx = col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), True)
+        return _cast(dx.reshape(a.shape), out_dtype)
     rows = to_rows(a, axes)
     g = rows.like(grad, fname, "grad")
     parallel = use_parallel(rows.data.size)

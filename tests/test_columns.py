@@ -170,3 +170,83 @@ def test_no_input_sized_temporary(op):
     finally:
         tracemalloc.stop()
     assert peak - y.nbytes < x.nbytes // 16, (op, peak)
+
+
+def _vjp_ref(op, g, x, axis, tau):
+    """The analytic VJPs in float64 NumPy."""
+    x = x.astype(np.float64)
+    g = g.astype(np.float64)
+    if op == "logsumexp":
+        return np.expand_dims(g, axis) * sp.softmax(x / tau, axis=axis)
+    if op == "softmax":
+        y = sp.softmax(x / tau, axis=axis)
+        return y * (g - (g * y).sum(axis=axis, keepdims=True)) / tau
+    y = sp.softmax(x / tau, axis=axis)
+    return (g - y * g.sum(axis=axis, keepdims=True)) / tau
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape,axis", [((7, 33), 0), ((3000, 700), 0), ((2, 1100, 300), 1)])
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_backward_along_an_outer_axis(op, shape, axis, dtype):
+    x = _x(shape, dtype, seed=7)
+    tau = 0.7
+    if op == "logsumexp":
+        g = _x(np.delete(np.array(shape), axis), dtype, seed=8)
+        got = fs.logsumexp_backward(g, x, fs.logsumexp(x, axis, temperature=tau), axis, temperature=tau)
+    else:
+        g = _x(shape, dtype, seed=8)
+        y = getattr(fs, op)(x, axis, temperature=tau)
+        got = getattr(fs, op + "_backward")(g, y, axis, temperature=tau)
+    assert got.dtype == dtype and got.shape == x.shape
+    want = _vjp_ref(op, g, x, axis, tau)
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(got, want, rtol=1e-10 if dtype == np.float64 else 1e-4,
+                               atol=scale * (1e-12 if dtype == np.float64 else 1e-5), err_msg=op)
+    # the row path (a transposed copy) agrees closely
+    moved = np.ascontiguousarray(np.moveaxis(x, axis, -1))
+    if op == "logsumexp":
+        rows = fs.logsumexp_backward(g, moved, fs.logsumexp(moved, -1, temperature=tau), -1, temperature=tau)
+    else:
+        gm = np.ascontiguousarray(np.moveaxis(g, axis, -1))
+        rows = getattr(fs, op + "_backward")(gm, getattr(fs, op)(moved, -1, temperature=tau), -1, temperature=tau)
+    np.testing.assert_allclose(got, np.moveaxis(rows, -1, axis), rtol=1e-10 if dtype == np.float64 else 1e-4,
+                               atol=scale * (1e-12 if dtype == np.float64 else 1e-5))
+
+
+def test_logsumexp_backward_special_columns():
+    x = _x((40, 5), np.float64)
+    x[[3, 30], 1] = np.inf
+    x[:, 2] = -np.inf
+    x[7, 3] = np.nan
+    out = fs.logsumexp(x, 0)
+    dx = fs.logsumexp_backward(np.full(5, 2.0), x, out, 0)
+    col = np.zeros(40)
+    col[[3, 30]] = 1.0
+    np.testing.assert_array_equal(dx[:, 1], col)
+    assert np.isnan(dx[:, 2]).all() and np.isnan(dx[:, 3]).all()
+    np.testing.assert_allclose(dx[:, 0], 2 * sp.softmax(x[:, 0]), rtol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_backward_serial_and_parallel_give_the_same_bits(monkeypatch, dtype):
+    x = _x((3000, 1500), dtype, seed=9)
+    g = _x(x.shape, dtype, seed=10)
+    gl = _x(1500, dtype, seed=11)
+    res = []
+    for par in (False, True):
+        monkeypatch.setattr(_reductions, "use_parallel", lambda size, par=par: par)
+        res.append((fs.softmax_backward(g, fs.softmax(x, 0), 0), fs.log_softmax_backward(g, fs.log_softmax(x, 0), 0),
+                    fs.logsumexp_backward(gl, x, fs.logsumexp(x, 0), 0)))
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_backward_errors_name_the_argument():
+    x = _x((6, 4), np.float64)
+    with pytest.raises(ValueError, match="softmax_backward: `grad` must have shape"):
+        fs.softmax_backward(np.ones((4, 6)), x, 0)
+    with pytest.raises(ValueError, match="logsumexp_backward: `out` must have the reduced shape"):
+        fs.logsumexp_backward(np.ones(4), x, np.ones(6), 0)
+    with pytest.raises(TypeError, match="log_softmax_backward: `grad` must be real"):
+        fs.log_softmax_backward(np.ones((6, 4), complex), x, 0)
