@@ -21,8 +21,11 @@ cache between calls, for the op as for the floor). An op that reads ``R`` bytes 
 floor time / op time; a cell above 100 % says why beside it. The same kernels on 512 MiB
 buffers (out of every cache) give the out-of-cache bandwidths of the footer and the
 *cache* column: ``in cache`` where the floor ran at least 1.4x faster than out of cache.
-*Exp-loop* (reductions): a kernel that only sums ``exp`` over the same elements, with
-the same ``exp`` and layout: the compute floor of LogSumExp-like ops.
+*Exp-loop* (reductions): a kernel that only sums as many ``exp`` as the input has
+elements, with the same ``exp``, flags and threads, reading a cache-resident window of
+the input over and over (:func:`._peers.exp_floor`): the compute floor of LogSumExp-like
+ops. (Read from memory, such a loop runs at memory latency on this machine, slower than
+LogSumExp itself, which prefetches.)
 
 ``--quick`` runs each family's small shapes in one dtype (float64 for the reductions,
 float32 for the others, the dtypes their users train or compute in) with fewer
@@ -475,7 +478,7 @@ def format_table(results, meta):
     out.append("floor = a Numba copy of the bytes written + a sum of the other bytes read, same threads, same "
                "sizes, timed in the same rounds (same cache state); % of floor = floor time / fastsmooth time; "
                "cache = where the floor ran (in cache: >= 1.4x faster than out of cache); / exp-loop = "
-               "fastsmooth time / a loop that only sums exp over the same elements.")
+               "fastsmooth time / a loop that only sums as many exp, from cache (the compute floor).")
     if "peer_threads" in meta:
         jax = f", JAX {meta['jax_threads']}" if "jax_threads" in meta else ""
         out.append(f"Peers' threads: {meta['peer_threads']} (torch set_num_threads, ONNX Runtime intra-op; "

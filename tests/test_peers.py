@@ -148,8 +148,15 @@ def test_floor_moves_the_bytes_of_the_case():
         f()
 
 
-def test_exp_loop_covers_every_element():
-    from fastsmooth._peers import exp_floor
+def test_exp_loop_sums_as_many_exponentials_as_the_input_holds():
+    """From its cache-resident window: every chunk of the input is one chunk of the window."""
+    from fastsmooth._peers import EXP_CHUNK, EXP_WINDOW, exp_floor
 
     x = np.random.default_rng(0).standard_normal((3, 20_000))
-    np.testing.assert_allclose(exp_floor(x).sum(), np.exp(x).sum(), rtol=1e-12, atol=0)
+    flat = x.reshape(-1)
+    window = np.resize(flat[:EXP_WINDOW], EXP_WINDOW + EXP_CHUNK)
+    want = [np.exp(window[(c * EXP_CHUNK) % EXP_WINDOW:][:min(EXP_CHUNK, flat.size - c * EXP_CHUNK)]).sum()
+            for c in range(-(-flat.size // EXP_CHUNK))]
+    np.testing.assert_allclose(exp_floor(x), want, rtol=1e-12, atol=0)
+    y = np.arange(5.0)[None]
+    np.testing.assert_allclose(exp_floor(y), [np.exp(y).sum()], rtol=1e-13, atol=0)
