@@ -25,8 +25,12 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
+
+# the fastsmooth of this checkout (its floor_cells), also when run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 PEERS = ["scipy", "numpy", "torch", "onnxruntime", "jax", "exp-loop"]
 #: not columns of their own: the memory floor (see fastsmooth._bench.Floor)
@@ -217,10 +221,49 @@ def cli_tables(data):
     return "\n".join(lines + out).rstrip() + "\n"
 
 
+#: the peers of the aims of issue 13, and what counts as a large case (floor within 1.3x)
+AIM_PEERS = ("torch", "jax", "onnxruntime")
+AIM_OPS = ("logsumexp", "softmax", "log_softmax", "logsumexp_axis0", "softmax_axis0", "log_softmax_axis0",
+           "maxpool2d")
+
+
+def aims_table(results):
+    """Issue 13's aims, case by case: fastsmooth against the fastest of torch, JAX and ONNX
+    Runtime (met when fastsmooth is at least as fast), and for large cases (at least 2**22
+    elements) its time against the memory floor (met within 1.3x)."""
+    rows = ["| op | shape | dtype | fastsmooth ms | fastest peer | its ms | fastest / fastsmooth | "
+            "fastsmooth / floor | aims met |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if r["op"] not in AIM_OPS or not r.get("table", True):
+            continue
+        t = r["times"]["fastsmooth"]
+        peers = [(r["times"][p], p) for p in AIM_PEERS if p in r["times"]]
+        if not peers:
+            continue
+        best, name = min(peers)
+        large = 1
+        for d in r["shape"]:
+            large *= d
+        large = large >= 1 << 22
+        fl = r.get("floors", {}).get("floor")
+        over = t / fl if fl else None
+        met = [best >= t] + ([over is not None and over <= 1.3] if large else [])
+        note = "yes" if all(met) else ("peers: no" if not met[0] else "") + (
+            "; " if not met[0] and large and not met[1] else "") + ("floor: no" if large and not met[1] else "")
+        rows.append(f"| {r['op']} | {'×'.join(map(str, r['shape']))} | {r['dtype']} | {_ms(t)} | {name} | "
+                    f"{_ms(best)} | {best / t:.2f} | " + (f"{over:.2f}" if over and large else "–") + f" | {note} |")
+    return "\n".join(rows)
+
+
 def render(paths):
     first = json.loads(Path(paths[0]).read_text())
     if "results" in first and "meta" in first:
-        return cli_tables(combine_cli([json.loads(Path(p).read_text()) for p in paths]))
+        data = combine_cli([json.loads(Path(p).read_text()) for p in paths])
+        text = cli_tables(data)
+        if any(r["op"] in AIM_OPS and any(p in r["times"] for p in AIM_PEERS) for r in data["results"]):
+            text += "\n**Aims of issue 13** (fastest of torch, JAX, ONNX Runtime; floor for inputs of 2²² elements " \
+                    "or more)\n\n" + aims_table(data["results"]) + "\n"
+        return text
     if first["benchmarks"] and "cache" in first["benchmarks"][0]["extra_info"]:
         m = first["machine_info"]
         return (f"Measured {first.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
