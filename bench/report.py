@@ -210,7 +210,7 @@ def cli_tables(data):
                      if k in meta)
     busy = meta.get("busy_cores")
     lines = [
-        f"Measured {meta['date']} on {meta['cpu']} ({meta.get('isa', 'ISA not recorded')}, {meta.get('cores', '?')} cores, "
+        f"Measured {meta['date']} on {meta['cpu']} ({meta.get('isa', 'AVX-512: not recorded in the JSON, the earlier session said so')}, {meta.get('cores', '?')} cores, "
         f"{meta['threads']} Numba threads, peers {meta.get('peer_threads', 'default')} threads, layer "
         f"`{meta['threading_layer']}`); fastsmooth {meta['fastsmooth']}, {libs}; np.copyto "
         f"bandwidth {bandwidth:.1f} GB/s (read + write)"
@@ -286,7 +286,7 @@ def render(paths):
     commits = ", ".join(r.get("commit_info", {}).get("id", "?")[:8] for r in runs)
     lines = [
         f"Measured {when} UTC ({len(runs)} run{'s' * (len(runs) > 1)}; each cell is the best of the runs' "
-        f"medians) on {machine.get('cpu_model', '?')} ({machine.get('isa', 'ISA not recorded')}, "
+        f"medians) on {machine.get('cpu_model', '?')} ({machine.get('isa', 'AVX-512: not recorded in the JSON, the earlier session said so')}, "
         f"{machine.get('numba_threads')} Numba threads, peers {machine.get('peer_threads', 'default')} threads, "
         f"layer `{machine.get('threading_layer')}`), "
         f"{machine.get('platform', '')}; fastsmooth {machine.get('fastsmooth')} "
