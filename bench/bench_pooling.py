@@ -1,5 +1,5 @@
 """Benchmarks of max-pooling (forward with indices, backward) and of the element-wise
-family: fastsmooth against torch CPU (when installed) and NumPy.
+family: fastsmooth against torch CPU, ONNX Runtime and JAX (each when installed) and NumPy.
 
 Run (serialised with the other benchmarks of the machine), then write the table::
 
@@ -24,6 +24,7 @@ import pytest
 import scipy.special as sp
 
 import fastsmooth as fs
+from fastsmooth import _peers
 from fastsmooth import _reference as ref
 
 try:
@@ -77,6 +78,9 @@ def _pool_cases():
                 )
             ),
         }
+        if (k, s, p) == _peers.POOL:  # ONNX Runtime's MaxPool with indices; JAX's reduce_window (values only)
+            for lib in ("onnxruntime", "jax"):
+                fwd[lib] = _peers.POOL_CASES["maxpool2d"].impls[lib]
         if (k, s, p) == POOLS[0]:  # the sliding_window_view twin is slow: one shape
             fwd["numpy"] = lambda a, k=k, s=s, p=p: (lambda: ref.maxpool2d(a["x"], k, s, p))
             bwd["numpy"] = lambda a: (lambda: ref.maxpool2d_backward(a["g"], a["idx"], a["x"].shape))
@@ -159,6 +163,8 @@ def test_bench(benchmark, case, lib):
     op, shape, dtype, arrays, libs, nbytes = case
     if lib == "torch" and torch is None:
         pytest.skip("torch is not installed")
+    if lib in _peers.OPTIONAL_PEERS and lib not in _peers.available_libraries():
+        pytest.skip(f"{lib} is not installed (pip install 'fastsmooth[bench]')")
     if arrays not in _ARRAYS:
         _ARRAYS.clear()  # keep one set of big inputs alive at a time
         _ARRAYS[arrays] = arrays()

@@ -61,14 +61,15 @@ def pytest_benchmark_update_machine_info(config, machine_info):
             "threading_layer": layer,
             "copy_bandwidth_GBps": dict(_BW),
             "cpu_model": _bench._cpu_model(),
+            "isa": _bench.isa(),
             "platform": platform.platform(),
         }
     )
-    for lib in ("scipy", "torch"):
-        try:
-            machine_info[lib] = __import__(lib).__version__
-        except ImportError:
-            pass
+    from fastsmooth import _peers
+
+    machine_info.update(_peers.peer_versions())
+    machine_info["peer_threads"] = _peers.peer_threads()
+    machine_info["missing_peers"] = _peers.missing_libraries()
 
 
 @pytest.fixture(scope="session")

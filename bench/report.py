@@ -25,10 +25,17 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections import defaultdict
 from pathlib import Path
 
-PEERS = ["scipy", "numpy", "torch", "exp-loop", "exp-matmul", "hmmlearn", "hmmlearn-scaling", "hmmlearn-log"]
+# the fastsmooth of this checkout (its floor_cells), also when run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+PEERS = ["scipy", "numpy", "torch", "onnxruntime", "jax", "exp-loop", "exp-matmul", "hmmlearn", "hmmlearn-scaling",
+         "hmmlearn-log"]
+#: not columns of their own: the memory floor (see fastsmooth._bench.Floor)
+FLOOR = "floor"
 
 
 def load(paths):
@@ -52,11 +59,17 @@ def _ms(t):
     return f"{t * 1e3:.3g}" if t < 1 else f"{t * 1e3:.0f}"
 
 
+def _pct_cell(pct, reason):
+    """A percentage; above 100 % only with its reason beside it."""
+    return f"{pct:.0f}%" + (f" ({reason})" if pct > 100.5 else "")
+
+
 def table(groups, bandwidth):
     libs = [p for p in PEERS if any(p in g for g in groups.values())]
+    with_floor = any(FLOOR in g for g in groups.values())
     head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in libs]
-    head += [f"× vs {p}" for p in libs if p != "exp-loop"] + ["LSE / exp-loop"] * ("exp-loop" in libs)
-    head += ["GB/s", "% of copy BW"]
+    head += [f"× vs {p}" for p in libs if p != "exp-loop"] + ["/ exp-loop"] * ("exp-loop" in libs)
+    head += ["GB/s"] + (["floor ms", "% of floor"] if with_floor else ["% of copy BW"])
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (op, shape, dtype), g in groups.items():
         if "fastsmooth" not in g:
@@ -68,7 +81,13 @@ def table(groups, bandwidth):
         if "exp-loop" in libs:
             cells.append(f"{t / g['exp-loop'][0]:.2f}" if "exp-loop" in g else "")
         gbs = nbytes / t / 1e9
-        cells += [f"{gbs:.1f}", f"{100 * gbs / bandwidth:.0f}%"]
+        cells.append(f"{gbs:.1f}")
+        if with_floor:
+            fl = g.get(FLOOR, (None,))[0]
+            reason = "launch-bound floor" if fl is not None and fl < 50e-6 else "in cache, or a disturbed floor"
+            cells += [_ms(fl), _pct_cell(100 * fl / t, reason)] if fl else ["", ""]
+        else:
+            cells.append(_pct_cell(100 * gbs / bandwidth, "in cache: the copy bandwidth is out of cache"))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -140,11 +159,14 @@ def combine_cli(runs):
         for r in run["results"]:
             key = (r["op"], tuple(r["shape"]), r["dtype"])
             if key not in results:
-                results[key] = dict(r, times=dict(r["times"]))
+                results[key] = dict(r, times=dict(r["times"]), floors=dict(r.get("floors", {})))
             else:
                 best = results[key]["times"]
                 for lib, t in r["times"].items():
                     best[lib] = min(best.get(lib, t), t)
+                floors = results[key].setdefault("floors", {})
+                for name, t in r.get("floors", {}).items():
+                    floors[name] = min(floors.get(name, t), t)
                 results[key]["table"] = results[key].get("table", True) or r.get("table", True)
     return {"meta": meta, "results": list(results.values()), "runs": len(runs)}
 
@@ -159,9 +181,13 @@ def cli_tables(data):
         rs = [r for r in results if r["family"] == family and r.get("table", True)]
         if not rs:
             continue
-        peers = [p for p in ("scipy", "numpy", "torch") if any(p in r["times"] for r in rs)]
+        peers = [p for p in ("scipy", "numpy", "torch", "onnxruntime", "jax") if any(p in r["times"] for r in rs)]
         head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in peers]
-        head += [f"× vs {p}" for p in peers] + ["GB/s", "% of copy BW"]
+        with_floor = any(r.get("floors", {}).get("floor") for r in rs)
+        with_exp = any(r.get("floors", {}).get("exp-loop") for r in rs)
+        head += [f"× vs {p}" for p in peers] + ["GB/s"]
+        head += ["floor ms", "% of floor", "cache"] if with_floor else ["% of copy BW"]
+        head += ["/ exp-loop"] * with_exp
         out += [f"**{family}**", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for r in rs:
             t = r["times"]["fastsmooth"]
@@ -169,14 +195,25 @@ def cli_tables(data):
             cells += [_ms(r["times"][p]) if p in r["times"] else "" for p in peers]
             cells += [f"{r['times'][p] / t:.2f}" if p in r["times"] else "" for p in peers]
             gbs = r["nbytes"] / t / 1e9
-            cells += [f"{gbs:.1f}", f"{100 * gbs / bandwidth:.0f}%"]
+            cells.append(f"{gbs:.1f}")
+            if with_floor:
+                from fastsmooth._bench import floor_cells
+
+                cells += floor_cells(r["times"], r.get("floors", {}))
+            else:
+                cells.append(_pct_cell(100 * gbs / bandwidth, "in cache: the copy bandwidth is out of cache"))
+            if with_exp:
+                e = r.get("floors", {}).get("exp-loop")
+                cells.append(f"{t / e:.2f}" if e else "")
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
-    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch") if k in meta)
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax")
+                     if k in meta)
     busy = meta.get("busy_cores")
     lines = [
-        f"Measured {meta['date']} on {meta['cpu']} ({meta.get('cores', '?')} cores, {meta['threads']} Numba "
-        f"threads, layer `{meta['threading_layer']}`); fastsmooth {meta['fastsmooth']}, {libs}; np.copyto "
+        f"Measured {meta['date']} on {meta['cpu']} ({meta.get('isa', 'AVX-512: not recorded in the JSON, the earlier session said so')}, {meta.get('cores', '?')} cores, "
+        f"{meta['threads']} Numba threads, peers {meta.get('peer_threads', 'default')} threads, layer "
+        f"`{meta['threading_layer']}`); fastsmooth {meta['fastsmooth']}, {libs}; np.copyto "
         f"bandwidth {bandwidth:.1f} GB/s (read + write)"
         + (f"; other processes kept {busy:.1f} cores busy at the start" if busy is not None else "") + "."
         + (f" Each cell is the best of {runs} runs' medians." if runs > 1 else ""),
@@ -185,10 +222,56 @@ def cli_tables(data):
     return "\n".join(lines + out).rstrip() + "\n"
 
 
+#: the peers of the aims of issue 13, and what counts as a large case (floor within 1.3x)
+AIM_PEERS = ("torch", "jax", "onnxruntime")
+AIM_OPS = ("logsumexp", "softmax", "log_softmax", "logsumexp_axis0", "softmax_axis0", "log_softmax_axis0",
+           "maxpool2d")
+
+
+def aims_table(results):
+    """Issue 13's aims, case by case: fastsmooth against the fastest of torch, JAX and ONNX
+    Runtime (met when fastsmooth is at least as fast), and for large cases (at least 2**22
+    elements) its time against the binding floor -- the larger of the memory floor and
+    the exp-loop (the compute floor), where there is one -- met within 1.3x."""
+    rows = ["| op | shape | dtype | fastsmooth ms | fastest peer | its ms | fastest / fastsmooth | "
+            "fastsmooth / memory floor | fastsmooth / exp-loop | fastsmooth / binding floor | aims met |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        if r["op"] not in AIM_OPS or not r.get("table", True):
+            continue
+        t = r["times"]["fastsmooth"]
+        peers = [(r["times"][p], p) for p in AIM_PEERS if p in r["times"]]
+        if not peers:
+            continue
+        best, name = min(peers)
+        large = 1
+        for d in r["shape"]:
+            large *= d
+        large = large >= 1 << 22
+        fl = r.get("floors", {}).get("floor")
+        ex = r.get("floors", {}).get("exp-loop")
+        binding = max(fl or 0, ex or 0) or None
+        over = t / binding if binding else None
+        met = [best >= t] + ([over is not None and over <= 1.3] if large else [])
+        note = "yes" if all(met) else ("peers: no" if not met[0] else "") + (
+            "; " if not met[0] and large and not met[1] else "") + ("floor: no" if large and not met[1] else "")
+        cells = [f"{t / fl:.2f}" if fl and large else "–", f"{t / ex:.2f}" if ex and large else "–",
+                 f"{over:.2f}" if over and large else "–"]
+        rows.append(f"| {r['op']} | {'×'.join(map(str, r['shape']))} | {r['dtype']} | {_ms(t)} | {name} | "
+                    f"{_ms(best)} | {best / t:.2f} | " + " | ".join(cells) + f" | {note} |")
+    return "\n".join(rows)
+
+
 def render(paths):
     first = json.loads(Path(paths[0]).read_text())
     if "results" in first and "meta" in first:
-        return cli_tables(combine_cli([json.loads(Path(p).read_text()) for p in paths]))
+        data = combine_cli([json.loads(Path(p).read_text()) for p in paths])
+        text = cli_tables(data)
+        if any(r["op"] in AIM_OPS and any(p in r["times"] for p in AIM_PEERS) for r in data["results"]):
+            text += "\n**Aims of issue 13** (fastest of torch, JAX, ONNX Runtime; for inputs of 2²² elements or " \
+                    "more, the binding floor: the larger of the memory floor and the exp-loop)\n\n" + \
+                    aims_table(data["results"]) + "\n"
+        return text
     if first["benchmarks"] and "cache" in first["benchmarks"][0]["extra_info"]:
         m = first["machine_info"]
         return (f"Measured {first.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
@@ -204,8 +287,9 @@ def render(paths):
     commits = ", ".join(r.get("commit_info", {}).get("id", "?")[:8] for r in runs)
     lines = [
         f"Measured {when} UTC ({len(runs)} run{'s' * (len(runs) > 1)}; each cell is the best of the runs' "
-        f"medians) on {machine.get('cpu_model', '?')} "
-        f"({machine.get('numba_threads')} Numba threads, layer `{machine.get('threading_layer')}`), "
+        f"medians) on {machine.get('cpu_model', '?')} ({machine.get('isa', 'AVX-512: not recorded in the JSON, the earlier session said so')}, "
+        f"{machine.get('numba_threads')} Numba threads, peers {machine.get('peer_threads', 'default')} threads, "
+        f"layer `{machine.get('threading_layer')}`), "
         f"{machine.get('platform', '')}; fastsmooth {machine.get('fastsmooth')} "
         f"(commit {commits}), NumPy {machine.get('numpy')}, "
         f"Numba {machine.get('numba')}, SciPy {machine.get('scipy', '-')}, torch {machine.get('torch', '-')}. "

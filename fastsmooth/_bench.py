@@ -1,12 +1,31 @@
-"""``fastsmooth bench``: fastsmooth side by side with NumPy, SciPy and torch (when
-installed) on this machine, from the comparison table of :mod:`._peers`.
+"""``fastsmooth bench``: fastsmooth side by side with NumPy, SciPy, torch, ONNX Runtime
+and JAX (each when installed) on this machine, from the comparison table of
+:mod:`._peers`.
 
 Each case is warmed up (JIT compilation and caches excluded), then timed ``repeat``
 times, the libraries taking turns call by call (so a passing disturbance does not land
 on one library only); the table shows medians, fastsmooth's speed-up over each peer (peer time /
-fastsmooth time) and fastsmooth's achieved GB/s against the memory bandwidth measured in
-the same run by a large ``np.copyto``. Ops come in families (reductions, pooling,
-element-wise, losses; :data:`._peers.FAMILIES`), one table per family.
+fastsmooth time), its achieved GB/s, and its time against two floors measured in the same
+rounds. Ops come in families (reductions, pooling, element-wise, losses;
+:data:`._peers.FAMILIES`), one table per family.
+
+The floors
+----------
+*Memory floor* (:class:`Floor`): what moving the op's bytes costs when done the way the
+kernels do it -- Numba ``prange`` kernels, on as many threads as the op's own kernel
+(:func:`._config.use_parallel` of the input's size), on buffers of the case's sizes, timed
+in the same rounds as the op, so in the same cache state (a (64, 1000) input stays in
+cache between calls, for the op as for the floor). An op that reads ``R`` bytes and writes
+``W`` costs at least a read+write copy of ``W`` bytes plus a read-only sum of the other
+``R - W`` (a sum alone when the output is under 1/8 of the input). ``% of floor`` is
+floor time / op time; a cell above 100 % says why beside it. The same kernels on 512 MiB
+buffers (out of every cache) give the out-of-cache bandwidths of the footer and the
+*cache* column: ``in cache`` where the floor ran at least 1.4x faster than out of cache.
+*Exp-loop* (reductions): a kernel that only sums as many ``exp`` as the input has
+elements, with the same ``exp``, flags and threads, reading a cache-resident window of
+the input over and over (:func:`._peers.exp_floor`): the compute floor of LogSumExp-like
+ops. (Read from memory, such a loop runs at memory latency on this machine, slower than
+LogSumExp itself, which prefetches.)
 
 ``--quick`` runs each family's small shapes in one dtype (float64 for the reductions,
 float32 for the others, the dtypes their users train or compute in) with fewer
@@ -23,13 +42,16 @@ import platform
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 
-from ._peers import ALL_CASES, FAMILIES, available_libraries, family_of, shapes_for
+from ._config import REDUCTION_FASTMATH, kernel, use_parallel
+from ._peers import (ALL_CASES, FAMILIES, available_libraries, family_of, missing_libraries, peer_threads,
+                     peer_versions, shapes_for)
 
 #: the peers, in column order
-PEERS = ("scipy", "numpy", "torch")
+PEERS = ("scipy", "numpy", "torch", "onnxruntime", "jax")
 
 
 @dataclass
@@ -42,6 +64,7 @@ class Result:
     sweep: bool = False  # part of the size sweep of --plot
     table: bool = True  # one of the table shapes
     times: dict = field(default_factory=dict)  # library -> median seconds
+    floors: dict = field(default_factory=dict)  # "floor", "floor_out_of_cache", "exp-loop" -> seconds
 
     def speedup(self, lib):
         if lib in self.times and "fastsmooth" in self.times:
@@ -68,6 +91,88 @@ def copy_bandwidth(nbytes, repeat=5):
         np.copyto(dst, src)
         best = min(best, time.perf_counter() - t)
     return 2 * src.nbytes / best / 1e9
+
+
+#: elements of one task of the floor kernels (fixed, as for every kernel)
+FLOOR_BLOCK = 1 << 15
+#: bytes of each buffer of the out-of-cache measurement
+OUT_OF_CACHE_BYTES = 1 << 29
+_FLOOR_KERNELS = {}
+
+
+def _floor_kernels():
+    """``(floor_sum, floor_copy)``: a read-only sum and a read+write copy of float64
+    buffers, ``prange`` over fixed blocks of :data:`FLOOR_BLOCK` elements (compiled
+    once, on first use)."""
+    if not _FLOOR_KERNELS:
+        from numba import prange
+        from numba import uint64 as U
+
+        @kernel(fastmath=REDUCTION_FASTMATH)
+        def floor_sum(a, partial):
+            n = a.shape[0]
+            for b in prange(partial.shape[0]):
+                t = 0.0
+                for i in range(U(b * FLOOR_BLOCK), U(min(n, (b + 1) * FLOOR_BLOCK))):
+                    t += a[i]
+                partial[b] = t
+
+        @kernel
+        def floor_copy(a, out):
+            n = a.shape[0]
+            for b in prange((n + FLOOR_BLOCK - 1) // FLOOR_BLOCK):
+                for i in range(U(b * FLOOR_BLOCK), U(min(n, (b + 1) * FLOOR_BLOCK))):
+                    out[i] = a[i]
+
+        _FLOOR_KERNELS.update(sum=floor_sum, copy=floor_copy)
+    return _FLOOR_KERNELS["sum"], _FLOOR_KERNELS["copy"]
+
+
+class Floor:
+    """The memory floor of an op that reads ``read`` bytes and writes ``write`` bytes of
+    an input of ``n_elements`` elements: call it to run the floor kernels once (a copy of
+    the written bytes, a sum of the rest), with the thread choice of the op's kernel."""
+
+    def __init__(self, read, write, n_elements, parallel=None):
+        self.parallel = use_parallel(n_elements) if parallel is None else parallel
+        copy = write if 8 * write >= read else 0
+        self.copy_bytes, self.sum_bytes = copy, max(read - copy, 0)
+        self.fsum, self.fcopy = _floor_kernels()
+        self.a = np.ones(self.sum_bytes // 8) if self.sum_bytes >= 8 else None
+        self.partial = np.empty(max(1, -(-(self.sum_bytes // 8) // FLOOR_BLOCK)))
+        self.src = np.ones(copy // 8) if copy >= 8 else None
+        self.dst = np.empty_like(self.src) if self.src is not None else None
+        self()  # compile, first touch
+
+    def __call__(self):
+        if self.a is not None:
+            self.fsum(self.a, self.partial, parallel=self.parallel)
+        if self.src is not None:
+            self.fcopy(self.src, self.dst, parallel=self.parallel)
+
+    def out_of_cache(self, bandwidth):
+        """The floor at the out-of-cache bandwidths of :func:`memory_bandwidth`."""
+        return self.sum_bytes / bandwidth["sum"] / 1e9 + 2 * self.copy_bytes / bandwidth["copy"] / 1e9
+
+
+def memory_bandwidth(parallel, nbytes=OUT_OF_CACHE_BYTES, repeat=3):
+    """Out-of-cache GB/s of the floor kernels on ``nbytes`` buffers: ``sum`` (bytes read)
+    and ``copy`` (bytes read + written); best of ``repeat``."""
+    fsum, fcopy = _floor_kernels()
+    src = np.ones(nbytes // 8)
+    dst = np.empty_like(src)
+    partial = np.empty(-(-src.size // FLOOR_BLOCK))
+    fcopy(src, dst, parallel=parallel)
+    fsum(src, partial, parallel=parallel)
+    t_sum = min(_timed(lambda: fsum(src, partial, parallel=parallel)) for _ in range(repeat))
+    t_copy = min(_timed(lambda: fcopy(src, dst, parallel=parallel)) for _ in range(repeat))
+    return {"sum": nbytes / t_sum / 1e9, "copy": 2 * nbytes / t_copy / 1e9}
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
 
 
 def median_times(fns, repeat, budget):
@@ -138,10 +243,15 @@ def plan(ops=None, dtypes=None, quick=False, sweep=False, libraries=None):
     return todo
 
 
+#: ops timed against the exp-only loop too
+EXP_LOOP_OPS = ("logsumexp", "softmax", "log_softmax", "logsumexp_axis0", "softmax_axis0", "log_softmax_axis0")
+
+
 def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=None, progress=True,
-        libraries=None):
+        libraries=None, floor=True):
     """Benchmark ``ops`` (default: every op of :data:`._peers.ALL_CASES`); returns
-    ``(results, meta)``. See :func:`plan` for what is measured."""
+    ``(results, meta)``. See :func:`plan` for what is measured; ``floor`` adds the
+    floors of the module notes."""
     repeat = repeat or (5 if quick else 11)
     budget = budget or (0.25 if quick else 2.0)
     todo = plan(ops, dtypes, quick, sweep, libraries)
@@ -153,6 +263,7 @@ def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=Non
     for op, shape, dt, lib, in_table, in_sweep in todo:
         cases.setdefault((op, shape, dt, in_table, in_sweep), []).append(lib)
     data_key, data = None, None
+    bandwidths = {}  # parallel? -> out-of-cache GB/s of the floor kernels
     for (op, shape, dt, in_table, in_sweep), libs in cases.items():
         case = ALL_CASES[op]
         key = (case.make, shape, dt)
@@ -163,9 +274,27 @@ def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=Non
         res = results[(op, shape, dt)] = Result(op, shape, dt, case.nbytes(data), family_of(op).name,
                                                 sweep=in_sweep, table=in_table)
         fns = {lib: case.impls[lib](data) for lib in libs}
-        for fn in fns.values():
+        floors = {}
+        if floor and "fastsmooth" in fns:
+            main = data["x"]
+            f = Floor(*case.traffic(data), main.size)
+            floors["floor"] = f
+            if op in EXP_LOOP_OPS and main.ndim == 2 and main.size:
+                from ._peers import exp_floor
+
+                rows = np.ascontiguousarray(main)
+                floors["exp-loop"] = partial(exp_floor, rows)
+        for fn in (*fns.values(), *floors.values()):
             fn()  # warm-up: compilation and first-touch effects are not timed
-        res.times.update(median_times(fns, repeat, budget * len(fns)))
+        times = median_times({**fns, **floors}, repeat, budget * (len(fns) + len(floors)))
+        res.times.update({lib: times[lib] for lib in fns})
+        res.floors.update({name: times[name] for name in floors})
+        if "floor" in floors:
+            par = floors["floor"].parallel
+            if par not in bandwidths:
+                bandwidths[par] = memory_bandwidth(par, OUT_OF_CACHE_BYTES >> (2 * quick))
+            res.floors["floor_out_of_cache"] = floors["floor"].out_of_cache(bandwidths[par])
+        floors = None
         if bar:
             for lib in libs:
                 bar.step(f"{op} {'x'.join(map(str, shape))} {dt} {lib}")
@@ -173,6 +302,7 @@ def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=Non
         bar.close()
     meta = machine_info(quick)
     meta["busy_cores"] = busy
+    meta["out_of_cache_GBps"] = {("parallel" if par else "serial"): bw for par, bw in bandwidths.items()}
     return list(results.values()), meta
 
 
@@ -197,13 +327,43 @@ def machine_info(quick=False):
         "quick": quick,
         "cores": os.cpu_count(),
         "copy_bandwidth_GBps": copy_bandwidth(1 << (26 if quick else 29)),
+        "isa": isa(),
     }
-    for lib in ("scipy", "torch"):
-        try:
-            info[lib] = __import__(lib).__version__
-        except ImportError:
-            pass
+    info.update(peer_versions())
+    info["peer_threads"] = peer_threads()
+    info["missing_peers"] = missing_libraries()
+    if "jax" in info:
+        from ._peers import jax_threads
+
+        info["jax_threads"] = jax_threads()
     return info
+
+
+def isa():
+    """The vector ISA Numba compiles for: ``"AVX-512"``, ``"AVX2"`` or the CPU name (from
+    ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` when set, else the host)."""
+    import numba
+    from numba.core import config
+
+    name = config.CPU_NAME or ""
+    features = config.CPU_FEATURES
+    if not name or name == "host":
+        import llvmlite.binding as ll
+
+        name = ll.get_host_cpu_name()
+        features = features or ll.get_host_cpu_features().flatten()
+    del numba
+    feats = features or ""
+    if "+avx512f" in feats:
+        return "AVX-512"
+    if "+avx2" in feats:
+        return f"AVX2 ({name} codegen)" if config.CPU_NAME else "AVX2"
+    known = {"haswell": "AVX2", "broadwell": "AVX2", "skylake": "AVX2", "znver1": "AVX2", "znver2": "AVX2",
+             "znver3": "AVX2", "skylake-avx512": "AVX-512", "icelake-server": "AVX-512", "sapphirerapids": "AVX-512",
+             "znver4": "AVX-512", "generic": "SSE2", "x86-64": "SSE2"}
+    if name in known:
+        return f"{known[name]} ({name} codegen)" if config.CPU_NAME else known[name]
+    return name
 
 
 def busy_cores(interval=0.3):
@@ -245,10 +405,34 @@ def _fmt_ms(t):
     return f"{ms:.3g}" if ms < 100 else f"{ms:.0f}"
 
 
-def _family_table(results, bandwidth):
+def floor_cells(times, floors):
+    """``(floor ms, % of floor, cache)`` cells of one result: the floor time, floor time /
+    fastsmooth time as a percentage -- with the reason beside it when above 100 % -- and
+    whether the floor ran in cache (at least 1.4x faster than out of cache) or from memory."""
+    fl, t = floors.get("floor"), times.get("fastsmooth")
+    if not fl or not t:
+        return ["-", "-", "-"]
+    cold = floors.get("floor_out_of_cache")
+    state = "in cache" if cold and 1.4 * fl < cold else "memory"
+    pct = 100 * fl / t
+    cell = f"{pct:.0f}%"
+    if pct > 100.5:
+        if fl < 50e-6:
+            cell += " (launch-bound floor)"
+        elif state == "in cache":
+            cell += " (in cache)"
+        else:
+            cell += " (noisy floor)"
+    return [_fmt_ms(fl), cell, state]
+
+
+def _family_table(results, bandwidth=None):
     peers = [p for p in PEERS if any(p in r.times for r in results)]
+    with_floor = any(r.floors.get("floor") for r in results)
+    with_exp = any(r.floors.get("exp-loop") for r in results)
     head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in peers]
-    head += [f"x vs {p}" for p in peers] + ["GB/s", "% of BW"]
+    head += [f"x vs {p}" for p in peers] + ["GB/s"]
+    head += ["floor ms", "% of floor", "cache"] * with_floor + ["/ exp-loop"] * with_exp
     rows = []
     for r in results:
         row = [r.op, "x".join(map(str, r.shape)), r.dtype, _fmt_ms(r.times.get("fastsmooth"))]
@@ -256,8 +440,12 @@ def _family_table(results, bandwidth):
         for p in peers:
             s = r.speedup(p)
             row.append("-" if s is None else f"{s:.2f}")
-        gbps = r.gbps()
-        row += [f"{gbps:.1f}", f"{100 * gbps / bandwidth:.0f}%"]
+        row.append(f"{r.gbps():.1f}")
+        if with_floor:
+            row += floor_cells(r.times, r.floors)
+        if with_exp:
+            e = r.floors.get("exp-loop")
+            row.append(f"{r.times['fastsmooth'] / e:.2f}" if e and r.times.get("fastsmooth") else "-")
         rows.append(row)
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h) for i, h in enumerate(head)]
     line = "  ".join(h.rjust(w) for h, w in zip(head, widths))
@@ -275,14 +463,29 @@ def format_table(results, meta):
             continue
         dtypes = ", ".join(sorted({r.dtype for r in fam_results}))
         out += [f"{name} ({dtypes})", ""] if not out else ["", f"{name} ({dtypes})", ""]
-        out += _family_table(fam_results, meta["copy_bandwidth_GBps"])
-    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch") if k in meta)
+        out += _family_table(fam_results)
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax")
+                     if k in meta)
     out.append("")
-    out.append(f"{meta['cpu']} ({meta['machine']}), {meta['threads']} Numba threads "
-               f"(layer {meta['threading_layer']}), memory bandwidth {meta['copy_bandwidth_GBps']:.1f} GB/s "
-               f"(np.copyto, read + write); fastsmooth {meta['fastsmooth']}, {libs}; {meta['date']}.")
+    ooc = "; ".join(f"{k}: sum {v['sum']:.1f}, copy {v['copy']:.1f} GB/s"
+                    for k, v in meta.get("out_of_cache_GBps", {}).items())
+    out.append(f"{meta['cpu']} ({meta['machine']}, {meta.get('isa', '?')}), {meta['threads']} Numba threads "
+               f"(layer {meta['threading_layer']}); np.copyto {meta['copy_bandwidth_GBps']:.1f} GB/s (one thread, "
+               f"read + write)" + (f"; floor kernels out of cache: {ooc}" if ooc else "")
+               + f"; fastsmooth {meta['fastsmooth']}, {libs}; {meta['date']}.")
     out.append("x vs peer = peer time / fastsmooth time (above 1: fastsmooth is faster); medians of "
                "calls taken in turns by the libraries, warm-up excluded.")
+    out.append("floor = a Numba copy of the bytes written + a sum of the other bytes read, same threads, same "
+               "sizes, timed in the same rounds (same cache state); % of floor = floor time / fastsmooth time; "
+               "cache = where the floor ran (in cache: >= 1.4x faster than out of cache); / exp-loop = "
+               "fastsmooth time / a loop that only sums as many exp, from cache (the compute floor).")
+    if "peer_threads" in meta:
+        jax = f", JAX {meta['jax_threads']}" if "jax_threads" in meta else ""
+        out.append(f"Peers' threads: {meta['peer_threads']} (torch set_num_threads, ONNX Runtime intra-op; "
+                   f"inter-op 1{jax}); PEER_THREADS or --threads sets them.")
+    if meta.get("missing_peers"):
+        out.append(f"Not installed, so not compared: {', '.join(meta['missing_peers'])} "
+                   "(pip install 'fastsmooth[bench]').")
     busy = meta.get("busy_cores")
     if busy is not None and busy > 0.5:
         out.append(f"Caution: other processes kept {busy:.1f} of {meta.get('cores')} cores busy when the run "
@@ -297,7 +500,8 @@ def to_json(results, meta):
 
 
 #: line style and marker of each peer in the plot (colour = op)
-_PEER_STYLE = {"scipy": (":", "s"), "numpy": ("-", "o"), "torch": ("--", "^")}
+_PEER_STYLE = {"scipy": (":", "s"), "numpy": ("-", "o"), "torch": ("--", "^"), "onnxruntime": ("-.", "v"),
+               "jax": ((0, (1, 1)), "D")}
 
 
 def _panels(results):

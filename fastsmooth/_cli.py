@@ -151,7 +151,7 @@ def info(out=None):
     p(f"fastsmooth {fastsmooth.__version__} ({os.path.dirname(fastsmooth.__file__)})")
     p(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}")
     extras = []
-    for name in ("scipy", "torch", "dask", "matplotlib"):
+    for name in ("scipy", "torch", "onnxruntime", "jax", "dask", "matplotlib"):
         if importlib.util.find_spec(name) is None:
             extras.append(f"{name} -")
         else:
@@ -181,13 +181,10 @@ def bench(args, out=None):
     if args.threads:
         import numba
 
-        numba.set_num_threads(args.threads)
-        try:
-            import torch
+        from ._peers import set_peer_threads
 
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            pass
+        numba.set_num_threads(args.threads)
+        set_peer_threads(args.threads)  # torch, ONNX Runtime, JAX (1 thread: before JAX starts)
     results, meta = _bench.run(ops=args.ops, dtypes=args.dtype, quick=args.quick, sweep=bool(args.plot))
     print(_bench.format_table(results, meta), file=out, flush=True)
     if args.json:
@@ -308,7 +305,9 @@ def build_parser():
     b.add_argument("--ops", type=_op_list, default=None, help=_ops_help())
     b.add_argument("--dtype", choices=["float32", "float64"], action="append", default=None,
                    help="dtype to run (repeatable; default: both, or each family's own with --quick)")
-    b.add_argument("--threads", type=_threads, default=None, help="Numba (and torch) threads")
+    b.add_argument("--threads", type=_threads, default=None,
+                   help="Numba threads, and the peers' (torch, ONNX Runtime; JAX when 1); "
+                        "default: Numba's count, or PEER_THREADS for the peers")
     b.add_argument("--json", metavar="FILE", type=_out_file, help="also write the results as JSON")
     b.add_argument("--plot", metavar="FILE", type=_out_file,
                    help="also run a sweep of sizes and draw speed-up against size (needs matplotlib)")

@@ -1,5 +1,6 @@
 """The comparison table behind the benchmarks: for each op, how fastsmooth and its peers
-(SciPy, plain NumPy, PyTorch on CPU) compute the same thing.
+(SciPy, plain NumPy, PyTorch on CPU, ONNX Runtime's CPU provider, JAX/XLA on CPU) compute
+the same thing.
 
 One table drives ``bench/`` (pytest-benchmark), the ``fastsmooth bench`` command and a
 test (``tests/test_peers.py``) that checks every peer returns what fastsmooth returns --
@@ -16,13 +17,28 @@ Each :class:`Case` builds its inputs once (``make``), knows how many bytes the o
 move at least (``nbytes``, for GB/s), and maps each library to a ``prepare(data)``
 function that returns a zero-argument callable to time; conversions (NumPy to torch)
 happen in ``prepare``, outside the timing. Peers whose library is not installed are left
-out. The "numpy" column is what a user writes today: max-shifted NumPy in the input's
-dtype.
+out (:func:`missing_libraries` says which, for the note under a table). The "numpy" column
+is what a user writes today: max-shifted NumPy in the input's dtype.
+
+Threads of the peers (:func:`peer_threads`): ``PEER_THREADS`` in the environment, else
+what :func:`set_peer_threads` set (``fastsmooth bench --threads``), else Numba's thread
+count -- the peers run with as many threads as fastsmooth's kernels. torch takes it by
+``torch.set_num_threads``, ONNX Runtime by ``intra_op_num_threads`` (``inter_op`` 1,
+sequential execution), JAX only when it is 1 and only before JAX is first imported
+(``XLA_FLAGS=--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``; XLA
+has no other thread setting).
+
+ONNX Runtime runs one-node graphs (``Softmax``, ``LogSoftmax``, ``ReduceLogSumExp``,
+``MaxPool``, opset 18) built with the ``onnx`` package; JAX runs ``jax.jit`` of
+``jax.nn.softmax`` etc. with ``jax_enable_x64`` on (float64 stays float64) and returns
+``np.asarray`` of the result: NumPy in, NumPy out, as for every peer.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
@@ -32,18 +48,67 @@ import numpy as np
 import fastsmooth as fs
 
 __all__ = ["Case", "Family", "CASES", "SHAPES", "POOL_CASES", "ELEMENTWISE_CASES", "LOSS_CASES", "LOSS_SHAPES",
-           "ALL_CASES", "FAMILIES", "available_libraries", "family_of", "shapes_for"]
+           "ALL_CASES", "FAMILIES", "OPTIONAL_PEERS", "available_libraries", "missing_libraries", "family_of",
+           "shapes_for", "peer_threads", "set_peer_threads", "peer_versions"]
 
 #: the shapes of the core benchmark (issue 2)
 SHAPES = [(4096, 4096), (1, 16_000_000), (1_000_000, 8), (64, 1000)]
 
 
+#: the optional peers and the modules each needs (``pip install fastsmooth[bench]``)
+OPTIONAL_PEERS = {"scipy": ("scipy",), "torch": ("torch",), "onnxruntime": ("onnxruntime", "onnx"),
+                  "jax": ("jax", "jaxlib")}
+
+
+def _installed(lib):
+    return all(importlib.util.find_spec(mod) is not None for mod in OPTIONAL_PEERS[lib])
+
+
 def available_libraries():
-    libs = ["fastsmooth", "numpy"]
-    for name in ("scipy", "torch"):
-        if importlib.util.find_spec(name) is not None:
-            libs.append(name)
-    return libs
+    """fastsmooth, numpy and the optional peers that are installed, in column order."""
+    return ["fastsmooth", "numpy"] + [lib for lib in OPTIONAL_PEERS if _installed(lib)]
+
+
+def missing_libraries():
+    """The optional peers that are not installed (their columns are skipped)."""
+    return [lib for lib in OPTIONAL_PEERS if not _installed(lib)]
+
+
+def peer_versions():
+    """Versions of the installed optional peers (imports them)."""
+    out = {}
+    for lib in OPTIONAL_PEERS:
+        if _installed(lib):
+            try:
+                out[lib] = __import__(lib).__version__
+            except Exception:  # noqa: BLE001 - a peer that fails to import is left out
+                pass
+    return out
+
+
+_peer_threads = None  # set by set_peer_threads
+_torch_threads = None  # what torch was last given
+
+
+def peer_threads():
+    """Threads each peer runs with: ``PEER_THREADS``, else :func:`set_peer_threads`, else
+    Numba's thread count (as many as fastsmooth's kernels use)."""
+    env = os.environ.get("PEER_THREADS")
+    if env:
+        return int(env)
+    if _peer_threads is not None:
+        return _peer_threads
+    from ._config import num_threads
+
+    return num_threads()
+
+
+def set_peer_threads(n):
+    """Give the peers ``n`` threads (None: back to the default of :func:`peer_threads`)."""
+    global _peer_threads
+    _peer_threads = n
+    if "torch" in sys.modules:
+        _torch()
 
 
 @dataclass
@@ -51,13 +116,24 @@ class Case:
     """One op: ``make(shape, dtype, rng)`` builds the inputs, ``nbytes(data)`` is the
     least number of bytes the op must move, ``impls`` maps a library to
     ``prepare(data) -> callable``. ``shapes``/``quick_shapes``, when given, replace the
-    family's table shapes for this op."""
+    family's table shapes for this op. ``compare`` maps a library whose result is laid
+    out otherwise to ``f(result, data)``, the result as fastsmooth lays it out (for the
+    tests only; the benchmark times the library's own result)."""
 
     make: Callable[[tuple, np.dtype, np.random.Generator], dict]
     nbytes: Callable[[dict], int]
     impls: dict = field(default_factory=dict)
     shapes: tuple | None = None
     quick_shapes: tuple | None = None
+    compare: dict = field(default_factory=dict)
+    #: bytes of ``nbytes`` that are written (the outputs); the rest is read
+    writes: Callable[[dict], int] | None = None
+
+    def traffic(self, data):
+        """``(read, written)`` bytes the op must move at least."""
+        total = self.nbytes(data)
+        w = self.writes(data) if self.writes is not None else 0
+        return total - w, w
 
 
 def _normal(shape, dtype, rng):
@@ -78,14 +154,117 @@ def _grad_out(shape, dtype, rng):
     return {"x": x, "out": fs.logsumexp(x), "g": _normal(shape[:-1], dtype, rng)}
 
 
+def _x_bytes(d):
+    return d["x"].nbytes
+
+
 def _row_bytes(d):
     return d["x"].nbytes // max(d["x"].shape[-1], 1)
 
 
 def _torch():
+    global _torch_threads
     import torch
 
+    n = peer_threads()
+    if n != _torch_threads:
+        torch.set_num_threads(n)
+        _torch_threads = n
     return torch
+
+
+def jax_threads():
+    """How JAX was (or will be) told its threads: "1" or "all cores" (XLA's default)."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    return "1" if "intra_op_parallelism_threads=1" in flags else "all cores"
+
+
+def _jax():
+    if "jax" not in sys.modules and peer_threads() == 1 and "intra_op_parallelism_threads" not in os.environ.get(
+            "XLA_FLAGS", ""):
+        # XLA's CPU thread pool is sized when JAX starts, from these flags only
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                   " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # float64 in, float64 out
+    return jax
+
+
+_JITTED = {}
+
+
+def _jax_fn(key, make):
+    """``jax.jit(make(jax))``, once per key; returns ``f(numpy array) -> numpy array``."""
+    if key not in _JITTED:
+        jax = _jax()
+        _JITTED[key] = jax.jit(make(jax))
+    f = _JITTED[key]
+    return lambda *arrays: np.asarray(f(*arrays))
+
+
+def _jax_call(key, make, *arrays):
+    """A callable to time: the jitted function on NumPy inputs, NumPy out; compiled and
+    run once here (warm before timing)."""
+    fn = _jax_fn((key,) + tuple((a.shape, a.dtype.str) for a in arrays), make)
+    fn(*arrays)
+    return partial(fn, *arrays)
+
+
+_SESSIONS = {}
+
+
+def _ort_session(op, dtype, ndim, out_ndim, attrs=(), consts=(), n_out=1):
+    """An ONNX Runtime session of a one-node graph ``op`` (opset 18) on a ``dtype`` input
+    of rank ``ndim`` (any shape): CPUExecutionProvider, :func:`peer_threads` intra-op
+    threads, one inter-op thread, sequential. ``consts`` are extra constant inputs
+    (name, array); a second output, when ``n_out == 2``, is int64 (MaxPool's indices)."""
+    threads = peer_threads()
+    key = (op, np.dtype(dtype).str, ndim, attrs, tuple((n, a.tobytes()) for n, a in consts), n_out, threads)
+    if key in _SESSIONS:
+        return _SESSIONS[key]
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    et = TensorProto.FLOAT if np.dtype(dtype) == np.float32 else TensorProto.DOUBLE
+    x = helper.make_tensor_value_info("x", et, [None] * ndim)
+    outs = [helper.make_tensor_value_info(f"y{i}", et if i == 0 else TensorProto.INT64, [None] * out_ndim)
+            for i in range(n_out)]
+    node = helper.make_node(op, ["x"] + [name for name, _ in consts], [o.name for o in outs], **dict(attrs))
+    graph = helper.make_graph([node], op, [x], outs, initializer=[numpy_helper.from_array(a, n) for n, a in consts])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 10
+    onnx.checker.check_model(model)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    _SESSIONS[key] = sess
+    return sess
+
+
+def _ort_call(sess, x, first_only=True):
+    """A callable to time: ``sess.run`` on ``x``, NumPy out (the first output, or all);
+    run once here (warm before timing)."""
+    def call():
+        out = sess.run(None, {"x": x})
+        return out[0] if first_only else tuple(out)
+
+    call()
+    return call
+
+
+def _ort_softmax(op, axis):
+    return lambda d: _ort_call(_ort_session(op, d["x"].dtype, d["x"].ndim, d["x"].ndim, (("axis", axis),)),
+                               np.ascontiguousarray(d["x"]))
+
+
+def _ort_logsumexp(axis):
+    return lambda d: _ort_call(_ort_session("ReduceLogSumExp", d["x"].dtype, d["x"].ndim, d["x"].ndim - 1,
+                                            (("keepdims", 0),), (("axes", np.array([axis], np.int64)),)),
+                               np.ascontiguousarray(d["x"]))
 
 
 def _t(a):
@@ -95,19 +274,19 @@ def _t(a):
 # plain NumPy, as users write it -------------------------------------------------------
 
 
-def np_logsumexp(x):
-    m = x.max(axis=-1, keepdims=True)
-    return np.log(np.exp(x - m).sum(axis=-1)) + m[..., 0]
+def np_logsumexp(x, axis=-1):
+    m = x.max(axis=axis, keepdims=True)
+    return np.log(np.exp(x - m).sum(axis=axis)) + np.squeeze(m, axis)
 
 
-def np_softmax(x):
-    e = np.exp(x - x.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+def np_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
-def np_log_softmax(x):
-    z = x - x.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+def np_log_softmax(x, axis=-1):
+    z = x - x.max(axis=axis, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
 
 def np_logsumexp_backward(g, x, out):
@@ -133,41 +312,78 @@ def _scipy_special():
     return scipy.special
 
 
+def _jax_lse(axis):
+    return lambda jax: (lambda a: jax.scipy.special.logsumexp(a, axis=axis))
+
+
+def _jax_softmax(name, axis):
+    return lambda jax: (lambda a: getattr(jax.nn, name)(a, axis=axis))
+
+
+def _row_bytes_axis(axis):
+    """Bytes of the reduced output of one array ``x`` reduced along ``axis``."""
+    return lambda d: d["x"].nbytes // max(d["x"].shape[axis], 1)
+
+
+def _forward_cases(axis, suffix="", **shapes):
+    """LogSumExp / softmax / log-softmax along ``axis`` (of a C-ordered input), every peer."""
+    out_bytes = _row_bytes_axis(axis)
+    return {
+        "logsumexp" + suffix: Case(
+            _x,
+            lambda d: d["x"].nbytes + out_bytes(d),
+            writes=out_bytes,
+            impls={
+                "fastsmooth": lambda d: partial(fs.logsumexp, d["x"], axis),
+                "scipy": lambda d: partial(_scipy_special().logsumexp, d["x"], axis=axis),
+                "numpy": lambda d: partial(np_logsumexp, d["x"], axis),
+                "torch": lambda d: partial(_torch().logsumexp, _t(d["x"]), axis),
+                "onnxruntime": _ort_logsumexp(axis),
+                "jax": lambda d: _jax_call(("logsumexp", axis), _jax_lse(axis), d["x"]),
+            },
+            **shapes,
+        ),
+        "softmax" + suffix: Case(
+            _x,
+            lambda d: 2 * d["x"].nbytes,
+            writes=_x_bytes,
+            impls={
+                "fastsmooth": lambda d: partial(fs.softmax, d["x"], axis),
+                "scipy": lambda d: partial(_scipy_special().softmax, d["x"], axis=axis),
+                "numpy": lambda d: partial(np_softmax, d["x"], axis),
+                "torch": lambda d: partial(_torch().softmax, _t(d["x"]), axis),
+                "onnxruntime": _ort_softmax("Softmax", axis),
+                "jax": lambda d: _jax_call(("softmax", axis), _jax_softmax("softmax", axis), d["x"]),
+            },
+            **shapes,
+        ),
+        "log_softmax" + suffix: Case(
+            _x,
+            lambda d: 2 * d["x"].nbytes,
+            writes=_x_bytes,
+            impls={
+                "fastsmooth": lambda d: partial(fs.log_softmax, d["x"], axis),
+                "scipy": lambda d: partial(_scipy_special().log_softmax, d["x"], axis=axis),
+                "numpy": lambda d: partial(np_log_softmax, d["x"], axis),
+                "torch": lambda d: partial(_torch().log_softmax, _t(d["x"]), axis),
+                "onnxruntime": _ort_softmax("LogSoftmax", axis),
+                "jax": lambda d: _jax_call(("log_softmax", axis), _jax_softmax("log_softmax", axis), d["x"]),
+            },
+            **shapes,
+        ),
+    }
+
+
+#: the reduced axis is the outer one of a C-ordered (4096, 4096): columns, not rows (issue 13)
+AXIS0_SHAPES = ((4096, 4096),)
+
 CASES: dict[str, Case] = {
-    "logsumexp": Case(
-        _x,
-        lambda d: d["x"].nbytes + _row_bytes(d),
-        {
-            "fastsmooth": lambda d: partial(fs.logsumexp, d["x"]),
-            "scipy": lambda d: partial(_scipy_special().logsumexp, d["x"], axis=-1),
-            "numpy": lambda d: partial(np_logsumexp, d["x"]),
-            "torch": lambda d: partial(_torch().logsumexp, _t(d["x"]), -1),
-        },
-    ),
-    "softmax": Case(
-        _x,
-        lambda d: 2 * d["x"].nbytes,
-        {
-            "fastsmooth": lambda d: partial(fs.softmax, d["x"]),
-            "scipy": lambda d: partial(_scipy_special().softmax, d["x"], axis=-1),
-            "numpy": lambda d: partial(np_softmax, d["x"]),
-            "torch": lambda d: partial(_torch().softmax, _t(d["x"]), -1),
-        },
-    ),
-    "log_softmax": Case(
-        _x,
-        lambda d: 2 * d["x"].nbytes,
-        {
-            "fastsmooth": lambda d: partial(fs.log_softmax, d["x"]),
-            "scipy": lambda d: partial(_scipy_special().log_softmax, d["x"], axis=-1),
-            "numpy": lambda d: partial(np_log_softmax, d["x"]),
-            "torch": lambda d: partial(_torch().log_softmax, _t(d["x"]), -1),
-        },
-    ),
+    **_forward_cases(-1),
     "logsumexp_backward": Case(
         _grad_out,
         lambda d: 2 * d["x"].nbytes + 2 * _row_bytes(d),
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.logsumexp_backward, d["g"], d["x"], d["out"]),
             "numpy": lambda d: partial(np_logsumexp_backward, d["g"], d["x"], d["out"]),
             "torch": lambda d: partial(_torch_logsumexp_backward, _t(d["g"]), _t(d["x"]), _t(d["out"])),
@@ -176,7 +392,8 @@ CASES: dict[str, Case] = {
     "softmax_backward": Case(
         _grad_y,
         lambda d: 3 * d["x"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.softmax_backward, d["g"], d["y"]),
             "numpy": lambda d: partial(np_softmax_backward, d["g"], d["y"]),
             "torch": lambda d: partial(_torch().ops.aten._softmax_backward_data, _t(d["g"]), _t(d["y"]), -1,
@@ -186,22 +403,34 @@ CASES: dict[str, Case] = {
     "log_softmax_backward": Case(
         _grad_y,
         lambda d: 3 * d["x"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.log_softmax_backward, d["g"], d["logy"]),
             "numpy": lambda d: partial(np_log_softmax_backward, d["g"], d["logy"]),
             "torch": lambda d: partial(_torch().ops.aten._log_softmax_backward_data, _t(d["g"]), _t(d["logy"]),
                                        -1, _t(d["logy"]).dtype),
         },
     ),
+    **_forward_cases(0, "_axis0", shapes=AXIS0_SHAPES, quick_shapes=((1024, 1024),)),
 }
 
 
 # Floors: not peers but what the op cannot beat -------------------------------------------
 
 
+#: elements of one task of the exp-only loop
+EXP_CHUNK = 8192
+#: elements the exp-only loop reads, over and over: 128 KiB of float64, in L2
+EXP_WINDOW = 1 << 14
+
+
 def _exp_floor_kernel():
-    """A kernel that only sums exp(x) along rows with the same exp, flags and parallel
-    layout as the LogSumExp kernel: the 'exp-only loop' LogSumExp is measured against."""
+    """A kernel that only sums exp over as many elements as the input holds, with the same
+    exp and flags as the LogSumExp kernel and fixed chunks of :data:`EXP_CHUNK` (so one
+    long row uses every thread too), reading the first :data:`EXP_WINDOW` elements over
+    and over: from cache, so that it is the compute floor of the forward ops, not a
+    second memory floor (out of cache, a loop with this much work per byte and no
+    prefetch runs at memory latency here, 3x slower than fastsmooth's LogSumExp)."""
     from numba import prange
     from numba import uint64 as U
 
@@ -209,33 +438,54 @@ def _exp_floor_kernel():
     from ._exp import exp
 
     @kernel(fastmath=REDUCTION_FASTMATH)
-    def exp_row_sums(x, out):
-        n = x.shape[1]
-        for r in prange(x.shape[0]):
-            t = x.dtype.type(0.0)
-            row = x[r]
-            for i in range(U(0), U(n)):
-                t += exp(row[i])
-            out[r] = t
+    def exp_chunk_sums(window, n, out):
+        for c in prange(out.shape[0]):
+            t = window.dtype.type(0.0)
+            lo = (c * EXP_CHUNK) % EXP_WINDOW
+            for i in range(U(lo), U(lo + min(EXP_CHUNK, n - c * EXP_CHUNK))):
+                t += exp(window[i])
+            out[c] = t
 
-    return exp_row_sums
+    return exp_chunk_sums
 
 
 _FLOOR = {}
 
 
 def exp_floor(x):
-    """Row sums of exp(x) (x 2-D C-contiguous), parallel like the real kernels."""
+    """Chunk sums of exp over ``x.size`` elements read from the first
+    :data:`EXP_WINDOW` of ``x`` (C-contiguous) again and again; parallel like the real
+    kernels (:func:`._config.use_parallel` of ``x.size``)."""
     from ._config import use_parallel
 
     if "k" not in _FLOOR:
         _FLOOR["k"] = _exp_floor_kernel()
-    out = np.empty(x.shape[0], x.dtype)
-    _FLOOR["k"](x, out, parallel=use_parallel(x.size))
+    flat = x.reshape(-1)
+    window = np.ascontiguousarray(np.resize(flat[:EXP_WINDOW], EXP_WINDOW + EXP_CHUNK)) if flat.size else flat
+    out = np.empty(-(-flat.size // EXP_CHUNK), x.dtype)
+    _FLOOR["k"](window, flat.size, out, parallel=use_parallel(x.size))
     return out
 
 
-FLOORS = {"logsumexp": {"exp-loop": lambda d: partial(exp_floor, d["x"])}}
+def memory_floor(case):
+    """``prepare(data)`` of the memory floor of ``case`` (:class:`._bench.Floor`): a copy
+    of the bytes it writes and a sum of the other bytes it reads, same threads, same sizes."""
+    def prepare(d):
+        from ._bench import Floor
+
+        return Floor(*case.traffic(d), d["x"].size)
+
+    return prepare
+
+
+def _exp_loop(d):
+    return partial(exp_floor, np.ascontiguousarray(d["x"]))
+
+
+#: what each core op is measured against besides its peers: the memory floor, and for the
+#: forward ops the exp-only loop over the same elements
+FLOORS = {op: {"floor": memory_floor(case), **({"exp-loop": _exp_loop} if "backward" not in op else {})}
+          for op, case in CASES.items()}
 
 
 # Soft metric losses (issue 4) -------------------------------------------------------------
@@ -322,7 +572,8 @@ LOSS_CASES: dict[str, Case] = {
     "soft_fbeta": Case(
         _logits_targets,
         lambda d: 2 * d["x"].nbytes + d["t"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs_loss_and_grad, fs.soft_fbeta_loss, fs.soft_fbeta_loss_backward,
                                             d["x"], d["t"]),
             "fastsmooth-acc": lambda d: partial(fs_accumulator_loss_and_grad, d["x"], d["t"]),
@@ -335,7 +586,8 @@ LOSS_CASES: dict[str, Case] = {
     "softmax_fbeta": Case(
         _logits_labels,
         lambda d: 2 * d["x"].nbytes + d["labels"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs_loss_and_grad, fs.softmax_fbeta_loss, fs.softmax_fbeta_loss_backward,
                                             d["x"], d["labels"]),
             "fastsmooth-acc": lambda d: partial(fs_accumulator_loss_and_grad, d["x"], d["labels"],
@@ -393,20 +645,46 @@ def _torch_maxpool2d_backward(g, x, idx):
     return _torch().ops.aten.max_pool2d_with_indices_backward(g, x, [k, k], [s, s], [p, p], [1, 1], False, idx)
 
 
+def _ort_maxpool(d):
+    k, s, p = POOL
+    sess = _ort_session("MaxPool", d["x"].dtype, 4, 4, (("kernel_shape", (k, k)), ("strides", (s, s)),
+                                                        ("pads", (p, p, p, p))), n_out=2)
+    return _ort_call(sess, np.ascontiguousarray(d["x"]), first_only=False)
+
+
+def _ort_plane_indices(result, d):
+    """ONNX MaxPool's indices count over the whole (N, C, H, W) tensor; ours per plane."""
+    y, idx = result
+    return y, idx % (d["x"].shape[-1] * d["x"].shape[-2])
+
+
+def _jax_maxpool(jax):
+    k, s, p = POOL
+    lax = jax.lax
+    return lambda a: lax.reduce_window(a, -np.inf, lax.max, (1, 1, k, k), (1, 1, s, s),
+                                       ((0, 0), (0, 0), (p, p), (p, p)))
+
+
 POOL_CASES: dict[str, Case] = {
     "maxpool2d": Case(
         _pool_data,
         lambda d: d["x"].nbytes + d["y"].nbytes + d["idx"].nbytes,
-        {
+        writes=lambda d: d["y"].nbytes + d["idx"].nbytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.maxpool2d, d["x"], *POOL),
             "numpy": lambda d: partial(np_maxpool2d, d["x"], *POOL),
             "torch": lambda d: partial(_torch().nn.functional.max_pool2d, _t(d["x"]), *POOL, return_indices=True),
+            "onnxruntime": _ort_maxpool,
+            # values only: XLA has no max-pool with indices (it moves fewer bytes than the others)
+            "jax": lambda d: _jax_call("maxpool2d", _jax_maxpool, d["x"]),
         },
+        compare={"onnxruntime": _ort_plane_indices},
     ),
     "maxpool2d_backward": Case(
         _pool_data,
         lambda d: d["g"].nbytes + d["idx"].nbytes + d["x"].nbytes,
-        {
+       writes=_x_bytes,
+        impls={
             "fastsmooth": lambda d: partial(fs.maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
             "numpy": lambda d: partial(np_maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
             "torch": lambda d: partial(_torch_maxpool2d_backward, _t(d["g"]), _t(d["x"]), _t(d["idx"])),
@@ -442,7 +720,7 @@ def _elementwise(n_arrays, fs_fn, np_fn, torch_fn=None, scipy_fn=None, args=("x"
         impls["scipy"] = lambda d: partial(scipy_fn(), *(d[a] for a in args))
     if torch_fn is not None:
         impls["torch"] = lambda d: partial(torch_fn(), *(_t(d[a]) for a in args))
-    return Case(_xy_grad, lambda d: n_arrays * d["x"].nbytes, impls)
+    return Case(_xy_grad, lambda d: n_arrays * d["x"].nbytes, impls, writes=_x_bytes)
 
 
 ELEMENTWISE_CASES: dict[str, Case] = {
@@ -492,7 +770,7 @@ FAMILIES: dict[str, Family] = {
         sweep_label="rows of 1000",
     ),
     "pooling": Family(
-        "pooling", POOL_CASES, ((32, 64, 112, 112),),
+        "pooling", POOL_CASES, ((32, 64, 112, 112), (1, 16, 28, 28)),
         quick_shapes=((8, 32, 56, 56),),
         quick_dtype="float32",
         sweep=tuple((n, 64, 56, 56) for n in (1, 4, 16, 64)),

@@ -27,6 +27,8 @@ from ._arrays import (
     normalize_axes,
     to_rows,
 )
+from ._columns import (as_columns, col_log_softmax, col_logsumexp, col_logsumexp_backward, col_softmax,
+                       col_softmax_backward, like_columns, per_column, reduced_shape)
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, log1p
 from ._rowops import (
@@ -546,7 +548,9 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sig
     so the result is finished with ``log1p``; this keeps full relative accuracy when
     the result is close to the maximum (``logsumexp([0, -40])`` is ``4.2e-18``, where
     ``m + log(s)`` would give 0). Rows are reduced in parallel; one very long row is cut
-    into pieces whose partial states are merged.
+    into pieces whose partial states are merged. Along an outer axis of a C-ordered
+    array (``axis=0`` of a matrix) each column keeps its own state and the reduction
+    runs where the data lie, vectorized along the contiguous axis: no transposed copy.
 
     With weights the state is the maximum :math:`m` over the entries of non-zero
     weight, the sum :math:`c` of the weights at :math:`m`, and the rescaled sum
@@ -600,6 +604,10 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sig
         a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes) if b is None and not return_sign else None
+    if cols is not None:  # an outer axis: reduced in place, no transposed copy
+        res = col_logsumexp(cols, _inv_t(tau, a.dtype), tau, use_parallel(a.size))
+        return finish_out(_cast(res.reshape(reduced_shape(a.shape, axes, keepdims)), out_dtype), out, fname)
     rows = to_rows(a, axes)
     parallel = use_parallel(rows.data.size)
     if b is None:
@@ -773,6 +781,14 @@ def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
         a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes) if b is None else None
+    if cols is not None:  # an outer axis: in place, no transposed copy
+        g, o = per_column(grad, a, axes, fname, "grad"), per_column(out, a, axes, fname, "out")
+        with np.errstate(invalid="ignore"):
+            trusted = not np.any(np.isfinite(o) & (np.abs(o) > OUT_TRUSTED * tau))
+        if trusted:  # else the rows, which take the LogSumExp again where out falls short
+            dx = col_logsumexp_backward(cols, g, o, _inv_t(tau, a.dtype), use_parallel(a.size))
+            return _cast(dx.reshape(a.shape), out_dtype)
     rows = to_rows(a, axes)
     g = rows.per_row(grad, fname, "grad")
     o = rows.per_row(out, fname, "out")
@@ -884,7 +900,8 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None):
     -------
     ndarray
         Same shape as ``x``, its float dtype; sums to 1 along ``axis``. It may be a
-        non-contiguous view when ``axis`` is not the last axis of a C-ordered input.
+        non-contiguous view when ``axis`` is not the last axis and ``x`` is not
+        C-ordered.
 
     See Also
     --------
@@ -896,7 +913,9 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None):
     -----
     Rows that fit in cache take three in-cache sweeps (max; exp, store and sum; scale),
     with one exponential per element. Longer rows take the one-pass statistics of
-    :func:`logsumexp` and then one pass that writes the output.
+    :func:`logsumexp` and then one pass that writes the output. Along an outer axis of a
+    C-ordered array the same two passes run column by column, in place (no transposed
+    copy of the input).
 
     Special values, per slice:
 
@@ -924,6 +943,10 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None):
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: reduced in place, no transposed copy
+        y = col_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
+        return finish_out(_cast(y.reshape(a.shape), out_dtype), out, fname)
     rows = to_rows(a, axes)
     y = _softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
     return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
@@ -1000,6 +1023,11 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     a, out_dtype = as_float_array(y, fname, "y")
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: in place, no transposed copy
+        g = like_columns(grad, a, cols, fname, "grad")
+        dx = col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), False)
+        return finish_out(_cast(dx.reshape(a.shape), out_dtype), out, fname)
     rows = to_rows(a, axes)
     g = rows.like(grad, fname, "grad")
     parallel = use_parallel(rows.data.size)
@@ -1087,6 +1115,8 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
 
     Notes
     -----
+    Along an outer axis of a C-ordered array, the column statistics of
+    :func:`logsumexp` and one write pass, in place (no transposed copy).
     The one-pass statistics of :func:`logsumexp`, then one element-wise pass (while
     the row is still in cache, for rows that fit). The
     ``log1p`` finish keeps the largest entries accurate when the others are tiny:
@@ -1112,6 +1142,10 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
     a, out_dtype = as_float_array(x, fname)
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: reduced in place, no transposed copy
+        y = col_log_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
+        return finish_out(_cast(y.reshape(a.shape), out_dtype), out, fname)
     rows = to_rows(a, axes)
     y = _log_softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
     return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
@@ -1193,6 +1227,11 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     a, out_dtype = as_float_array(y, fname, "y")
     axes = normalize_axes(axis, a.ndim, fname)
     tau = check_temperature(temperature, fname)
+    cols = as_columns(a, axes)
+    if cols is not None:  # an outer axis: in place, no transposed copy
+        g = like_columns(grad, a, cols, fname, "grad")
+        dx = col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), True)
+        return finish_out(_cast(dx.reshape(a.shape), out_dtype), out, fname)
     rows = to_rows(a, axes)
     g = rows.like(grad, fname, "grad")
     parallel = use_parallel(rows.data.size)

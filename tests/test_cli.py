@@ -214,7 +214,9 @@ def test_plan_dtypes_and_sweep():
     assert {(op, dt) for op, _, dt, *_ in quick} == {("logsumexp", "float64"), ("maxpool2d", "float32")}
     full = _bench.plan(["maxpool2d"], libraries=["fastsmooth"])
     assert [(shape, dt) for _, shape, dt, *_ in full] == [((32, 64, 112, 112), "float64"),
-                                                         ((32, 64, 112, 112), "float32")]
+                                                         ((1, 16, 28, 28), "float64"),
+                                                         ((32, 64, 112, 112), "float32"),
+                                                         ((1, 16, 28, 28), "float32")]
     swept = _bench.plan(["softmax"], dtypes=["float32"], sweep=True, libraries=["fastsmooth", "numpy"])
     sweep_shapes = [shape for _, shape, dt, lib, _, in_sweep in swept if in_sweep and lib == "numpy"]
     assert sweep_shapes == list(FAMILIES["reductions"].sweep)

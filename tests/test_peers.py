@@ -21,6 +21,7 @@ def test_peers_agree(op, dtype):
         got = case.impls[lib](data)()
         got = got.numpy() if hasattr(got, "numpy") else np.asarray(got)
         assert got.shape == want.shape, lib
+        assert got.dtype == want.dtype, (lib, got.dtype)
         np.testing.assert_allclose(got, want, rtol=2e-5 if dtype == np.float32 else 1e-12, atol=1e-6 if dtype == np.float32 else 1e-14, err_msg=lib)
 
 
@@ -63,8 +64,12 @@ def test_pooling_and_elementwise_peers_agree(op, dtype):
     libs = [lib for lib in case.impls if lib in available_libraries()]
     assert "numpy" in libs
     for lib in libs:
-        got = _arrays(case.impls[lib](data)())
-        assert len(got) == len(want), lib
+        result = case.impls[lib](data)()
+        if lib in case.compare:
+            result = case.compare[lib](result, data)
+        got = _arrays(result)
+        # JAX's max-pool gives the values only (no indices)
+        assert len(got) == len(want) or (lib == "jax" and len(got) == 1), lib
         for g, w in zip(got, want):
             assert g.shape == w.shape and g.dtype == w.dtype, (lib, g.shape, g.dtype, w.shape, w.dtype)
             np.testing.assert_allclose(g, w, rtol=2e-6 if dtype == np.float32 else 1e-13, atol=1e-7, err_msg=lib)
@@ -81,3 +86,77 @@ def test_every_op_has_a_family_and_shapes():
             assert len(sweep) >= 2 and sweep == sorted(sweep), op  # several sizes, growing
         # --quick is smaller than the full run
         assert max(map(np.prod, shapes_for(op, True))) < max(map(np.prod, shapes_for(op, False))), op
+
+
+@pytest.mark.parametrize("lib", ["onnxruntime", "jax"])
+def test_new_peers_are_in_the_table(lib):
+    """ONNX Runtime and JAX run LogSumExp, softmax, log-softmax (last axis and axis 0) and
+    max-pooling, when installed; when not, they are reported as missing (the note
+    under the tables), never an error."""
+    from fastsmooth import _peers
+
+    for op in ("logsumexp", "softmax", "log_softmax", "logsumexp_axis0", "softmax_axis0", "log_softmax_axis0",
+               "maxpool2d"):
+        assert lib in ALL_CASES[op].impls, op
+    assert (lib in available_libraries()) != (lib in _peers.missing_libraries())
+
+
+def test_onnxruntime_threads(monkeypatch):
+    """ONNX Runtime sessions get the peers' thread count (intra-op), one inter-op thread."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from fastsmooth import _peers
+
+    monkeypatch.setenv("PEER_THREADS", "1")
+    assert _peers.peer_threads() == 1
+    sess = _peers._ort_session("Softmax", np.float64, 2, 2, (("axis", -1),))
+    opts = sess.get_session_options()
+    assert opts.intra_op_num_threads == 1 and opts.inter_op_num_threads == 1
+    x = np.random.default_rng(0).standard_normal((3, 5))
+    import fastsmooth as fs
+
+    np.testing.assert_allclose(sess.run(None, {"x": x})[0], fs.softmax(x), rtol=1e-13, atol=0)
+
+
+def test_floor_cells_never_show_more_than_100_percent_without_a_reason():
+    from fastsmooth._bench import floor_cells
+
+    ms, pct, cache = floor_cells({"fastsmooth": 1e-3}, {"floor": 2e-3, "floor_out_of_cache": 2.1e-3})
+    assert pct == "200% (noisy floor)" and cache == "memory"
+    assert floor_cells({"fastsmooth": 1e-3}, {"floor": 2e-3, "floor_out_of_cache": 4e-3})[1:] == \
+        ["200% (in cache)", "in cache"]
+    assert floor_cells({"fastsmooth": 1e-5}, {"floor": 2e-5})[1] == "200% (launch-bound floor)"
+    assert floor_cells({"fastsmooth": 2e-3}, {"floor": 1e-3})[1] == "50%"
+    assert floor_cells({"fastsmooth": 2e-3}, {}) == ["-", "-", "-"]
+
+
+def test_floor_moves_the_bytes_of_the_case():
+    """The memory floor of an op copies what it writes and sums the rest of what it reads;
+    a LogSumExp (output far smaller than the input) is a sum only."""
+    from fastsmooth._bench import Floor
+
+    for op, read, write in [("softmax", 924, 924), ("logsumexp", 924, 28), ("softmax_backward", 1848, 924)]:
+        case = CASES[op]
+        data = case.make((7, 33), np.dtype(np.float32), np.random.default_rng(0))
+        assert case.traffic(data) == (read, write), op
+        f = Floor(*case.traffic(data), data["x"].size)
+        assert f.parallel is False  # a small case runs the serial twin, as the op's kernel
+        if op == "logsumexp":
+            assert (f.copy_bytes, f.sum_bytes) == (0, 924)
+        else:
+            assert f.copy_bytes == 924 and f.sum_bytes == case.traffic(data)[0] - 924
+        f()
+
+
+def test_exp_loop_sums_as_many_exponentials_as_the_input_holds():
+    """From its cache-resident window: every chunk of the input is one chunk of the window."""
+    from fastsmooth._peers import EXP_CHUNK, EXP_WINDOW, exp_floor
+
+    x = np.random.default_rng(0).standard_normal((3, 20_000))
+    flat = x.reshape(-1)
+    window = np.resize(flat[:EXP_WINDOW], EXP_WINDOW + EXP_CHUNK)
+    want = [np.exp(window[(c * EXP_CHUNK) % EXP_WINDOW:][:min(EXP_CHUNK, flat.size - c * EXP_CHUNK)]).sum()
+            for c in range(-(-flat.size // EXP_CHUNK))]
+    np.testing.assert_allclose(exp_floor(x), want, rtol=1e-12, atol=0)
+    y = np.arange(5.0)[None]
+    np.testing.assert_allclose(exp_floor(y), [np.exp(y).sum()], rtol=1e-13, atol=0)
