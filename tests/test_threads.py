@@ -56,6 +56,7 @@ def test_control_workqueue_aborts_without_the_main_thread_rule():
     code = (
         "from fastsmooth import _config\n"
         "_config.THREAD_SAFE_LAYERS = frozenset({'omp', 'tbb', 'workqueue'})\n"
+        "_config.LATE_POOL_FALLBACK = False  # every launch parallel, none timed into the serial twin\n"
         "from tests import thread_stress\n"
         "print(thread_stress.run(16, 4))\n"
     )
