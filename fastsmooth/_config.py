@@ -232,7 +232,8 @@ class Kernel:
 
     def __call__(self, *args, parallel):
         if not parallel:
-            return self.serial(*args)
+            d = self._serial  # (the property only on first use: this is the small call)
+            return (d if d is not None else self.serial)(*args)
         if not LATE_POOL_FALLBACK:
             return self._launch(args)
         return _timed_launch(self, args)
