@@ -132,9 +132,9 @@ CASES = {
 #: The single NumPy ufunc an op's aim is stated against (issue 12: per call at <= 1000
 #: elements, <= 1.5x this): ``np.maximum(x, 0)`` for relu's class, ``np.exp`` for
 #: sigmoid's. Timed in the same rounds as the op, as the column "floor".
-FLOORS = {"relu": lambda x: np.maximum(x, 0), "relu_backward": lambda g, x: np.maximum(x, 0),
-          "maximum": lambda x, y: np.maximum(x, 0)}
-FLOORS.update({op: (lambda x: np.exp(x)) for op in ("sigmoid", "softplus", "smooth_abs")})
+#: ``op -> (ufunc, its arguments from x)``, called bare (no Python wrapper around it).
+FLOORS = {op: (np.maximum, lambda x: (x, 0)) for op in ("relu", "relu_backward", "maximum")}
+FLOORS.update({op: (np.exp, lambda x: (x,)) for op in ("sigmoid", "softplus", "smooth_abs")})
 
 
 def _skip(op, shape):
@@ -160,7 +160,7 @@ def _best_per_call(f, args, rounds_out, budget=0.01):
     return one_round
 
 
-def measure(ops=None, sizes=SIZES, dtypes=DTYPES, rounds=5):
+def measure(ops=None, sizes=SIZES, dtypes=DTYPES, rounds=5, budget=0.01):
     rows = []
     for op in ops or CASES:
         family, build, f_fs, f_np, f_t = CASES[op]
@@ -172,10 +172,10 @@ def measure(ops=None, sizes=SIZES, dtypes=DTYPES, rounds=5):
                 args = build(x)
                 floor = FLOORS.get(op)
                 libs = {"fastsmooth": f_fs, "numpy": f_np, "torch": f_t,
-                        "floor": (lambda *a, f=floor: f(a[-1] if op == "relu_backward" else a[0]))
-                        if floor else None}
+                        "floor": floor[0] if floor else None}
                 times = {k: [] for k, v in libs.items() if v is not None}
-                runners = {k: _best_per_call(libs[k], args, times[k]) for k in times}
+                runners = {k: _best_per_call(libs[k], floor[1](x) if k == "floor" else args, times[k], budget)
+                           for k in times}
                 for _ in range(rounds):
                     for k in runners:
                         runners[k]()
@@ -260,15 +260,19 @@ def main(argv=None):
     p.add_argument("--ops", default=None, help="comma-separated ops (default: all)")
     p.add_argument("--cold", action="store_true", help="also the cold-start figures (fresh processes)")
     p.add_argument("--rounds", type=int, default=None, help="rounds per cell (default 5; 3 with --quick)")
+    p.add_argument("--block", type=float, default=0.01,
+                   help="seconds of calls per timed block (default 0.01; on a loaded machine "
+                        "shorter blocks and more rounds find more quiet windows)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     ops = a.ops.split(",") if a.ops else None
     rounds = a.rounds or (3 if a.quick else 5)
     load_before = os.getloadavg()
-    rows = measure(ops, dtypes=("float32",) if a.quick else DTYPES, rounds=rounds)
+    rows = measure(ops, dtypes=("float32",) if a.quick else DTYPES, rounds=rounds, budget=a.block)
     print(table(rows))
     result = {"rows": rows, "torch": getattr(torch, "__version__", None), "numpy": np.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M"), "threads": os.environ.get("NUMBA_NUM_THREADS"),
+              "rounds": rounds, "block_s": a.block,
               "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
     if a.cold:
         result["cold"] = cold()
