@@ -146,12 +146,14 @@ def main(argv=None):
     p.add_argument("--busy-only", action="store_true")
     a = p.parse_args(argv)
     result = {"threads": numba.get_num_threads(), "layer": _config.threading_layer(),
-              "date": time.strftime("%Y-%m-%d %H:%M")}
+              "date": time.strftime("%Y-%m-%d %H:%M"), "loadavg_before": os.getloadavg()}
     for busy in ([True] if a.busy_only else [False, True]):
         key = "busy" if busy else "idle"
         result[key] = measure(a.rounds, a.calls, busy)
         print(f"## {key} ({'one core held by a pinned CPU-bound process' if busy else 'no background process'})")
         print(table(result[key]))
+    result["loadavg_after"] = os.getloadavg()
+    print("load average before / after:", result["loadavg_before"], result["loadavg_after"])
     if a.json:
         Path(a.json).write_text(json.dumps(result, indent=1))
 

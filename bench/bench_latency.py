@@ -100,6 +100,8 @@ CASES = {
                 _t(torch.sigmoid) if torch else None),
     "softplus": ("elementwise", lambda x: (x,), fs.softplus, lambda x: np.logaddexp(0, x),
                  _t(torch.nn.functional.softplus) if torch else None),
+    "smooth_abs": ("elementwise", lambda x: (x,), fs.smooth_abs,
+                   lambda x: 2 * np.logaddexp(x / 2, -x / 2) - 2 * np.log(2), None),
     "maximum": ("elementwise", lambda x: (x, x[..., ::-1].copy()), fs.maximum, np.maximum,
                 _t(torch.maximum) if torch else None),
     "relu_backward": ("elementwise", lambda x: (x, x), fs.relu_backward,
@@ -127,6 +129,14 @@ CASES = {
 }
 
 
+#: The single NumPy ufunc an op's aim is stated against (issue 12: per call at <= 1000
+#: elements, <= 1.5x this): ``np.maximum(x, 0)`` for relu's class, ``np.exp`` for
+#: sigmoid's. Timed in the same rounds as the op, as the column "floor".
+#: ``op -> (ufunc, its arguments from x)``, called bare (no Python wrapper around it).
+FLOORS = {op: (np.maximum, lambda x: (x, 0)) for op in ("relu", "relu_backward", "maximum")}
+FLOORS.update({op: (np.exp, lambda x: (x,)) for op in ("sigmoid", "softplus", "smooth_abs")})
+
+
 def _skip(op, shape):
     return op == "maxpool1d" and shape[-1] < 2
 
@@ -150,7 +160,7 @@ def _best_per_call(f, args, rounds_out, budget=0.01):
     return one_round
 
 
-def measure(ops=None, sizes=SIZES, dtypes=DTYPES, rounds=5):
+def measure(ops=None, sizes=SIZES, dtypes=DTYPES, rounds=5, budget=0.01):
     rows = []
     for op in ops or CASES:
         family, build, f_fs, f_np, f_t = CASES[op]
@@ -160,9 +170,12 @@ def measure(ops=None, sizes=SIZES, dtypes=DTYPES, rounds=5):
                     continue
                 x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
                 args = build(x)
-                libs = {"fastsmooth": f_fs, "numpy": f_np, "torch": f_t}
+                floor = FLOORS.get(op)
+                libs = {"fastsmooth": f_fs, "numpy": f_np, "torch": f_t,
+                        "floor": floor[0] if floor else None}
                 times = {k: [] for k, v in libs.items() if v is not None}
-                runners = {k: _best_per_call(libs[k], args, times[k]) for k in times}
+                runners = {k: _best_per_call(libs[k], floor[1](x) if k == "floor" else args, times[k], budget)
+                           for k in times}
                 for _ in range(rounds):
                     for k in runners:
                         runners[k]()
@@ -189,37 +202,55 @@ print(json.dumps({"import_s": t1 - t0, "first_softmax_s": t2 - t1, "then_first_r
 
 def cold(runs=7, cache_dir=None):
     """Fresh processes: import time and the first call of a cached kernel (min and
-    median over ``runs``), and one first call on an empty cache."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if cache_dir:
-        env["NUMBA_CACHE_DIR"] = str(cache_dir)
-    subprocess.run([sys.executable, "-c", COLD], env=env, check=True, capture_output=True)  # fill
-    res = [json.loads(subprocess.run([sys.executable, "-c", COLD], env=env, check=True,
-                                     capture_output=True, text=True).stdout.splitlines()[-1])
-           for _ in range(runs)]
-    out = {k: (min(r[k] for r in res), float(np.median([r[k] for r in res])))
-           for k in ("import_s", "first_softmax_s", "then_first_relu_s")}
+    median over ``runs``), and one first call on an empty cache.
+
+    With Python's bytecode cache (``__pycache__/*.pyc``, as every installed package has)
+    and, for comparison, without fastsmooth's (its ``.pyc`` removed and
+    ``PYTHONDONTWRITEBYTECODE=1``: each of its modules is compiled from source at every
+    import -- what a checkout gives in an environment that sets that variable)."""
+    out = {}
+    for label, pyc in (("", True), ("no_pyc_", False)):
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        if cache_dir:
+            env["NUMBA_CACHE_DIR"] = str(cache_dir)
+        if pyc:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+        else:  # fastsmooth's own .pyc removed (Numba's cache files kept), none written
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            for f in (ROOT / "fastsmooth").rglob("__pycache__/*.pyc"):
+                f.unlink()
+        code = COLD
+        subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)  # fill
+        res = [json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                         capture_output=True, text=True).stdout.splitlines()[-1])
+               for _ in range(runs)]
+        out.update({label + k: (min(r[k] for r in res), float(np.median([r[k] for r in res])))
+                    for k in ("import_s", "first_softmax_s", "then_first_relu_s")})
+        out[label + "scipy_linalg_imported"] = res[-1]["scipy_linalg_imported"]
     import tempfile
 
     with tempfile.TemporaryDirectory() as empty:
-        env["NUMBA_CACHE_DIR"] = empty
+        env = dict(os.environ, PYTHONPATH=str(ROOT), NUMBA_CACHE_DIR=empty)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         r = json.loads(subprocess.run([sys.executable, "-W", "ignore", "-c", COLD], env=env,
                                       check=True, capture_output=True, text=True).stdout.splitlines()[-1])
     out["uncached_first_softmax_s"] = r["first_softmax_s"]
     out["uncached_then_first_relu_s"] = r["then_first_relu_s"]
+    out["loadavg"] = os.getloadavg()
     return out
 
 
 def table(rows):
-    lines = ["| op | dtype | shape | fastsmooth µs | NumPy µs | torch µs | fs/NumPy | fs/torch |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| op | dtype | shape | fastsmooth µs | NumPy µs | torch µs | floor µs | fs/NumPy | fs/torch "
+             "| fs/floor |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for r in rows:
-        f, n, t = r.get("fastsmooth"), r.get("numpy"), r.get("torch")
+        f, n, t, fl = r.get("fastsmooth"), r.get("numpy"), r.get("torch"), r.get("floor")
         cell = (lambda v: f"{v:.2f}" if v is not None else "–")
         ratio = (lambda a, b: f"{a / b:.2f}" if a is not None and b is not None else "–")
         shape = "×".join(map(str, r["shape"]))
         lines.append(f"| {r['op']} | {r['dtype']} | {shape} | {cell(f)} | {cell(n)} | {cell(t)} | "
-                     f"{ratio(f, n)} | {ratio(f, t)} |")
+                     f"{cell(fl)} | {ratio(f, n)} | {ratio(f, t)} | {ratio(f, fl)} |")
     return "\n".join(lines)
 
 
@@ -229,14 +260,20 @@ def main(argv=None):
     p.add_argument("--ops", default=None, help="comma-separated ops (default: all)")
     p.add_argument("--cold", action="store_true", help="also the cold-start figures (fresh processes)")
     p.add_argument("--rounds", type=int, default=None, help="rounds per cell (default 5; 3 with --quick)")
+    p.add_argument("--block", type=float, default=0.01,
+                   help="seconds of calls per timed block (default 0.01; on a loaded machine "
+                        "shorter blocks and more rounds find more quiet windows)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     ops = a.ops.split(",") if a.ops else None
     rounds = a.rounds or (3 if a.quick else 5)
-    rows = measure(ops, dtypes=("float32",) if a.quick else DTYPES, rounds=rounds)
+    load_before = os.getloadavg()
+    rows = measure(ops, dtypes=("float32",) if a.quick else DTYPES, rounds=rounds, budget=a.block)
     print(table(rows))
     result = {"rows": rows, "torch": getattr(torch, "__version__", None), "numpy": np.__version__,
-              "date": time.strftime("%Y-%m-%d %H:%M"), "threads": os.environ.get("NUMBA_NUM_THREADS")}
+              "date": time.strftime("%Y-%m-%d %H:%M"), "threads": os.environ.get("NUMBA_NUM_THREADS"),
+              "rounds": rounds, "block_s": a.block,
+              "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
     if a.cold:
         result["cold"] = cold()
         print(json.dumps(result["cold"], indent=1))

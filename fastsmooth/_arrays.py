@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+_INF = float("inf")  # (``float("inf")`` in a test costs more than the rest of the check)
 
 
 def float_dtypes(dtype, fname, name="x"):
@@ -146,7 +147,7 @@ def check_real(value, fname, name):
 def check_temperature(temperature, fname, name="temperature"):
     """The temperature as a Python float; must be a real, finite number > 0."""
     t = temperature
-    if type(t) is float and 0.0 < t < float("inf"):  # fast path: the common call
+    if type(t) is float and 0.0 < t < _INF:  # fast path: the common call
         return t
     t = check_real(temperature, fname, name)
     if not (np.isfinite(t) and t > 0.0):
@@ -164,18 +165,18 @@ def fast_rows(x, axis, out):
     C-contiguous float32/float64 ndarray, ``axis`` the int -1 (or ``x.ndim - 1``), no
     ``out``. A few attribute reads instead of the full checks (``np.asarray``, the dtype
     rule, axis normalisation, the :class:`Rows` layout); everything else returns None
-    and takes the full path, with its messages."""
+    and takes the full path, with its messages. (``x.flags.num & 1`` is
+    NPY_ARRAY_C_CONTIGUOUS; a 1-d ``x`` becomes one row by ``x[None]``, a cheaper view
+    than ``reshape``.)"""
     if out is None and type(x) is np.ndarray and type(axis) is int:
         dt = x.dtype
-        nd = x.ndim
-        if (
-            (dt is _F64 or dt is _F32)
-            and nd
-            and (axis == -1 or axis == nd - 1)
-            and x.size
-            and x.flags.c_contiguous
-        ):
-            return x.reshape(-1, x.shape[-1])
+        if (dt is _F64 or dt is _F32) and x.flags.num & 1 and x.size:
+            nd = x.ndim
+            if nd == 1:
+                if axis == -1 or axis == 0:
+                    return x[None]
+            elif nd and (axis == -1 or axis == nd - 1):
+                return x.reshape(-1, x.shape[-1])
     return None
 
 

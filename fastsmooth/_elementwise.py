@@ -47,7 +47,7 @@ from ._arrays import (
     to_rows,
 )
 from ._bits import from_sortable_key, sortable_key
-from ._config import jit, kernel, use_parallel
+from ._config import PARALLEL_MIN_ELEMENTS, jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
 from ._reductions import _cast
 from ._rowops import block_max
@@ -441,26 +441,29 @@ def _check_share(value, lo, hi, fname, name):
     return v
 
 
-#: ``(temperature, dtype) -> (tau, 1 / tau)`` for float temperatures already checked:
-#: the common call repeats one temperature, and the check plus two dtype conversions
-#: cost more than the kernel on a small input.
-_TEMPERATURES = {}
+#: ``itemsize -> {temperature: (tau, 1 / tau)}`` for float temperatures already checked,
+#: one memo per compute dtype (float32, float64; keyed by itemsize, cheaper to hash than
+#: a dtype): the common call repeats one temperature, and the check plus two dtype
+#: conversions cost more than the kernel on a small input.
+_TEMPERATURES = {4: {}, 8: {}}
 
 
 def _temperature(temperature, dtype, fname):
-    """``(tau, 1 / tau)`` in ``dtype``, both clamped to its finite range: a huge reciprocal
-    sends every soft term to its limit, an infinite one would give ``0 * inf = nan``."""
+    """``(tau, 1 / tau)`` in ``dtype`` (float32 or float64), both clamped to its finite
+    range: a huge reciprocal sends every soft term to its limit, an infinite one would
+    give ``0 * inf = nan``."""
+    memo = _TEMPERATURES[dtype.itemsize]
     if type(temperature) is float:
-        hit = _TEMPERATURES.get((temperature, dtype))
+        hit = memo.get(temperature)
         if hit is not None:
             return hit
     tau = check_temperature(temperature, fname)
     big = float(np.finfo(dtype).max)
     pair = dtype.type(min(tau, big)), dtype.type(min(1.0 / tau, big))
     if type(temperature) is float:
-        if len(_TEMPERATURES) > 256:
-            _TEMPERATURES.clear()
-        _TEMPERATURES[(temperature, dtype)] = pair
+        if len(memo) > 256:
+            memo.clear()
+        memo[temperature] = pair
     return pair
 
 
@@ -474,16 +477,69 @@ def _fast(x):
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
+#: ``x.flags.num`` bits of an array the fast path hands to a kernel's entry point:
+#: C-contiguous, aligned and writeable (NPY_ARRAY_C_CONTIGUOUS | ALIGNED | WRITEABLE),
+#: the array type the entry point was compiled for (Numba types a read-only or an
+#: unaligned array differently).
+_ENTRY_FLAGS = 0x0001 | 0x0100 | 0x0400
+
+#: The serial twins' compiled entry points for flat C arrays, by itemsize (4: float32,
+#: 8: float64), filled on the first fast call of each dtype
+#: (:meth:`fastsmooth._config.Kernel.serial_entry`): the same machine code the
+#: dispatcher runs, without its typing of five arguments on every call.
+_UNARY_ENTRY = {}
+_UNARY_BACKWARD_ENTRY = {}
+
+
+#: ``temperature -> (tau, 1 / tau)`` of the fast path, per dtype, as Python floats (the
+#: exact float32/float64 values of :func:`_temperature`, which the entry points take as
+#: such): filled by the first call at each float temperature.
+_FAST_TAUS = {4: {1.0: (1.0, 1.0)}, 8: {1.0: (1.0, 1.0)}}
+_empty = np.empty
+#: Below this many elements the fast path runs the serial twin without asking
+#: :func:`use_parallel` (which says serial below ``PARALLEL_MIN_ELEMENTS`` anyway).
+_SERIAL_BELOW = min(4096, PARALLEL_MIN_ELEMENTS)
+
+
+def _fast_taus(temperature, dt, fname):
+    """``(tau, 1 / tau)`` of the fast path (see :data:`_FAST_TAUS`)."""
+    memo = _FAST_TAUS[dt.itemsize]
+    if type(temperature) is float:
+        hit = memo.get(temperature)
+        if hit is not None:
+            return hit
+    tau, inv_t = _temperature(temperature, dt, fname)
+    pair = float(tau), float(inv_t)
+    if type(temperature) is float:
+        if len(memo) > 256:
+            memo.clear()
+            memo[1.0] = (1.0, 1.0)
+        memo[temperature] = pair
+    return pair
+
+
 def _unary_op(op, x, fname, temperature=1.0, out=None):
-    if out is None and type(x) is np.ndarray and _fast(x):
-        tau, inv_t = _temperature(temperature, x.dtype, fname)
-        y = np.empty_like(x)
-        flat, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
-        if use_parallel(x.size):
-            _unary(op, flat, tau, inv_t, yf, parallel=True)
-        else:
-            _unary.serial(op, flat, tau, inv_t, yf)
-        return y
+    if out is None and type(x) is np.ndarray:
+        # the fast path: a C-contiguous (aligned, writeable) float32/float64 ndarray of at
+        # least one dimension -- a few attribute reads; nothing to convert or check
+        dt = x.dtype
+        if (dt is _F32 or dt is _F64) and x.flags.num & _ENTRY_FLAGS == _ENTRY_FLAGS and x.ndim:
+            k = dt.itemsize
+            taus = _FAST_TAUS[k].get(temperature) if type(temperature) is float else None
+            if taus is None:
+                taus = _fast_taus(temperature, dt, fname)
+            tau, inv_t = taus
+            n = x.size
+            y = _empty(x.shape, dt)
+            flat, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
+            if n >= _SERIAL_BELOW and use_parallel(n):
+                _unary(op, flat, dt.type(tau), dt.type(inv_t), yf, parallel=True)  # (dtype scalars)
+                return y
+            entry = _UNARY_ENTRY.get(k)
+            if entry is None:
+                entry = _UNARY_ENTRY[k] = _unary.serial_entry(op, flat, dt.type(tau), dt.type(inv_t), yf)
+            entry(op, flat, tau, inv_t, yf)
+            return y
     a, out_dtype = as_float_array(x, fname)
     tau, inv_t = _temperature(temperature, a.dtype, fname)
     flat, order = _flat(a)
@@ -495,17 +551,25 @@ def _unary_op(op, x, fname, temperature=1.0, out=None):
 
 
 def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0, out=None):
-    if (out is None and type(x) is np.ndarray and type(grad) is np.ndarray and _fast(x)
-            and grad.dtype is x.dtype and grad.shape == x.shape and grad.flags.c_contiguous):
-        _, inv_t = _temperature(temperature, x.dtype, fname)
-        dx = np.empty_like(x)
-        flat, g, df = (x, grad, dx) if x.ndim == 1 else (x.reshape(-1), grad.reshape(-1), dx.reshape(-1))
-        z = x.dtype.type(at_zero)
-        if use_parallel(x.size):
-            _unary_backward(op, g, flat, z, inv_t, df, parallel=True)
-        else:
-            _unary_backward.serial(op, g, flat, z, inv_t, df)
-        return dx
+    if out is None and type(x) is np.ndarray and type(grad) is np.ndarray:
+        dt = x.dtype
+        if ((dt is _F32 or dt is _F64) and x.ndim and grad.dtype is dt and grad.shape == x.shape
+                and x.flags.num & grad.flags.num & _ENTRY_FLAGS == _ENTRY_FLAGS):
+            pair = _FAST_TAUS[dt.itemsize].get(temperature) if type(temperature) is float else None
+            inv_t = (pair or _fast_taus(temperature, dt, fname))[1]
+            dx = _empty(x.shape, dt)
+            flat, g, df = (x, grad, dx) if x.ndim == 1 else (x.reshape(-1), grad.reshape(-1), dx.reshape(-1))
+            z = dt.type(at_zero)
+            n = x.size
+            if n >= _SERIAL_BELOW and use_parallel(n):
+                _unary_backward(op, g, flat, z, dt.type(inv_t), df, parallel=True)
+            else:
+                entry = _UNARY_BACKWARD_ENTRY.get(dt.itemsize)
+                if entry is None:
+                    entry = _UNARY_BACKWARD_ENTRY[dt.itemsize] = _unary_backward.serial_entry(
+                        op, g, flat, z, dt.type(inv_t), df)
+                entry(op, g, flat, z, inv_t, df)
+            return dx
     a, out_dtype = as_float_array(x, fname)
     _, inv_t = _temperature(temperature, a.dtype, fname)
     flat, order = _flat(a)
@@ -648,8 +712,9 @@ def relu(x, at_zero=0.0, *, out=None):
     >>> fs.relu([-2.0, 0.0, 3.0, np.nan])
     array([ 0.,  0.,  3., nan])
     """
-    _check_share(at_zero, 0.0, 1.0, "relu", "at_zero")
-    return _unary_op(RELU, x, "relu", out=out)
+    if type(at_zero) is not float or not 0.0 <= at_zero <= 1.0:  # (the common call: no call)
+        _check_share(at_zero, 0.0, 1.0, "relu", "at_zero")
+    return _unary_op(RELU, x, "relu", 1.0, out)
 
 
 def relu_backward(grad, x, at_zero=0.0, *, out=None):
@@ -1352,7 +1417,7 @@ def sigmoid(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     """
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("sigmoid", _positional)
-    return _unary_op(SIGMOID, x, "sigmoid", temperature, out=out)
+    return _unary_op(SIGMOID, x, "sigmoid", temperature, out)
 
 
 @_keyword_only_temperature
@@ -1430,7 +1495,7 @@ def softplus(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     """
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("softplus", _positional)
-    return _unary_op(SOFTPLUS, x, "softplus", temperature, out=out)
+    return _unary_op(SOFTPLUS, x, "softplus", temperature, out)
 
 
 @_keyword_only_temperature
@@ -1515,7 +1580,7 @@ def smooth_abs(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     """
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("smooth_abs", _positional)
-    return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature, out=out)
+    return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature, out)
 
 
 @_keyword_only_temperature

@@ -1,0 +1,104 @@
+"""The fast path of the element-wise ops (issue 12): a C-contiguous, aligned, writeable
+float32/float64 ndarray goes straight to the serial twin's compiled entry point. It must
+give the bits of the full path for every size, layout, dtype and temperature, and leave
+every other input (and every error) to the full path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import fastsmooth as fs
+from fastsmooth import _elementwise
+
+from .helpers import layouts, rng
+
+FORWARD = {"relu": fs.relu, "abs": fs.abs, "sigmoid": fs.sigmoid, "softplus": fs.softplus,
+           "smooth_abs": fs.smooth_abs}
+BACKWARD = {"relu": fs.relu_backward, "abs": fs.abs_backward, "sigmoid": fs.sigmoid_backward,
+            "softplus": fs.softplus_backward, "smooth_abs": fs.smooth_abs_backward}
+SMOOTH = ("sigmoid", "softplus", "smooth_abs")
+SIZES = [(1,), (10,), (100,), (1000,), (4095,), (4096,), (10_000,), (64, 1000), (3, 0)]
+
+
+def _data(shape, dtype, seed):
+    x = (5.0 * rng(seed).standard_normal(shape)).astype(dtype)
+    flat = x.reshape(-1)
+    flat[: min(flat.size, 6)] = [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30][: min(flat.size, 6)]
+    return x
+
+
+def _full_path(f, *args, **kw):
+    """The same call through the full path: a C-contiguous ``out=`` buffer is written by
+    the dispatcher's call of the kernel, not by the fast path."""
+    x = args[-1]
+    out = np.full(x.shape, 7.0, x.dtype)
+    return f(*args, out=out, **kw)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SIZES, ids=str)
+def test_fast_path_gives_the_bits_of_the_full_path(dtype, shape):
+    x = _data(shape, dtype, 1)
+    g = rng(2).standard_normal(shape).astype(dtype)
+    for name, f in FORWARD.items():
+        kws = [{}] + ([{"temperature": 0.3}, {"temperature": 7.0}] if name in SMOOTH else [])
+        for kw in kws:
+            got = f(x, **kw)
+            assert got.dtype == dtype and got.shape == shape and got.flags.c_contiguous
+            np.testing.assert_array_equal(got, _full_path(f, x, **kw), strict=True, err_msg=f"{name} {kw}")
+            np.testing.assert_array_equal(got.view(np.uint8), _full_path(f, x, **kw).view(np.uint8))
+    for name, f in BACKWARD.items():
+        kws = [{}] + ([{"temperature": 0.3}] if name in SMOOTH else [{"at_zero": 0.5}])
+        for kw in kws:
+            got = f(g, x, **kw)
+            np.testing.assert_array_equal(got, _full_path(f, g, x, **kw), strict=True, err_msg=f"{name} {kw}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_other_layouts_take_the_full_path_with_the_same_values(dtype):
+    x = _data((7, 9), dtype, 3)
+    want = {name: f(np.ascontiguousarray(x), **({"temperature": 0.5} if name in SMOOTH else {}))
+            for name, f in FORWARD.items()}
+    buf = np.zeros(x.size * x.itemsize + 1, np.uint8)
+    unaligned = np.frombuffer(buf[1:].data, dtype).reshape(x.shape)
+    unaligned[...] = x
+    assert not unaligned.flags.aligned
+    for lname, v in layouts(x) + [("unaligned", unaligned)]:
+        for name, f in FORWARD.items():
+            got = f(v, **({"temperature": 0.5} if name in SMOOTH else {}))
+            np.testing.assert_array_equal(got, want[name], err_msg=f"{name} {lname}")
+            before = v.copy()
+            assert np.array_equal(v, before, equal_nan=True)  # input not written
+
+
+def test_temperature_forms_and_errors_on_the_fast_path():
+    x = _data((50,), np.float32, 4)
+    want = fs.sigmoid(x, temperature=2.0)
+    for t in (2, np.float64(2.0), np.float32(2.0), np.array(2.0)):
+        np.testing.assert_array_equal(fs.sigmoid(x, temperature=t), want)
+    fs.sigmoid(x)  # memoizes temperature 1.0: bools and bad values still fail
+    for bad, exc in ((True, TypeError), (np.nan, ValueError), (0.0, ValueError), (-1.0, ValueError),
+                     (np.inf, ValueError), ("1", TypeError)):
+        with pytest.raises(exc, match="sigmoid: `temperature`"):
+            fs.sigmoid(x, temperature=bad)
+        with pytest.raises(exc, match="softplus_backward: `temperature`"):
+            fs.softplus_backward(x, x, temperature=bad)
+    with pytest.raises(ValueError, match="relu: `at_zero`"):
+        fs.relu(x, at_zero=2.0)
+    with pytest.raises(TypeError, match="relu: `at_zero`"):
+        fs.relu(x, at_zero=True)
+    with pytest.raises(ValueError, match="relu_backward: `grad` must have shape"):
+        fs.relu_backward(x[:3], x)
+
+
+def test_the_entry_points_are_the_dispatchers_own_code():
+    x = np.ones(5, np.float32)
+    fs.sigmoid(x)
+    fs.sigmoid(x.astype(np.float64))
+    fs.relu_backward(x, x)
+    for k, kern, table in ((4, _elementwise._unary, _elementwise._UNARY_ENTRY),
+                           (8, _elementwise._unary, _elementwise._UNARY_ENTRY),
+                           (4, _elementwise._unary_backward, _elementwise._UNARY_BACKWARD_ENTRY)):
+        entries = [c.entry_point for c in kern.serial.overloads.values()]
+        assert any(table[k] is e for e in entries)
