@@ -207,7 +207,8 @@ def cli_tables(data):
                 cells.append(f"{t / e:.2f}" if e else "")
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
-    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax")
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax", "entmax",
+                                                     "hmmlearn", "tslearn", "dask")
                      if k in meta)
     busy = meta.get("busy_cores")
     lines = [
