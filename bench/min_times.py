@@ -53,7 +53,8 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=20)
     p.add_argument("--quick", action="store_true", help="the quick shapes")
     args = p.parse_args(argv)
-    rows = ["| op | shape | dtype | fastsmooth ms | peer | peer ms | peer / fastsmooth |", "|---|---|---|---:|---|---:|---:|"]
+    rows = ["| op | shape | dtype | fastsmooth ms | peer | peer ms | peer / fastsmooth |",
+            "|---|---|---|---:|---|---:|---:|"]
     rng = np.random.default_rng(0)
     for fam in args.family.split(","):
         for op, case in _peers.FAMILIES[fam].cases.items():

@@ -1,14 +1,19 @@
 """The comparison table behind the benchmarks: for each op, how fastsmooth and its peers
-(SciPy, plain NumPy, PyTorch on CPU, ONNX Runtime's CPU provider, JAX/XLA on CPU) compute
-the same thing.
+(plain NumPy, SciPy, PyTorch on CPU, ONNX Runtime's CPU provider, JAX/XLA on CPU, entmax,
+hmmlearn, tslearn, Dask) compute the same thing.
 
-One table drives ``bench/`` (pytest-benchmark), the ``fastsmooth bench`` command and a
-test (``tests/test_peers.py``) that checks every peer returns what fastsmooth returns --
-so a benchmark always times exactly what a test has checked.
+One table drives ``bench/`` (``bench/bench_<module>.py``, pytest-benchmark, and
+``bench/min_times.py``), the ``fastsmooth bench`` command and a test
+(``tests/test_peers.py``) that checks every peer returns what fastsmooth returns -- so a
+benchmark always times exactly what a test has checked. No other file defines a column.
 
-The ops come in families (:data:`FAMILIES`): the reductions of the core (:data:`CASES`),
-max-pooling (:data:`POOL_CASES`), the element-wise family (:data:`ELEMENTWISE_CASES`) and
-the soft metric losses (:data:`LOSS_CASES`); :data:`ALL_CASES` holds them all. A family
+The cases come in families (:data:`FAMILIES`), one per op module: the reductions of the
+core with the weighted LogSumExp (:data:`CASES`), sparsemax (:data:`SPARSEMAX_CASES`),
+the losses (:data:`LOSS_CASES`), max-pooling (:data:`POOL_CASES`), the element-wise
+family (:data:`ELEMENTWISE_CASES`), the semiring products (:data:`SEMIRING_CASES`), the
+HMM recursions (:data:`HMM_CASES`), soft-DTW (:data:`DTW_CASES`) and LogSumExp of a
+chunked Dask array (:data:`DASK_CASES`); :data:`ALL_CASES` holds them all, each naming
+the registered ops it times (:func:`ops_of`). A family
 says which shapes ``fastsmooth bench`` runs (the issue's shapes, smaller ones for
 ``--quick``, and a sweep of sizes of one layout for ``--plot``) and in which dtype
 ``--quick`` runs it.
@@ -17,8 +22,9 @@ Each :class:`Case` builds its inputs once (``make``), knows how many bytes the o
 move at least (``nbytes``, for GB/s), and maps each library to a ``prepare(data)``
 function that returns a zero-argument callable to time; conversions (NumPy to torch)
 happen in ``prepare``, outside the timing. Peers whose library is not installed are left
-out (:func:`missing_libraries` says which, for the note under a table). The "numpy" column
-is what a user writes today: max-shifted NumPy in the input's dtype.
+out (:func:`missing_libraries` says which, for the note under a table; :func:`columns`
+gives the columns that run). The "numpy" column is what a user writes today: max-shifted
+NumPy in the input's dtype, the materialized formula, the plain recursion.
 
 Threads of the peers (:func:`peer_threads`): ``PEER_THREADS`` in the environment, else
 what :func:`set_peer_threads` set (``fastsmooth bench --threads``), else Numba's thread
@@ -50,7 +56,8 @@ import fastsmooth as fs
 __all__ = ["Case", "Family", "CASES", "SHAPES", "SPARSEMAX_CASES", "POOL_CASES", "ELEMENTWISE_CASES", "LOSS_CASES",
            "LOSS_SHAPES", "SEMIRING_CASES", "HMM_CASES", "DTW_CASES", "DASK_CASES", "ALL_CASES", "FAMILIES",
            "OPTIONAL_PEERS", "COLUMNS", "available", "available_libraries", "library_of", "missing_libraries",
-           "family_of", "shapes_for", "peer_threads", "set_peer_threads", "peer_versions", "floor_impls"]
+           "family_of", "shapes_for", "columns", "ops_of", "peer_threads", "set_peer_threads", "peer_versions",
+           "floor_impls"]
 
 #: the shapes of the core benchmark (issue 2)
 SHAPES = [(4096, 4096), (1, 16_000_000), (1_000_000, 8), (64, 1000)]
