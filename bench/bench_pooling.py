@@ -1,5 +1,5 @@
 """Max-pooling with indices and its backward (the ResNet stem's kernel 3, stride 2, padding
-1) against NumPy (``sliding_window_view``), torch, ONNX Runtime's MaxPool and JAX's
+1; and kernel 2, stride 2, padding 1: the cases ending in ``_k2``) against NumPy (``sliding_window_view``), torch, ONNX Runtime's MaxPool and JAX's
 ``reduce_window`` (values only).
 
 Every case, peer and shape comes from the one table, ``fastsmooth._peers`` (family

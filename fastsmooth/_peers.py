@@ -705,15 +705,21 @@ LOSS_CASES: dict[str, Case] = {
 
 
 # Max-pooling (issue 3) -------------------------------------------------------------------
-# The ResNet stem's pooling: kernel 3, stride 2, padding 1, on (N, C, H, W).
+# The ResNet stem's pooling: kernel 3, stride 2, padding 1, on (N, C, H, W); and kernel 2,
+# stride 2, padding 1 (the cases ending in ``_k2``: windows that do not overlap).
 
 POOL = (3, 2, 1)  # kernel_size, stride, padding
+POOL_K2 = (2, 2, 1)
 
 
-def _pool_data(shape, dtype, rng):
-    x = _normal(shape, dtype, rng)
-    y, idx = fs.maxpool2d(x, *POOL)
-    return {"x": x, "y": y, "idx": idx, "g": _normal(y.shape, dtype, rng)}
+def _pool_maker(pool):
+    def make(shape, dtype, rng):
+        x = _normal(shape, dtype, rng)
+        y, idx = fs.maxpool2d(x, *pool)
+        return {"x": x, "y": y, "idx": idx, "g": _normal(y.shape, dtype, rng)}
+
+    return make
+
 
 
 def np_maxpool2d(x, kernel_size, stride, padding):
@@ -743,13 +749,13 @@ def np_maxpool2d_backward(g, idx, input_shape):
     return dx.astype(g.dtype).reshape(input_shape)
 
 
-def _torch_maxpool2d_backward(g, x, idx):
-    k, s, p = POOL
+def _torch_maxpool2d_backward(g, x, idx, pool=POOL):
+    k, s, p = pool
     return _torch().ops.aten.max_pool2d_with_indices_backward(g, x, [k, k], [s, s], [p, p], [1, 1], False, idx)
 
 
-def _ort_maxpool(d):
-    k, s, p = POOL
+def _ort_maxpool(d, pool=POOL):
+    k, s, p = pool
     sess = _ort_session("MaxPool", d["x"].dtype, 4, 4, (("kernel_shape", (k, k)), ("strides", (s, s)),
                                                         ("pads", (p, p, p, p))), n_out=2)
     return _ort_call(sess, np.ascontiguousarray(d["x"]), first_only=False)
@@ -761,39 +767,50 @@ def _ort_plane_indices(result, d):
     return y, idx % (d["x"].shape[-1] * d["x"].shape[-2])
 
 
-def _jax_maxpool(jax):
-    k, s, p = POOL
+def _jax_maxpool(jax, pool=POOL):
+    k, s, p = pool
     lax = jax.lax
     return lambda a: lax.reduce_window(a, -np.inf, lax.max, (1, 1, k, k), (1, 1, s, s),
                                        ((0, 0), (0, 0), (p, p), (p, p)))
 
 
-POOL_CASES: dict[str, Case] = {
-    "maxpool2d": Case(
-        _pool_data,
-        lambda d: d["x"].nbytes + d["y"].nbytes + d["idx"].nbytes,
-        writes=lambda d: d["y"].nbytes + d["idx"].nbytes,
-        impls={
-            "fastsmooth": lambda d: partial(fs.maxpool2d, d["x"], *POOL),
-            "numpy": lambda d: partial(np_maxpool2d, d["x"], *POOL),
-            "torch": lambda d: partial(_torch().nn.functional.max_pool2d, _t(d["x"]), *POOL, return_indices=True),
-            "onnxruntime": _ort_maxpool,
-            # values only: XLA has no max-pool with indices (it moves fewer bytes than the others)
-            "jax": lambda d: _jax_call("maxpool2d", _jax_maxpool, d["x"]),
-        },
-        compare={"onnxruntime": _ort_plane_indices},
-    ),
-    "maxpool2d_backward": Case(
-        _pool_data,
-        lambda d: d["g"].nbytes + d["idx"].nbytes + d["x"].nbytes,
-       writes=_x_bytes,
-        impls={
-            "fastsmooth": lambda d: partial(fs.maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
-            "numpy": lambda d: partial(np_maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
-            "torch": lambda d: partial(_torch_maxpool2d_backward, _t(d["g"]), _t(d["x"]), _t(d["idx"])),
-        },
-    ),
-}
+def _pool_cases(pool, suffix=""):
+    """``maxpool2d`` and ``maxpool2d_backward`` for one geometry ``(kernel, stride, padding)``."""
+    make = _pool_maker(pool)
+    ops = {"maxpool2d" + suffix: ("maxpool2d",), "maxpool2d_backward" + suffix: ("maxpool2d_backward",)}
+    names = list(ops)
+    return {
+        names[0]: Case(
+            make,
+            lambda d: d["x"].nbytes + d["y"].nbytes + d["idx"].nbytes,
+            writes=lambda d: d["y"].nbytes + d["idx"].nbytes,
+            impls={
+                "fastsmooth": lambda d: partial(fs.maxpool2d, d["x"], *pool),
+                "numpy": lambda d: partial(np_maxpool2d, d["x"], *pool),
+                "torch": lambda d: partial(_torch().nn.functional.max_pool2d, _t(d["x"]), *pool,
+                                           return_indices=True),
+                "onnxruntime": partial(_ort_maxpool, pool=pool),
+                # values only: XLA has no max-pool with indices (it moves fewer bytes than the others)
+                "jax": lambda d: _jax_call(("maxpool2d", pool), partial(_jax_maxpool, pool=pool), d["x"]),
+            },
+            compare={"onnxruntime": _ort_plane_indices},
+            ops=ops[names[0]],
+        ),
+        names[1]: Case(
+            make,
+            lambda d: d["g"].nbytes + d["idx"].nbytes + d["x"].nbytes,
+            writes=_x_bytes,
+            impls={
+                "fastsmooth": lambda d: partial(fs.maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
+                "numpy": lambda d: partial(np_maxpool2d_backward, d["g"], d["idx"], d["x"].shape),
+                "torch": lambda d: partial(_torch_maxpool2d_backward, _t(d["g"]), _t(d["x"]), _t(d["idx"]), pool),
+            },
+            ops=ops[names[1]],
+        ),
+    }
+
+
+POOL_CASES: dict[str, Case] = {**_pool_cases(POOL), **_pool_cases(POOL_K2, "_k2")}
 
 
 # Element-wise (issue 3) ------------------------------------------------------------------
@@ -1376,7 +1393,7 @@ FAMILIES: dict[str, Family] = {
         sweep=tuple((n, 64, 56, 56) for n in (1, 4, 16, 64)),
         quick_sweep=((1, 16, 56, 56), (4, 16, 56, 56), (16, 16, 56, 56)),
         test_shape=(2, 3, 11, 9),
-        sweep_label="(N, C, 56, 56), kernel 3, stride 2, padding 1",
+        sweep_label="(N, C, 56, 56); kernel 3 (and 2), stride 2, padding 1",
     ),
     "elementwise": Family(
         "elementwise", ELEMENTWISE_CASES, ((4096, 4096),),

@@ -192,7 +192,7 @@ def test_bench_quick_runs_every_family_and_plots(tmp_path, capsys, tiny_shapes):
 def test_ops_accepts_families_and_lists_every_op(capsys):
     from fastsmooth._peers import ALL_CASES, FAMILIES
 
-    assert _cli._op_list("pooling") == ["maxpool2d", "maxpool2d_backward"]
+    assert _cli._op_list("pooling") == ["maxpool2d", "maxpool2d_backward", "maxpool2d_k2", "maxpool2d_backward_k2"]
     assert _cli._op_list("losses,logsumexp,soft_fbeta") == ["soft_fbeta", "softmax_fbeta", "l1_loss", "logsumexp"]
     assert set(_cli._op_list(",".join(FAMILIES))) == set(ALL_CASES)
     with pytest.raises(SystemExit) as exc:
