@@ -1,22 +1,21 @@
-"""Soft F-beta loss, forward + backward (one training step's worth), fastsmooth against
-plain NumPy (what a user writes today) and torch autograd on CPU, on the shapes of
-issue 4: (1_000_000,) binary and (100_000, 100) multi-label, plus (100_000, 100)
-multi-class (softmax, macro).
+"""The losses, forward + backward (one training step's worth): soft F-beta binary (N,)
+and multi-label (N, K), multi-class softmax F-beta (macro), and the L1 loss, against
+plain NumPy (what a user writes today) and torch autograd on CPU.
 
-Two fastsmooth columns: ``fastsmooth`` is the two public calls ``soft_fbeta_loss`` then
-``soft_fbeta_loss_backward`` (three passes over the data: the backward counts again);
-``fastsmooth-acc`` is ``FbetaAccumulator`` ``update`` / ``loss`` / ``backward`` (two
-passes: one counting, one gradient).
+Every case, peer and shape comes from the one table, ``fastsmooth._peers`` (family
+``losses``; see ``bench/_table.py`` for how it is timed). Two fastsmooth columns:
+``fastsmooth`` is the two public calls (loss, then backward: the backward counts again);
+``fastsmooth-acc`` is ``FbetaAccumulator`` ``update`` / ``loss`` / ``backward`` (one
+counting pass, one gradient pass).
 
 Besides the time, each case records the peak of memory allocated during one call,
 beyond the gradient it returns (``extra_info["peak_extra_bytes"]``, from
 ``tracemalloc``, which sees NumPy's allocations; torch's allocator is invisible to it,
-so torch reports none). fastsmooth's kernels allocate nothing of the input's size by
-construction: per-task partial sums of 3 x K float64 and, in the multi-label and
-multi-class kernels, one scratch row block of 3 x K per task.
+so torch reports none); ``bench/report.py`` shows it. Run, then render::
 
-Run: ``python -m pytest bench/bench_losses.py --benchmark-only
---benchmark-json=bench/results/losses.json``.
+    flock /tmp/fastsmooth-bench.lock python -m pytest bench/bench_losses.py --benchmark-only \\
+        --benchmark-json=bench/results/losses-run1.json
+    python bench/report.py bench/results/losses-run*.json --write docs/performance.md
 """
 
 from __future__ import annotations
@@ -26,44 +25,28 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from fastsmooth._peers import LOSS_CASES, LOSS_SHAPES, available_libraries
-
-LIBS = available_libraries() + ["fastsmooth-acc"]
-PARAMS = [(op, lib, shape) for op in LOSS_CASES for lib in LOSS_CASES[op].impls if lib in LIBS
-          for shape in LOSS_SHAPES[op]]
-
-_DATA = {}
-
-
-def _data(op, shape, dtype):
-    key = (op, shape, dtype)
-    if key not in _DATA:
-        _DATA.clear()
-        _DATA[key] = LOSS_CASES[op].make(shape, np.dtype(dtype), np.random.default_rng(0))
-    return _DATA[key]
+from bench._table import params, run
 
 
 def peak_extra_bytes(fn):
     """Peak bytes allocated (as tracemalloc sees them) during ``fn()``, minus the
-    returned gradient's own size."""
+    returned gradient's own size; None for a gradient tracemalloc cannot see."""
     tracemalloc.start()
     try:
         tracemalloc.reset_peak()
         base = tracemalloc.get_traced_memory()[0]
-        _, grad = fn()
+        result = fn()
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         tracemalloc.stop()
-    return max(peak - np.asarray(grad).nbytes, 0) if isinstance(grad, np.ndarray) else None
+    grad = result[1] if isinstance(result, tuple) and len(result) == 2 else None
+    return max(peak - grad.nbytes, 0) if isinstance(grad, np.ndarray) else None
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("op,lib,shape", PARAMS, ids=[f"{o}-{lib}-{'x'.join(map(str, s))}" for o, lib, s in PARAMS])
+def _memory(fn, d):
+    return {"input_bytes": int(d["x"].nbytes), "peak_extra_bytes": peak_extra_bytes(fn)}
+
+
+@pytest.mark.parametrize("op,lib,shape,dtype", params("losses"))
 def test_losses(benchmark, op, lib, shape, dtype):
-    d = _data(op, shape, dtype)
-    fn = LOSS_CASES[op].impls[lib](d)
-    fn()  # warm-up: JIT compile (or load from cache), page in
-    benchmark.group = f"{op}|{'x'.join(map(str, shape))}|{dtype}"
-    benchmark.extra_info.update(op=op, lib=lib, shape=list(shape), dtype=dtype, bytes=LOSS_CASES[op].nbytes(d),
-                                input_bytes=int(d["x"].nbytes), peak_extra_bytes=peak_extra_bytes(fn))
-    benchmark.pedantic(fn, rounds=9, iterations=1, warmup_rounds=1)
+    run(benchmark, op, lib, shape, dtype, extra=None if lib in ("floor",) else _memory)

@@ -32,15 +32,37 @@ from pathlib import Path
 # the fastsmooth of this checkout (its floor_cells), also when run as a script
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-PEERS = ["scipy", "numpy", "torch", "onnxruntime", "jax", "exp-loop", "exp-matmul", "hmmlearn", "hmmlearn-scaling",
-         "hmmlearn-log"]
+from fastsmooth._peers import ALL_CASES, COLUMNS, FAMILIES  # noqa: E402
+
+#: the columns after fastsmooth's, in order: the table's peers (fastsmooth._peers.COLUMNS),
+#: the second fastsmooth route of the losses, and the compute floor
+PEERS = ["fastsmooth-acc", *COLUMNS, "exp-loop"]
 #: not columns of their own: the memory floor (see fastsmooth._bench.Floor)
 FLOOR = "floor"
 
 
-def load(paths):
+def family(op, info=None):
+    """The family of a benchmark row: recorded in ``extra_info``, else the table's."""
+    if info and info.get("family"):
+        return info["family"]
+    for name, fam in FAMILIES.items():
+        if op in fam.cases:
+            return name
+    return "other"
+
+
+def selected(op, families=None, ops=None, info=None):
+    """Whether ``op`` is in the subset to render: of one of ``families`` or one of ``ops``
+    (no filter: everything)."""
+    if not families and not ops:
+        return True
+    return family(op, info) in (families or ()) or op in (ops or ())
+
+
+def load(paths, families=None, ops=None):
     """Machine info, dates and commits of the runs, and per (op, shape, dtype) group the
-    best median of each library over the runs."""
+    best median of each library over the runs (``(median, bytes, extra_info)``), for the
+    ops of ``families`` / ``ops`` only when given."""
     groups = defaultdict(dict)
     runs = []
     for path in paths:
@@ -48,11 +70,19 @@ def load(paths):
         runs.append(data)
         for b in data["benchmarks"]:
             info = b["extra_info"]
+            if not selected(info["op"], families, ops, info):
+                continue
             key = (info["op"], tuple(info["shape"]), info["dtype"])
             t = b["stats"]["median"]
             if info["lib"] not in groups[key] or t < groups[key][info["lib"]][0]:
-                groups[key][info["lib"]] = (t, info["bytes"])
+                groups[key][info["lib"]] = (t, info["bytes"], info)
     return runs, groups
+
+
+def _mb(b):
+    if b is None:
+        return "n/a"
+    return f"{b / 1e6:.0f} MB" if b >= 1e6 else f"{b / 1e3:.0f} kB"
 
 
 def _ms(t):
@@ -64,17 +94,32 @@ def _pct_cell(pct, reason):
     return f"{pct:.0f}%" + (f" ({reason})" if pct > 100.5 else "")
 
 
+def tables(groups, bandwidth):
+    """One markdown table per family (a heading before each when there are several)."""
+    fams = list(dict.fromkeys(family(op, next(iter(g.values()))[2]) for (op, _, _), g in groups.items()))
+    out = []
+    for fam in fams:
+        part = {k: g for k, g in groups.items() if family(k[0], next(iter(g.values()))[2]) == fam}
+        if len(fams) > 1:
+            out += [f"**{fam}**", ""]
+        out += [table(part, bandwidth), ""]
+    return "\n".join(out).rstrip()
+
+
 def table(groups, bandwidth):
     libs = [p for p in PEERS if any(p in g for g in groups.values())]
     with_floor = any(FLOOR in g for g in groups.values())
+    memory = [lib for lib in ["fastsmooth", *libs] if any(
+        g.get(lib, (0, 0, {}))[2].get("peak_extra_bytes") is not None for g in groups.values())]
     head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in libs]
     head += [f"× vs {p}" for p in libs if p != "exp-loop"] + ["/ exp-loop"] * ("exp-loop" in libs)
     head += ["GB/s"] + (["floor ms", "% of floor"] if with_floor else ["% of copy BW"])
+    head += [f"extra memory: {lib}" for lib in memory] + ["(input)"] * bool(memory)
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (op, shape, dtype), g in groups.items():
         if "fastsmooth" not in g:
             continue
-        t, nbytes = g["fastsmooth"]
+        t, nbytes, _ = g["fastsmooth"]
         cells = [op, "×".join(map(str, shape)), dtype, _ms(t)]
         cells += [_ms(g[p][0]) if p in g else "" for p in libs]
         cells += [f"{g[p][0] / t:.2f}" if p in g else "" for p in libs if p != "exp-loop"]
@@ -88,6 +133,9 @@ def table(groups, bandwidth):
             cells += [_ms(fl), _pct_cell(100 * fl / t, reason)] if fl else ["", ""]
         else:
             cells.append(_pct_cell(100 * gbs / bandwidth, "in cache: the copy bandwidth is out of cache"))
+        cells += [_mb(g[lib][2].get("peak_extra_bytes")) if lib in g else "" for lib in memory]
+        if memory:
+            cells.append(_mb(g["fastsmooth"][2].get("input_bytes")))
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -181,7 +229,7 @@ def cli_tables(data):
         rs = [r for r in results if r["family"] == family and r.get("table", True)]
         if not rs:
             continue
-        peers = [p for p in ("scipy", "numpy", "torch", "onnxruntime", "jax") if any(p in r["times"] for r in rs)]
+        peers = [p for p in PEERS if p != "exp-loop" and any(p in r["times"] for r in rs)]
         head = ["op", "shape", "dtype", "fastsmooth ms"] + [f"{p} ms" for p in peers]
         with_floor = any(r.get("floors", {}).get("floor") for r in rs)
         with_exp = any(r.get("floors", {}).get("exp-loop") for r in rs)
@@ -207,7 +255,8 @@ def cli_tables(data):
                 cells.append(f"{t / e:.2f}" if e else "")
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
-    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax")
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax", "entmax",
+                                                     "hmmlearn", "tslearn", "dask")
                      if k in meta)
     busy = meta.get("busy_cores")
     lines = [
@@ -262,10 +311,13 @@ def aims_table(results):
     return "\n".join(rows)
 
 
-def render(paths):
+def render(paths, families=None, ops=None):
+    """The markdown of the JSON files ``paths`` (one benchmark, several runs), for the ops of
+    ``families`` / ``ops`` only when given."""
     first = json.loads(Path(paths[0]).read_text())
     if "results" in first and "meta" in first:
         data = combine_cli([json.loads(Path(p).read_text()) for p in paths])
+        data["results"] = [r for r in data["results"] if selected(r["op"], families, ops, r)]
         text = cli_tables(data)
         if any(r["op"] in AIM_OPS and any(p in r["times"] for p in AIM_PEERS) for r in data["results"]):
             text += "\n**Aims of issue 13** (fastest of torch, JAX, ONNX Runtime; for inputs of 2²² elements or " \
@@ -276,7 +328,7 @@ def render(paths):
         m = first["machine_info"]
         return (f"Measured {first.get('datetime', '')[:16].replace('T', ' ')} UTC on {m.get('cpu_model', '?')}, "
                 f"Numba {m.get('numba')}, NumPy {m.get('numpy')}.\n\n" + first_call_table(first))
-    runs, groups = load(paths)
+    runs, groups = load(paths, families, ops)
     machine = runs[0]["machine_info"]
     bw = {}
     for run in runs:
@@ -296,9 +348,17 @@ def render(paths):
         + ", ".join(f"{k}: {v:.1f} GB/s" for k, v in bw.items())
         + " (bytes read + written); the % column uses the larger.",
         "",
-        table(groups, best),
+        tables(groups, best),
     ]
     return "\n".join(lines)
+
+
+def _names(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FAMILIES and n not in ALL_CASES and n != "other"]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown name(s) {', '.join(unknown)}")
+    return names
 
 
 def main(argv=None):
@@ -306,6 +366,9 @@ def main(argv=None):
     p.add_argument("json", nargs="+")
     p.add_argument("--write", help="markdown file whose marked sections to replace")
     p.add_argument("--headline", metavar="README", help="write the headline table of the JSON files into README")
+    p.add_argument("--family", type=_names, default=None,
+                   help=f"comma-separated families to render (default: all): {', '.join(FAMILIES)}")
+    p.add_argument("--ops", type=_names, default=None, help="comma-separated cases of the table to render")
     args = p.parse_args(argv)
     if args.headline:
         _replace(Path(args.headline), "<!-- headline:start -->", "<!-- headline:end -->", headline(args.json))
@@ -314,7 +377,7 @@ def main(argv=None):
     for path in args.json:
         by_name[Path(path).stem.split("-run")[0]].append(path)
     for name, paths in by_name.items():
-        text = render(paths)
+        text = render(paths, args.family, args.ops)
         if not args.write:
             print(text)
             continue

@@ -19,8 +19,6 @@ from ._dtw import (
 )
 from ._elementwise import (
     abs_backward,
-    l1_loss,
-    l1_loss_backward,
     max_backward,
     maximum,
     maximum_backward,
@@ -46,6 +44,8 @@ from ._elementwise import min_ as min  # noqa: A004
 from ._losses import (
     FbetaAccumulator,
     SoftConfusion,
+    l1_loss,
+    l1_loss_backward,
     soft_accuracy_loss,
     soft_accuracy_loss_backward,
     soft_confusion,

@@ -6,8 +6,8 @@ Each case is warmed up (JIT compilation and caches excluded), then timed ``repea
 times, the libraries taking turns call by call (so a passing disturbance does not land
 on one library only); the table shows medians, fastsmooth's speed-up over each peer (peer time /
 fastsmooth time), its achieved GB/s, and its time against two floors measured in the same
-rounds. Ops come in families (reductions, pooling, element-wise, losses;
-:data:`._peers.FAMILIES`), one table per family.
+rounds. Ops come in families (reductions, sparsemax, losses, pooling, element-wise,
+semiring, hmm, dtw, dask; :data:`._peers.FAMILIES`), one table per family.
 
 The floors
 ----------
@@ -47,11 +47,11 @@ from functools import partial
 import numpy as np
 
 from ._config import REDUCTION_FASTMATH, kernel, use_parallel
-from ._peers import (ALL_CASES, FAMILIES, available_libraries, family_of, missing_libraries, peer_threads,
-                     peer_versions, shapes_for)
+from ._peers import (ALL_CASES, COLUMNS, EXP_LOOP_OPS, FAMILIES, available, available_libraries, family_of,
+                     missing_libraries, peer_threads, peer_versions, shapes_for)
 
 #: the peers, in column order
-PEERS = ("scipy", "numpy", "torch", "onnxruntime", "jax")
+PEERS = COLUMNS
 
 
 @dataclass
@@ -222,29 +222,27 @@ def plan(ops=None, dtypes=None, quick=False, sweep=False, libraries=None):
     ``dtypes=None`` means both float64 and float32 for a full run and each family's
     ``quick_dtype`` for ``--quick``. The sweep of ``--plot`` runs in one dtype: the first
     of ``dtypes`` when given, else the family's ``quick_dtype``."""
-    ops = list(ops or ALL_CASES)
+    ops = [op for op in (ops or ALL_CASES) if ALL_CASES[op].runnable()]
     libs = libraries or available_libraries()
     todo = []
     for op in ops:
-        fam = family_of(op)
-        op_dtypes = tuple(dtypes) if dtypes else ((fam.quick_dtype,) if quick else ("float64", "float32"))
+        fam, case = family_of(op), ALL_CASES[op]
+        wanted = tuple(dtypes) if dtypes else ((fam.quick_dtype,) if quick else ("float64", "float32"))
+        op_dtypes = tuple(dt for dt in wanted if dt in case.dtypes) or case.dtypes[:1]
         keys = {}  # (shape, dtype) -> [in_table, in_sweep], in run order
         for dt in op_dtypes:
             for shape in shapes_for(op, quick):
                 keys.setdefault((tuple(shape), dt), [True, False])
         if sweep:
-            dt = dtypes[0] if dtypes else fam.quick_dtype
+            dt = op_dtypes[0] if dtypes else (fam.quick_dtype if fam.quick_dtype in case.dtypes else op_dtypes[0])
             for shape in shapes_for(op, quick, sweep=True):
                 keys.setdefault((tuple(shape), dt), [False, False])[1] = True
         for (shape, dt), (in_table, in_sweep) in keys.items():
-            for lib in ALL_CASES[op].impls:
-                if lib in libs:
-                    todo.append((op, shape, dt, lib, in_table, in_sweep))
+            for lib in case.impls:
+                if lib.startswith("fastsmooth-") or not available(lib, libs):
+                    continue
+                todo.append((op, shape, dt, lib, in_table, in_sweep))
     return todo
-
-
-#: ops timed against the exp-only loop too
-EXP_LOOP_OPS = ("logsumexp", "softmax", "log_softmax", "logsumexp_axis0", "softmax_axis0", "log_softmax_axis0")
 
 
 def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=None, progress=True,
@@ -273,16 +271,17 @@ def run(ops=None, dtypes=None, quick=False, sweep=False, repeat=None, budget=Non
             data_key = key
         res = results[(op, shape, dt)] = Result(op, shape, dt, case.nbytes(data), family_of(op).name,
                                                 sweep=in_sweep, table=in_table)
+        # slow peers are timed up to their size limit only (the cell is left empty above it)
+        libs = [lib for lib in libs if lib not in case.limits or case.n_elements(data) <= case.limits[lib]]
         fns = {lib: case.impls[lib](data) for lib in libs}
         floors = {}
         if floor and "fastsmooth" in fns:
-            main = data["x"]
-            f = Floor(*case.traffic(data), main.size)
+            f = Floor(*case.traffic(data), case.n_elements(data))
             floors["floor"] = f
-            if op in EXP_LOOP_OPS and main.ndim == 2 and main.size:
+            if op in EXP_LOOP_OPS and data["x"].ndim == 2 and data["x"].size:
                 from ._peers import exp_floor
 
-                rows = np.ascontiguousarray(main)
+                rows = np.ascontiguousarray(data["x"])
                 floors["exp-loop"] = partial(exp_floor, rows)
         for fn in (*fns.values(), *floors.values()):
             fn()  # warm-up: compilation and first-touch effects are not timed
@@ -464,7 +463,8 @@ def format_table(results, meta):
         dtypes = ", ".join(sorted({r.dtype for r in fam_results}))
         out += [f"{name} ({dtypes})", ""] if not out else ["", f"{name} ({dtypes})", ""]
         out += _family_table(fam_results)
-    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax")
+    libs = ", ".join(f"{k} {meta[k]}" for k in ("numpy", "numba", "scipy", "torch", "onnxruntime", "jax", "entmax",
+                                                     "hmmlearn", "tslearn", "dask")
                      if k in meta)
     out.append("")
     ooc = "; ".join(f"{k}: sum {v['sum']:.1f}, copy {v['copy']:.1f} GB/s"

@@ -185,7 +185,7 @@ def bench(args, out=None):
 
         numba.set_num_threads(args.threads)
         set_peer_threads(args.threads)  # torch, ONNX Runtime, JAX (1 thread: before JAX starts)
-    results, meta = _bench.run(ops=args.ops, dtypes=args.dtype, quick=args.quick, sweep=bool(args.plot))
+    results, meta = _bench.run(ops=_selected_ops(args), dtypes=args.dtype, quick=args.quick, sweep=bool(args.plot))
     print(_bench.format_table(results, meta), file=out, flush=True)
     if args.json:
         with open(args.json, "w") as f:
@@ -247,6 +247,31 @@ def _op_list(text):
     return ops
 
 
+def _family_list(text):
+    """``--family``: comma-separated family names."""
+    from ._peers import FAMILIES
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown family {', '.join(map(repr, unknown)) or '(none given)'}; choose from {', '.join(FAMILIES)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def _selected_ops(args):
+    """The ops of ``--ops`` and of ``--family`` (both: the ops of either), None for all."""
+    from ._peers import FAMILIES
+
+    if not args.ops and not args.family:
+        return None
+    ops = list(args.ops or [])
+    for name in args.family or []:
+        ops += [op for op in FAMILIES[name].cases if op not in ops]
+    return ops
+
+
 def _out_file(text):
     """``--json``/``--plot``: a file in an existing directory (checked before the run)."""
     import os
@@ -294,15 +319,19 @@ def build_parser():
     sub.add_parser("info", help="versions, threading layer, SVML, cache directory",
                    description="Print versions, Numba's threading layer and threads, SVML, cache dir.")
     b = sub.add_parser(
-        "bench", help="benchmark against NumPy, SciPy and torch on this machine",
-        description="Time fastsmooth side by side with NumPy, SciPy and (if installed) torch on this "
-                    "machine and print one table per op family: medians (warm-up excluded), speed-up "
-                    "over each peer, achieved GB/s and its share of the measured copy bandwidth.",
+        "bench", help="benchmark against NumPy, SciPy, torch and other peers on this machine",
+        description="Time fastsmooth side by side with NumPy and, if installed, SciPy, torch, ONNX "
+                    "Runtime, JAX, entmax, hmmlearn, tslearn and Dask on this machine and print one "
+                    "table per op family: medians (warm-up excluded), speed-up over each peer, achieved "
+                    "GB/s and its time against the memory floor (and the exp-loop).",
         epilog="A full run takes several minutes; --quick takes well under one, compilation included.",
     )
     b.add_argument("--quick", action="store_true",
                    help="small shapes, one dtype per family, fewer repeats: under a minute")
     b.add_argument("--ops", type=_op_list, default=None, help=_ops_help())
+    b.add_argument("--family", type=_family_list, default=None,
+                   help="comma-separated families to run (with --ops: the ops of either); "
+                        "default: all")
     b.add_argument("--dtype", choices=["float32", "float64"], action="append", default=None,
                    help="dtype to run (repeatable; default: both, or each family's own with --quick)")
     b.add_argument("--threads", type=_threads, default=None,

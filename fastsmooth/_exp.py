@@ -47,7 +47,7 @@ from numba.extending import overload
 from ._bits import as_float, as_int
 from ._config import FASTMATH, jit
 
-__all__ = ["exp", "exp_array", "expm1", "expm1_array", "log1p", "log1p_array"]
+__all__ = ["exp", "expm1", "log1p"]
 
 
 _LOG2E = 1.4426950408889634
@@ -138,7 +138,7 @@ _exp32_kernel = jit(_exp32, fastmath=FASTMATH)
 
 def exp(x):
     """Vectorizable exp of a float32 or float64 scalar; callable from jitted code only."""
-    raise TypeError("fastsmooth._exp.exp is for use inside Numba kernels; use exp_array")
+    raise TypeError("fastsmooth._exp.exp is for use inside Numba kernels; call it from a jitted function")
 
 
 # The overload only picks the dtype's variant. Calling a jitted function (rather than
@@ -328,12 +328,12 @@ _log1p_parts = {
 
 def expm1(x):
     """Vectorizable ``exp(x) - 1`` of a float32 or float64 scalar; jitted code only."""
-    raise TypeError("fastsmooth._exp.expm1 is for use inside Numba kernels; use expm1_array")
+    raise TypeError("fastsmooth._exp.expm1 is for use inside Numba kernels; call it from a jitted function")
 
 
 def log1p(x):
     """Vectorizable ``log(1 + x)`` of a float32 or float64 scalar; jitted code only."""
-    raise TypeError("fastsmooth._exp.log1p is for use inside Numba kernels; use log1p_array")
+    raise TypeError("fastsmooth._exp.log1p is for use inside Numba kernels; call it from a jitted function")
 
 
 @overload(expm1)
@@ -356,46 +356,3 @@ def _log1p_overload(x):
 
         return impl
     return None
-
-
-@jit(fastmath=FASTMATH)
-def _exp_map(x, out):
-    for i in range(x.size):
-        out[i] = exp(x[i])
-
-
-@jit(fastmath=FASTMATH)
-def _expm1_map(x, out):
-    for i in range(x.size):
-        out[i] = expm1(x[i])
-
-
-@jit(fastmath=FASTMATH)
-def _log1p_map(x, out):
-    for i in range(x.size):
-        out[i] = log1p(x[i])
-
-
-def _map_array(kernel_map, x, fname):
-    x = np.asarray(x)
-    if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{fname}: `x` must be float32 or float64, got {x.dtype}")
-    flat = np.ascontiguousarray(x).reshape(-1)
-    out = np.empty_like(flat)
-    kernel_map(flat, out)
-    return out.reshape(x.shape)
-
-
-def exp_array(x):
-    """Element-wise :func:`exp` of a float32 or float64 array (for tests and benchmarks)."""
-    return _map_array(_exp_map, x, "exp_array")
-
-
-def expm1_array(x):
-    """Element-wise :func:`expm1` of a float32 or float64 array (tests and benchmarks)."""
-    return _map_array(_expm1_map, x, "expm1_array")
-
-
-def log1p_array(x):
-    """Element-wise :func:`log1p` of a float32 or float64 array (tests and benchmarks)."""
-    return _map_array(_log1p_map, x, "log1p_array")

@@ -52,6 +52,10 @@ fixed number of elements (:data:`PIECE`), independent of the thread count, so re
 are bitwise the same on any number of threads, serial or parallel. Sigmoids are computed
 stably from ``exp(-|z|)`` with the vectorizable :func:`._exp.exp`; float32 inputs are
 computed in float32 and summed in float64.
+
+The L1 loss (:func:`l1_loss`, :func:`l1_loss_backward`: the absolute error, with the
+subgradient convention of ``abs_backward``) is a loss too and lives here; it runs the
+element-wise binary kernels of :mod:`._elementwise` (op ``ABS_DIFF``).
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ from numba import uint64 as U
 
 from ._arrays import as_float_array, asarray, cast, check_temperature, finish_out, normalize_axes
 from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
+# the L1 loss runs the element-wise binary kernels (op ABS_DIFF) and their operand rules
+from ._elementwise import (ABS_DIFF, _binary, _binary_backward, _binary_op_backward, _binary_operands,
+                           _check_share, _float_pair, _result)
 from ._exp import exp
 from ._reductions import _cast, _inv_t
 from ._rowops import BLOCK, block_max
@@ -85,6 +92,8 @@ __all__ = [
     "softmax_accuracy_loss_backward",
     "softmax_fbeta_loss",
     "softmax_fbeta_loss_backward",
+    "l1_loss",
+    "l1_loss_backward",
     "FbetaAccumulator",
 ]
 
@@ -1678,3 +1687,138 @@ class FbetaAccumulator:
         if isinstance(other, int) and not isinstance(other, bool) and other == 0:
             return self.copy()
         return NotImplemented
+
+
+# ---------------------------------------------------------------------------------------
+# The L1 loss (the element-wise kernels, op ABS_DIFF)
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _l1_operands(input, target, reduction, fname):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"{fname}: `reduction` must be one of {_REDUCTIONS}, got {reduction!r}"
+        )
+    xa, ta, out_dtype = _float_pair(input, target, fname)
+    if xa.shape != ta.shape:
+        raise ValueError(
+            f"{fname}: `target` must have the shape of `input` {xa.shape}, got {ta.shape}"
+        )
+    return xa, ta, out_dtype
+
+
+def l1_loss(input, target, reduction="mean", *, out=None):
+    r"""L1 loss: the absolute error, averaged (or summed) over all elements.
+
+    .. math::
+
+        \ell = \frac{1}{n} \sum_i |x_i - t_i| \quad (\texttt{"mean"}), \qquad
+        \sum_i |x_i - t_i| \quad (\texttt{"sum"}), \qquad
+        |x - t| \quad (\texttt{"none"})
+
+    Parameters
+    ----------
+    input : array_like
+        Predictions :math:`x`.
+    target : array_like
+        Targets :math:`t`, the shape of ``input``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        As ``torch.nn.functional.l1_loss``.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
+
+    Returns
+    -------
+    scalar or ndarray
+        A scalar for "mean" and "sum" (the mean of no elements is nan), else the
+        element-wise errors.
+
+    See Also
+    --------
+    l1_loss_backward : its gradient, with the value chosen where ``input == target``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> float(fs.l1_loss([1.0, 2.0, 4.0], [1.0, 0.0, 5.0]))
+    1.0
+    >>> fs.l1_loss([1.0, 2.0, 4.0], [1.0, 0.0, 5.0], reduction="none")
+    array([0., 2., 1.])
+    """
+    fname = "l1_loss"
+    xa, ta, out_dtype = _l1_operands(input, target, reduction, fname)
+    xf, tf, order = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
+    err = np.empty_like(xf)
+    _binary(ABS_DIFF, xf, tf, xf.dtype.type(1.0), xf.dtype.type(1.0), err,
+            parallel=use_parallel(err.size))
+    if reduction == "none":
+        return finish_out(_result(err, out_dtype, xa.shape, order), out, fname)
+    with np.errstate(over="ignore"):
+        total = err.sum(dtype=np.float64)
+        if reduction == "mean":
+            if not err.size:
+                total = np.nan
+            elif np.isinf(total) and np.isfinite(err).all():
+                # the sum overflowed but the mean does not: sum the shares instead
+                total = (err / np.float64(err.size)).sum(dtype=np.float64)
+            else:
+                total = total / err.size
+    return finish_out(_result(np.asarray(total), out_dtype), out, fname)
+
+
+def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0, *, out=None):
+    r"""Gradient of :func:`l1_loss` with respect to ``input``.
+
+    .. math::
+
+        \frac{\partial \ell}{\partial x_i} = \frac{g}{n}\, s_i \ (\texttt{"mean"}),\quad
+        g\, s_i \ (\texttt{"sum"}),\quad g_i\, s_i \ (\texttt{"none"}), \qquad
+        s_i = \begin{cases} \operatorname{sign}(x_i - t_i) & x_i \ne t_i \\
+                            \alpha & x_i = t_i \end{cases}
+
+    Parameters
+    ----------
+    grad : float or array_like
+        :math:`g`: a scalar for "mean" and "sum", the shape of ``input`` for "none".
+    input, target, reduction
+        As in the forward call.
+    at_zero : float, default 0.0
+        :math:`\alpha \in [-1, 1]` where ``input == target`` (PyTorch: 0).
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``input``; the gradient with respect to
+        ``target`` is its negative.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.l1_loss_backward(1.0, [1.0, 2.0, 4.0], [1.0, 0.0, 5.0])
+    array([ 0.        ,  0.33333333, -0.33333333])
+    """
+    fname = "l1_loss_backward"
+    xa, ta, out_dtype = _l1_operands(input, target, reduction, fname)
+    at_zero = _check_share(at_zero, -1.0, 1.0, fname, "at_zero")
+    if reduction == "none":
+        gx, _ = _binary_op_backward(ABS_DIFF, grad, xa, ta, fname, tie=at_zero)
+        return finish_out(_result(gx, out_dtype), out, fname)  # xa, ta compute in float32 for float16
+    g = asarray(grad, fname, "grad")
+    if g.size != 1 or g.ndim > 1:
+        raise ValueError(f"{fname}: `grad` must be a scalar for reduction={reduction!r}, got shape {g.shape}")
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `grad` must be real, got dtype {g.dtype}")
+    scale = float(g.reshape(())) / (xa.size if reduction == "mean" and xa.size else 1)
+    xf, tf, order = _binary_operands(xa, ta, xa.shape, scalar_ok=False)
+    gx = np.empty_like(xf)
+    gt = np.empty_like(xf)
+    _binary_backward(
+        ABS_DIFF, np.full(1, scale, xf.dtype), xf, tf, xf.dtype.type(at_zero),
+        xf.dtype.type(1.0), gx, gt, parallel=use_parallel(xf.size),
+    )
+    return finish_out(_result(gx, out_dtype, xa.shape, order), out, fname)

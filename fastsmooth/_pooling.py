@@ -246,17 +246,6 @@ def _fused_taps(src, b0, b1, b2, f0, f1, f2, fstep, taps, y, idx, o0, n):
 
 
 @jit
-def _copy_phase(xp, src, stride, lo, hi, buf, out):
-    """``buf[out + i] = xp[src + stride * i]`` for ``i`` in ``[lo, hi)``."""
-    if stride == 1:
-        for i in range(U(lo), U(hi)):
-            buf[U(out) + i] = xp[src + i]
-    else:
-        for i in range(U(lo), U(hi)):
-            buf[U(out) + i] = xp[src + U(stride) * i]
-
-
-@jit
 def _pad_split_rows(xp, width, left, row_lo, row_hi, stride, wq, phases, buf):
     """Input rows ``[row_lo, row_hi)`` of the flat plane ``xp``, each padded on the left
     with ``left`` -inf (and with -inf after its end), split into ``stride`` phases of

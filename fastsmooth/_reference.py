@@ -464,19 +464,6 @@ def abs_backward(grad, x, at_zero=0.0):
     return _like(np.where(d == 0, 0.0, g * d), x)
 
 
-def l1_loss(input, target, reduction="mean"):
-    a, t = _f64(input, target)
-    err = np.abs(a - t)
-    out = {"none": err, "sum": err.sum(), "mean": err.mean() if err.size else _nan}[reduction]
-    return _like(out, input, target)
-
-
-def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
-    g, a, t = _f64(grad, input, target)
-    scale = g / a.size if reduction == "mean" else g
-    return _like(abs_backward(np.broadcast_to(scale, a.shape), a - t, at_zero), input, target)
-
-
 def _sum_to(g, shape):
     while g.ndim > len(shape):
         g = g.sum(axis=0)
@@ -796,6 +783,23 @@ def softmax_accuracy_loss(logits, labels, *, beta=1.0, average="micro", temperat
 def softmax_accuracy_loss_backward(grad, logits, labels, *, beta=1.0, average="micro", temperature=1.0,
                                    eps=1e-7, counts=None):
     return _softmax_backward("recall", grad, logits, labels, 1.0, average, temperature, eps, _totals(counts))
+
+
+# ---------------------------------------------------------------------------------------
+# The L1 loss (fastsmooth._losses): the absolute error, its subgradient abs_backward's
+
+
+def l1_loss(input, target, reduction="mean"):
+    a, t = _f64(input, target)
+    err = np.abs(a - t)
+    out = {"none": err, "sum": err.sum(), "mean": err.mean() if err.size else _nan}[reduction]
+    return _like(out, input, target)
+
+
+def l1_loss_backward(grad, input, target, reduction="mean", at_zero=0.0):
+    g, a, t = _f64(grad, input, target)
+    scale = g / a.size if reduction == "mean" else g
+    return _like(abs_backward(np.broadcast_to(scale, a.shape), a - t, at_zero), input, target)
 
 
 # ---------------------------------------------------------------------------------------

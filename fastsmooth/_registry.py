@@ -26,7 +26,7 @@ FAMILIES = {
         "soft_confusion", "soft_accuracy_loss", "soft_accuracy_loss_backward", "soft_precision_loss",
         "soft_precision_loss_backward", "soft_recall_loss", "soft_recall_loss_backward", "soft_fbeta_loss",
         "soft_fbeta_loss_backward", "softmax_accuracy_loss", "softmax_accuracy_loss_backward",
-        "softmax_fbeta_loss", "softmax_fbeta_loss_backward",
+        "softmax_fbeta_loss", "softmax_fbeta_loss_backward", "l1_loss", "l1_loss_backward",
     ),
     "pooling": (
         "maxpool1d", "maxpool1d_backward", "maxpool2d", "maxpool2d_backward", "maxunpool2d",
@@ -35,7 +35,7 @@ FAMILIES = {
     "semiring": ("logmatmulexp", "logmatmulexp_backward", "maxplus_matmul", "maxplus_matmul_backward"),
     "hmm": ("hmm_forward_backward", "viterbi"),
     "elementwise": (
-        "relu", "relu_backward", "abs", "abs_backward", "l1_loss", "l1_loss_backward", "maximum",
+        "relu", "relu_backward", "abs", "abs_backward", "maximum",
         "maximum_backward", "minimum", "minimum_backward", "max", "max_backward", "min", "min_backward",
         "sigmoid", "sigmoid_backward", "softplus", "softplus_backward", "smooth_abs", "smooth_abs_backward",
         "smooth_maximum", "smooth_maximum_backward", "smooth_minimum", "smooth_minimum_backward",
