@@ -13,12 +13,22 @@ nan or infinite; that breaks every special value fastsmooth documents (``-inf`` 
 * :data:`FASTMATH` -- ``contract`` (fused multiply-add), ``nsz`` (ignore the sign of
   zero), ``arcp`` (multiply by a reciprocal), ``afn`` (approximate library calls). The
   default for every kernel.
-* :data:`REDUCTION_FASTMATH` -- the same plus ``reassoc``, which lets LLVM keep several
-  partial sums so that a summing loop vectorizes. Only the small summing helpers of
-  :mod:`._rowops` get it. ``reassoc`` anywhere else is a hazard: it once turned
-  ``s + t + (c - 1)`` into ``(s + t + c) - 1`` (losing a 4e-18 term against 1), and it
-  may regroup ``p * 2**k1 * 2**k2`` in exp into an overflowing ``2**(k1 + k2)``. LLVM
-  keeps the flags per instruction, so a helper inlined into a kernel keeps its own.
+* :data:`REDUCTION_FASTMATH` -- ``reassoc``, which lets LLVM keep several partial sums so
+  that a summing loop vectorizes, with ``arcp``, ``contract`` and ``afn`` but *not*
+  ``nsz``. Only the small summing helpers (:mod:`._rowops` and the like) get it.
+  ``reassoc`` anywhere else is a hazard: it once turned ``s + t + (c - 1)`` into
+  ``(s + t + c) - 1`` (losing a 4e-18 term against 1), and it may regroup
+  ``p * 2**k1 * 2**k2`` in exp into an overflowing ``2**(k1 + k2)``. LLVM keeps the
+  flags per instruction, so a helper inlined into a kernel keeps its own.
+
+No instruction may carry ``reassoc`` and ``nsz`` together. Numba optimizes each helper in
+its own library and again as a (``linkonce_odr``) copy inside every caller; the process
+that compiles a kernel calls the helpers' own libraries where LLVM left a call, while a
+process that loads the kernel from the cache runs the kernel's copies. LLVM's
+``Reassociate`` pass, which acts on additions flagged with both, regrouped the final
+combination of a vectorized sum (``_rowops._exp_sum``) the second time, so the
+compiling process differed from every later one in the last bit. Without ``nsz`` next to
+``reassoc`` a second optimization keeps the values (see docs/guide/reproducibility.md).
 
 ``tests/test_config.py`` checks that inf and nan survive these flags.
 
@@ -96,7 +106,8 @@ __all__ = [
 ]
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn"})
-REDUCTION_FASTMATH = FASTMATH | {"reassoc"}
+# no "nsz" beside "reassoc": see the module notes (the compiling and the loading process)
+REDUCTION_FASTMATH = frozenset({"reassoc", "arcp", "contract", "afn"})
 
 #: Inputs with fewer elements than this run the serial twin of a kernel. Measured here
 #: (numba 0.68, omp layer, 2 cores): a warm parallel launch costs ~2 us on an idle
@@ -122,6 +133,9 @@ def _njit(fn, *, fastmath, parallel, inline="never"):
     locator available ...")`` when the function is decorated, i.e. at import. Then we
     compile without a cache -- kernels are compiled again in every new process -- and
     say so once per process, never with an error."""
+    if {"reassoc", "nsz"} <= set(fastmath):
+        raise ValueError("fastmath: 'reassoc' with 'nsz' makes a compiling process round "
+                         "differently from the processes that load the cache (see _config)")
     opts = dict(_COMMON, fastmath=set(fastmath), parallel=parallel, inline=inline)
     try:
         return numba.njit(cache=True, **opts)(fn)

@@ -162,18 +162,5 @@ def digests():
     return {name: _bytes(call()) for name, call in cases()}
 
 
-def warm():
-    """Compile (or load) both twins of every kernel the cases reach, so that the
-    processes compared afterwards all run kernels loaded from the cache."""
-    for twin in ("serial", "parallel"):
-        with _config.forced_twin(twin):
-            for _, call in cases():
-                call()
-
-
-if __name__ == "__main__":  # python -m tests.repro_digest [--warm]
-    import sys
-
-    if "--warm" in sys.argv[1:]:
-        warm()
+if __name__ == "__main__":  # python -m tests.repro_digest
     print(json.dumps({"threads": _config.num_threads(), "digests": digests()}))

@@ -22,6 +22,18 @@ def test_flag_sets_never_assume_finite_values():
         assert not {"nnan", "ninf", "fast"} & set(flags)
     assert "reassoc" not in _config.FASTMATH
     assert _config.REDUCTION_FASTMATH - _config.FASTMATH == {"reassoc"}
+    assert _config.FASTMATH - _config.REDUCTION_FASTMATH == {"nsz"}
+
+
+def test_no_flag_set_holds_reassoc_with_nsz():
+    """``reassoc`` with ``nsz`` lets LLVM regroup a helper's additions again when it
+    optimizes the helper's copy inside a caller, so the process that compiles a kernel
+    (which calls the helper's own library) would round differently from the processes
+    that load it from the cache (which run the kernel's copy)."""
+    for flags in (_config.FASTMATH, _config.REDUCTION_FASTMATH):
+        assert not {"reassoc", "nsz"} <= set(flags)
+    with pytest.raises(ValueError, match="reassoc"):
+        _config.jit(lambda x: x, fastmath={"reassoc", "nsz"})
 
 
 @_config.kernel
