@@ -62,6 +62,8 @@ __all__ = [
     "CHUNK",
     "SUM_BLOCK",
     "block_max",
+    "block_min",
+    "row_extreme",
     "block_sum_below",
     "chunk_state",
     "lse_state",
@@ -813,3 +815,25 @@ def wgroup_finish(m, c, s, tau, signed, v, sign):
         val = np.nan if (sg < 0.0) & (not signed) else val
         v[i] = val
         sign[i] = sg
+
+
+@jit
+def block_min(x, n):
+    """Smallest element of ``x[:n]`` (``inf`` if empty; a nan when it holds a negative
+    nan), over the integer keys of :mod:`._bits` that sort like the floats: LLVM
+    vectorizes an integer min-reduction, not a float one that must keep nan."""
+    k = sortable_key(x.dtype.type(np.inf))
+    for i in range(U(n)):
+        k = min(k, sortable_key(x[i]))
+    return from_sortable_key(k)
+
+
+@jit
+def row_extreme(x, n, sign):
+    """``max(x[:n])`` (``sign = 1.0``) or ``min`` (``sign = -1.0``); nan if any is nan
+    (the block helpers may or may not see a nan: it is counted separately)."""
+    m = block_min(x, n) if sign < 0.0 else block_max(x, 0, n)
+    nans = 0
+    for i in range(U(n)):
+        nans += 1 if x[i] != x[i] else 0
+    return np.nan if nans else m
