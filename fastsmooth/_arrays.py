@@ -21,6 +21,7 @@ __all__ = [
     "as_float_array",
     "asarray",
     "cast",
+    "real_shaped",
     "result_cast",
     "inv_temperature",
     "weighted",
@@ -316,6 +317,16 @@ def _put(r, out):
     return out
 
 
+def real_shaped(other, shape, fname, name):
+    """``other`` (a gradient) as an array of real numbers of exactly ``shape``."""
+    other = asarray(other, fname, name)
+    if other.shape != tuple(shape):
+        raise ValueError(f"{fname}: `{name}` must have shape {tuple(shape)}, got {other.shape}")
+    if other.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
+    return other
+
+
 class Rows:
     """An array seen as C-contiguous rows ``(R, n)``: the reduced axes moved last and
     flattened into ``n``, the kept axes flattened into ``R`` (in their C order)."""
@@ -340,13 +351,7 @@ class Rows:
 
     def like(self, other, fname, name):
         """Another array of the same shape (a gradient) in the same row layout."""
-        other = asarray(other, fname, name)
-        if other.shape != self.shape:
-            raise ValueError(
-                f"{fname}: `{name}` must have shape {self.shape}, got {other.shape}"
-            )
-        if other.dtype.kind not in "biuf":
-            raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
+        other = real_shaped(other, self.shape, fname, name)
         return _rows_data(cast(other, self.data.dtype), self.axes, self.perm,
                           self.data.shape)
 

@@ -13,34 +13,26 @@ forward function.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, asarray, check_temperature, finish_out, normalize_axes, to_rows
+from ._arrays import as_float_array, check_temperature, finish_out, normalize_axes, real_shaped, to_rows
 from ._arrays import inv_temperature as _inv_t, result_cast as _cast
 from ._columns import (col_log_softmax, col_logsumexp, col_logsumexp_backward, col_softmax, col_softmax_backward,
-                       like_columns, per_column, reduced_shape)
-from ._config import jit, kernel, use_parallel
+                       like_columns, per_column)
+from ._config import jit, use_parallel
 from ._exp import exp, log1p
-from ._rowops import (CHUNK, GROUP, block_max, chunk_state, count_equal, exp_store_sum, first_argmax,
-                      gather_group, group_exp_buffers, group_exps, group_state_buffers, group_states, has_nan,
-                      lse_state, lse_value, row_dot, row_extreme, row_sum, scale_lanes, scaled_gap, scatter_group,
-                      weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state,
-                      wlse_value)
-from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, fold_sums, groups_kernel, row_op, row_stats, row_sums, run,
+from ._rowops import (CHUNK, GROUP, block_max, count_equal, first_argmax, gather_group, group_exp_buffers,
+                      group_exps, group_state_buffers, group_states, has_nan, inf_mean_index, inf_row_softmax,
+                      log_softmax_span, lse_state, lse_value, plane_moments, row_dot, row_extreme, extreme_grad, row_sum,
+                      scale_lanes, scaled_gap, scatter_group, softmax_row, weight_at, weighted_exp_sum,
+                      wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state, wlse_value)
+from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, folded, groups_kernel, row_op, row_stats, row_sums, run,
                          tasks_kernel, two_pass)
 
 __all__ = ["logsumexp", "logsumexp_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
            "soft_argmax", "soft_argmax_backward", "soft_argmax2d", "soft_argmax2d_backward", "hardmax",
            "straight_through_hardmax", "max_", "max_backward", "min_", "min_backward"]
-
-
-@jit
-def _state_scratch(x):
-    return group_state_buffers(x)
 
 
 @jit
@@ -50,20 +42,6 @@ def _exp_scratch(x):
 
 def _lse_stats(x, args, pieces, piece, parallel):
     return row_stats(x, args[0], parallel)[:2]
-
-
-@jit
-def _inf_row_softmax(x, lo, hi, k, y):
-    """The limit of softmax on ``x[lo:hi]``, part of a row whose maximum is +inf:
-    uniform over the row's ``k`` +inf entries. ``k`` is nan when the row holds a nan
-    (anywhere, maybe outside ``[lo, hi)``), and then the output is nan."""
-    if k != k:
-        for i in range(U(lo), U(hi)):
-            y[i] = np.nan
-        return
-    w = x.dtype.type(1.0 / k)
-    for i in range(U(lo), U(hi)):
-        y[i] = w if x[i] == np.inf else x.dtype.type(0.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -94,12 +72,11 @@ def _lse_finish(m, s, tau, out):
 
 
 def _lse_pieces(x, args, pieces, piece, parallel):
-    m, s = _lse_stats(x, args, pieces, piece, parallel)
-    _lse_finish(m, s, args[1], args[2])
+    _lse_finish(*_lse_stats(x, args, pieces, piece, parallel), args[1], args[2])
 
 
 _logsumexp_rows = tasks_kernel(_lse_row, "_logsumexp_rows")
-_short_lse = groups_kernel(_lse_group, _state_scratch, "_short_lse")
+_short_lse = groups_kernel(_lse_group, group_state_buffers, "_short_lse")
 
 
 def _logsumexp_any(rows, tau, parallel):
@@ -180,21 +157,20 @@ _wstats_pieces = tasks_kernel(_wstats_piece, "_wstats_pieces")
 _short_wlse = groups_kernel(_wlse_group, _wlse_scratch, "_short_wlse")
 
 
-def _logsumexp_compute(signed):
-    """``compute`` of :func:`row_op` for logsumexp: ``out`` or ``(out, sign)``, with
-    weights ``b`` when given."""
-    def compute(rows, tau, parallel, b=None):
-        if b is None:
-            res = _logsumexp_any(rows, tau, parallel)
-            return (res, _unweighted_sign(res)) if signed else res
-        out, sign = np.empty(rows.shape[0]), np.empty(rows.shape[0])
-        run(rows, parallel, (b, _inv_t(tau, rows.dtype), tau, signed, out, sign), short=_short_wlse,
-            rows=_wlogsumexp_rows, pieces=_wlse_pieces)
-        return (out, sign) if signed else out
-    return compute
+def _lse_compute(rows, tau, parallel, b=None, signed=False):
+    """``compute`` of :func:`row_op` for logsumexp: ``out`` (or ``(out, sign)``), weighted
+    by ``b`` when given."""
+    if b is None:
+        res = _logsumexp_any(rows, tau, parallel)
+        return (res, _unweighted_sign(res)) if signed else res
+    out, sign = np.empty(rows.shape[0]), np.empty(rows.shape[0])
+    run(rows, parallel, (b, _inv_t(tau, rows.dtype), tau, signed, out, sign), short=_short_wlse,
+        rows=_wlogsumexp_rows, pieces=_wlse_pieces)
+    return (out, sign) if signed else out
 
 
-_LSE = {False: _logsumexp_compute(False), True: _logsumexp_compute(True)}
+def _lse_signed(rows, tau, parallel, b=None):
+    return _lse_compute(rows, tau, parallel, b, True)
 
 
 def _unweighted_sign(out):
@@ -204,14 +180,8 @@ def _unweighted_sign(out):
         return np.where(out == -np.inf, 0.0, np.where(out == out, 1.0, np.nan)).astype(out.dtype)
 
 
-def _col_logsumexp(keepdims):
-    def columns(cols, a, axes, tau):
-        res = col_logsumexp(cols, _inv_t(tau, a.dtype), tau, use_parallel(a.size))
-        return res.reshape(reduced_shape(a.shape, axes, keepdims))
-    return columns
-
-
-_COL_LSE = {False: _col_logsumexp(False), True: _col_logsumexp(True)}
+def _col_logsumexp(cols, a, tau, axes):
+    return col_logsumexp(cols, _inv_t(tau, a.dtype), tau, use_parallel(a.size))
 
 
 def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sign=False, out=None):
@@ -326,8 +296,8 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sig
     3.0
     """
     plain = b is None and not return_sign
-    return row_op("logsumexp", x, axis, out, _LSE[bool(return_sign)], temperature=temperature, reduce=True,
-                  keepdims=keepdims, weights=b, columns=_COL_LSE[bool(keepdims)] if plain else None, fast=plain)
+    return row_op("logsumexp", x, axis, out, _lse_signed if return_sign else _lse_compute, temperature=temperature, reduce=True,
+                  keepdims=keepdims, weights=b, columns=_col_logsumexp if plain else None, fast=plain)
 
 
 #: ``logsumexp_backward`` trusts the saved ``out`` while ``|out| / tau`` is at most this:
@@ -385,15 +355,6 @@ def _exact_lse(rows, out, tau, inv_t, parallel):
 
 
 @jit
-def _weight_at(x, b, value):
-    """Sum of the weights ``b`` of the entries of ``x`` equal to ``value`` (float64)."""
-    t = 0.0
-    for i in range(U(x.size)):
-        t += np.float64(b[i]) if x[i] == value else 0.0
-    return t
-
-
-@jit
 def _wlse_backward_piece(x, r, lo, hi, g, out, b, inv_t, dx):
     zero = x.dtype.type(0.0)
     o = out[r]
@@ -403,7 +364,7 @@ def _wlse_backward_piece(x, r, lo, hi, g, out, b, inv_t, dx):
     dr = dx[r]
     if o == np.inf:
         # the limit: shares b_i / (sum of the weights at +inf) for the +inf entries
-        share = gr / x.dtype.type(_weight_at(xr, br, o))
+        share = gr / x.dtype.type(weight_at(xr, br, o))
         for i in range(U(lo), U(hi)):
             dr[i] = br[i] * share if xr[i] == o else zero
     elif o == -np.inf or o != o:
@@ -491,12 +452,12 @@ def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
     """
     fname = "logsumexp_backward"
 
-    def columns(cols, a, axes, tau):
+    def columns(cols, a, tau, axes):
         g, o = per_column(grad, a, axes, fname, "grad"), per_column(out, a, axes, fname, "out")
         with np.errstate(invalid="ignore"):
             if np.any(np.isfinite(o) & (np.abs(o) > OUT_TRUSTED * tau)):
                 return None  # the rows, which take the LogSumExp again where out falls short
-        return col_logsumexp_backward(cols, g, o, _inv_t(tau, a.dtype), use_parallel(a.size)).reshape(a.shape)
+        return col_logsumexp_backward(cols, g, o, _inv_t(tau, a.dtype), use_parallel(a.size))
 
     return row_op(fname, x, axis, None, _logsumexp_backward_any, temperature=temperature, weights=b,
                   extras=(("grad", grad, "per_row"), ("out", out, "per_row")), columns=None if b is not None else columns)
@@ -507,27 +468,8 @@ def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
 
 
 @jit
-def _softmax_row(x, inv_t, y):
-    """Softmax of one cache-resident row: max, exp (stored) and sum, scale. One exp
-    per element."""
-    n = x.size
-    m = block_max(x, 0, n)
-    if m == np.inf:
-        k = np.nan if has_nan(x, 0, n) else np.float64(count_equal(x, 0, n, m))
-        _inf_row_softmax(x, 0, n, k, y)
-    elif m == -np.inf:
-        for i in range(U(n)):
-            y[i] = np.nan
-    else:
-        s = exp_store_sum(x, 0, n, m, inv_t, y)
-        scale = x.dtype.type(1.0 / s)
-        for i in range(U(n)):
-            y[i] *= scale
-
-
-@jit
 def _softmax_whole(x, r, lo, hi, inv_t, y):
-    _softmax_row(x[r], inv_t, y[r])
+    softmax_row(x[r], inv_t, y[r])
 
 
 @jit
@@ -539,7 +481,7 @@ def _softmax_piece(x, r, lo, hi, m, s, inv_t, y):
     xr = x[r]
     yr = y[r]
     if mr == np.inf:
-        _inf_row_softmax(xr, lo, hi, s[r] + 1.0, yr)
+        inf_row_softmax(xr, lo, hi, s[r] + 1.0, yr)
     elif mr == -np.inf:
         for i in range(U(lo), U(hi)):
             yr[i] = np.nan
@@ -572,8 +514,8 @@ def _softmax_rows_any(rows, tau, parallel):
     return y
 
 
-def _col_softmax(cols, a, axes, tau):
-    return col_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size)).reshape(a.shape)
+def _col_softmax(cols, a, tau, axes):
+    return col_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
 
 
 def softmax(x, axis=-1, *, temperature=1.0, out=None):
@@ -682,9 +624,9 @@ def _backward_compute(kernel, log):
 
 
 def _col_backward(log, grad, fname):
-    def columns(cols, a, axes, tau):
+    def columns(cols, a, tau, axes):
         g = like_columns(grad, a, cols, fname, "grad")
-        return col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), log).reshape(a.shape)
+        return col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), log)
     return columns
 
 
@@ -742,30 +684,14 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
 
 
 @jit
-def _log_softmax_span(x, m, s, inv_t, lo, hi, y):
-    """``y = (x - m)/tau - log1p(s)`` on ``[lo, hi)`` of a row with state ``(m, s)``."""
-    if m == -np.inf or s != s:
-        for i in range(U(lo), U(hi)):
-            y[i] = np.nan
-    elif m == np.inf:
-        top = x.dtype.type(-math.log1p(s))
-        for i in range(U(lo), U(hi)):
-            y[i] = top if x[i] == m else x.dtype.type(-np.inf)
-    else:
-        shift = x.dtype.type(math.log1p(s))
-        for i in range(U(lo), U(hi)):
-            y[i] = scaled_gap(x[i], m, inv_t) - shift
-
-
-@jit
 def _log_softmax_whole(x, r, lo, hi, inv_t, y):
     m, s = lse_state(x[r], lo, hi, inv_t)
-    _log_softmax_span(x[r], m, s, inv_t, lo, hi, y[r])
+    log_softmax_span(x[r], m, s, inv_t, lo, hi, y[r])
 
 
 @jit
 def _log_softmax_piece(x, r, lo, hi, m, s, inv_t, y):
-    _log_softmax_span(x[r], m[r], s[r], inv_t, lo, hi, y[r])
+    log_softmax_span(x[r], m[r], s[r], inv_t, lo, hi, y[r])
 
 
 @jit
@@ -789,7 +715,7 @@ def _log_softmax_group(x, r0, g, scratch, inv_t, y):
 
 _log_softmax_rows = tasks_kernel(_log_softmax_whole, "_log_softmax_rows")
 _log_softmax_apply = tasks_kernel(_log_softmax_piece, "_log_softmax_apply")
-_short_log_softmax = groups_kernel(_log_softmax_group, _state_scratch, "_short_log_softmax")
+_short_log_softmax = groups_kernel(_log_softmax_group, group_state_buffers, "_short_log_softmax")
 _LOG_SOFTMAX_PIECES = two_pass(_lse_stats, _log_softmax_apply)
 
 
@@ -800,8 +726,8 @@ def _log_softmax_rows_any(rows, tau, parallel):
     return y
 
 
-def _col_log_softmax(cols, a, axes, tau):
-    return col_log_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size)).reshape(a.shape)
+def _col_log_softmax(cols, a, tau, axes):
+    return col_log_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
 
 
 def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
@@ -907,24 +833,12 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
 
 
 @jit
-def _inf_row_mean_index(x, lo, hi):
-    """``(count, sum of indices)`` of the +inf entries of ``x[lo:hi]``."""
-    c = 0.0
-    w = 0.0
-    for i in range(U(lo), U(hi)):
-        if x[i] == np.inf:
-            c += 1.0
-            w += i
-    return c, w
-
-
-@jit
 def _soft_argmax_piece(x, r, lo, hi, m, inv_t, sums, wsums):
     mr = m[r]
     for clo in range(lo, hi, CHUNK):
         chi = min(clo + CHUNK, hi)
         if mr == np.inf:
-            s, w = _inf_row_mean_index(x[r], clo, chi)
+            s, w = inf_mean_index(x[r], clo, chi)
             if has_nan(x[r], clo, chi):
                 s = np.nan
         else:
@@ -943,15 +857,9 @@ _row_max_pieces = tasks_kernel(_max_piece, "_row_max_pieces")
 
 
 def _soft_argmax_sums(x, m, inv_t, pieces, piece, parallel):
-    n_rows = x.shape[0]
-    sums = np.zeros((n_rows, _chunks(x.shape[1])))
-    wsums = np.zeros((n_rows, _chunks(x.shape[1])))
+    sums, wsums = np.zeros((2, x.shape[0], _chunks(x.shape[1])))
     _soft_argmax_pieces(x, pieces, piece, (m, inv_t, sums, wsums), parallel=parallel)
-    s = np.empty(n_rows)
-    w = np.empty(n_rows)
-    fold_sums(sums, s, parallel=parallel)
-    fold_sums(wsums, w, parallel=parallel)
-    return s, w
+    return folded(sums, parallel), folded(wsums, parallel)
 
 
 def _soft_argmax_moments(rows, inv_t, parallel):
@@ -988,9 +896,7 @@ _short_soft_argmax = groups_kernel(_soft_argmax_group, _exp_scratch, "_short_sof
 
 
 def _soft_argmax_moments_finish(x, args, pieces, piece, parallel):
-    inv_t, res = args
-    m, s, w, _, _ = _soft_argmax_moments(x, inv_t, parallel)
-    _soft_argmax_finish(m, s, w, res)
+    _soft_argmax_finish(*_soft_argmax_moments(x, args[0], parallel)[:3], args[1])
 
 
 def _soft_argmax_rows_any(rows, tau, parallel):
@@ -1049,37 +955,34 @@ def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
                   reduce=True)
 
 
-@kernel
-def _soft_argmax_backward_pieces(g, x, m, s, w, inv_t, piece, pieces, dx):
-    """The one kernel still written out: generated from a body, the same source came
-    out of LLVM with its multiply-adds contracted otherwise (last-bit differences)."""
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        xr = x[r]
-        dr = dx[r]
-        mr = m[r]
-        if mr == -np.inf or s[r] != s[r]:
-            for i in range(U(lo), U(hi)):
-                dr[i] = np.nan
-            continue
-        a = w[r] / s[r]
-        coef = g[r] * inv_t / s[r]
-        if mr == np.inf:
-            for i in range(U(lo), U(hi)):
-                dr[i] = coef * (i - a) if xr[i] == mr else 0.0
-        else:
-            for i in range(U(lo), U(hi)):
-                dr[i] = exp((xr[i] - mr) * inv_t) * (coef * (i - a))
+@jit
+def _soft_argmax_backward_piece(x, r, lo, hi, g, m, s, w, inv_t, dx):
+    xr = x[r]
+    dr = dx[r]
+    mr = m[r]
+    if mr == -np.inf or s[r] != s[r]:
+        for i in range(U(lo), U(hi)):
+            dr[i] = np.nan
+        return
+    rs = 1.0 / s[r]  # one reciprocal for both, as LLVM made of two divisions by s[r]
+    a = w[r] * rs
+    coef = g[r] * inv_t * rs
+    if mr == np.inf:
+        for i in range(U(lo), U(hi)):
+            dr[i] = coef * (i - a) if xr[i] == mr else 0.0
+    else:
+        for i in range(U(lo), U(hi)):
+            dr[i] = exp((xr[i] - mr) * inv_t) * (coef * (i - a))
+
+
+_soft_argmax_backward_pieces = tasks_kernel(_soft_argmax_backward_piece, "_soft_argmax_backward_pieces")
 
 
 def _soft_argmax_backward_any(x, tau, parallel, g):
     inv_t = _inv_t(tau, x.dtype)
     m, s, w, pieces, piece = _soft_argmax_moments(x, inv_t, parallel)
     dx = np.empty_like(x)
-    _soft_argmax_backward_pieces(g.astype(np.float64), x, m, s, w, np.float64(inv_t), piece, pieces, dx,
+    _soft_argmax_backward_pieces(x, pieces, piece, (g.astype(np.float64), m, s, w, np.float64(inv_t), dx),
                                  parallel=parallel)
     return dx
 
@@ -1132,50 +1035,12 @@ def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0, out=None):
 
 
 @jit
-def _plane_moments(x, width, inv_t, e):
-    """Max of a flattened ``(H, W)`` plane; stores ``e = exp((x - m)/tau)`` (or, for a
-    +inf maximum, the indicator of +inf entries) and returns
-    ``(m, sum e, sum row * e, sum col * e)``."""
-    n = x.size
-    m = block_max(x, 0, n)
-    if m == -np.inf:
-        return m, np.nan, np.nan, np.nan
-    s = 0.0
-    wr = 0.0
-    wc = 0.0
-    w = U(width)
-    one = x.dtype.type(1.0)
-    zero = x.dtype.type(0.0)
-    for h in range(U(n // width)):
-        t = zero
-        u = zero
-        base = h * w
-        if m == np.inf:
-            for j in range(w):
-                v = x[base + j]
-                ev = one if v == m else (v if v != v else zero)
-                e[base + j] = ev
-                t += ev
-                u += ev * x.dtype.type(j)
-        else:
-            for j in range(w):
-                ev = exp((x[base + j] - m) * inv_t)
-                e[base + j] = ev
-                t += ev
-                u += ev * x.dtype.type(j)
-        s += np.float64(t)
-        wr += np.float64(t) * np.float64(h)
-        wc += np.float64(u)
-    return m, s, wr, wc
-
-
-@jit
 def _plane(x, r, lo, hi, width, inv_t, out, e, dx, g):
     """Forward (``g`` is None: writes ``out[r] = (row, col)``) or backward (writes
     ``dx``) of plane ``r``; ``e`` is a per-row scratch of exponentials."""
     n = x.shape[1]
     w = U(width)
-    m, s, wr, wc = _plane_moments(x[r], width, inv_t, e[r])
+    m, s, wr, wc = plane_moments(x[r], width, inv_t, e[r])
     ar = wr / s
     ac = wc / s
     if g is None:
@@ -1298,12 +1163,7 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0, out=None):
     """
     fname = "soft_argmax2d_backward"
     a, out_dtype, rows, tau = _heatmaps(x, temperature, fname)
-    g = asarray(grad, fname, "grad")
-    want = a.shape[:-2] + (2,)
-    if g.shape != want:
-        raise ValueError(f"{fname}: `grad` must have shape {want}, got {g.shape}")
-    if g.dtype.kind not in "biuf":
-        raise TypeError(f"{fname}: `grad` must be real, got dtype {g.dtype}")
+    g = real_shaped(grad, a.shape[:-2] + (2,), fname, "grad")
     g = np.ascontiguousarray(g.reshape(-1, 2), dtype=np.float64)
     dx = np.empty_like(rows.data)
     _planes(a, rows, tau, g, dx, g)
@@ -1429,30 +1289,7 @@ def _extreme_row(x, r, lo, hi, sign, out):
 
 @jit
 def _extreme_backward_row(x, r, lo, hi, g, out, first, dx):
-    """Row ``r``: ``g[r]`` goes to the entries equal to ``out[r]`` (the nans if
-    ``out[r]`` is nan): in equal shares, or all of it to the first one."""
-    zero = x.dtype.type(0.0)
-    xr = x[r]
-    dr = dx[r]
-    o = out[r]
-    nan_row = o != o
-    if first:
-        for i in range(U(hi)):
-            dr[i] = zero
-        for i in range(hi):
-            v = xr[i]
-            if v == o or (nan_row and v != v):
-                dr[i] = g[r]
-                break
-    else:
-        count = 0
-        for i in range(U(hi)):
-            v = xr[i]
-            count += 1 if (v == o) | (nan_row & (v != v)) else 0
-        share = x.dtype.type(g[r] / max(count, 1))
-        for i in range(U(hi)):
-            v = xr[i]
-            dr[i] = share if (v == o) | (nan_row & (v != v)) else zero
+    extreme_grad(x[r], hi, g[r], out[r], first, dx[r])
 
 
 _extreme_rows = tasks_kernel(_extreme_row, "_extreme_rows")
@@ -1465,10 +1302,10 @@ def _check_ties(ties, fname):
         raise ValueError(f"{fname}: `ties` must be one of {_TIES}, got {ties!r}")
 
 
-def _extremes(rows, sign, parallel, empty):
-    """Per row ``max`` (``sign`` 1) or ``min`` (-1); ``empty()`` raises for empty rows."""
+def _extremes(rows, sign, parallel, fname, x, where=""):
+    """Per row ``max`` (``sign`` 1) or ``min`` (-1) of ``x`` seen as rows."""
     if rows.shape[1] == 0:
-        empty()
+        raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {np.shape(x)}{where})")
     out = np.empty(rows.shape[0], rows.dtype)
     _extreme_rows(rows, 1, rows.shape[1], (sign, out), parallel=parallel)
     return out
@@ -1476,11 +1313,8 @@ def _extremes(rows, sign, parallel, empty):
 
 def _extreme(x, axis, keepdims, ties, out, sign, fname):
     _check_ties(ties, fname)
-
-    def empty():
-        raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {np.shape(x)}, axis {axis!r})")
-
-    return row_op(fname, x, axis, out, lambda rows, tau, parallel: _extremes(rows, sign, parallel, empty),
+    return row_op(fname, x, axis, out, lambda rows, tau, parallel: _extremes(rows, sign, parallel, fname, x,
+                                                                              f", axis {axis!r}"),
                   reduce=True, keepdims=keepdims)
 
 
@@ -1494,12 +1328,8 @@ def _extreme_backward(grad, x, out, axis, ties, sign, fname):
         rows.reduced_shape, rows.keepdims_shape
     ):  # x's shape, not a reduced one: a buffer for the result, not the saved output
         dest, out = out, None
-
-    def empty():
-        raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {a.shape})")
-
     parallel = use_parallel(rows.data.size)  # out not saved: the extreme again, one more pass
-    o = _extremes(rows.data, sign, parallel, empty) if out is None else rows.per_row(out, fname, "out")
+    o = _extremes(rows.data, sign, parallel, fname, a) if out is None else rows.per_row(out, fname, "out")
     dx = np.empty_like(rows.data)
     _extreme_rows_backward(rows.data, 1, max(rows.data.shape[1], 1), (g, o, ties == "first", dx), parallel=parallel)
     return finish_out(_cast(rows.restore(dx), out_dtype), dest, fname)

@@ -28,7 +28,7 @@ from numba import prange
 
 from ._arrays import (as_float_array, check_temperature, fast_rows, finish_out, normalize_axes, result_cast,
                       sum_to_shape, to_rows, weighted)
-from ._columns import as_columns
+from ._columns import as_columns, reduced_shape
 from ._config import Kernel, jit, kernel, use_parallel
 from ._rowops import CHUNK, GROUP, SHORT_ROW, SPAN_ROWS, chunk_dot, chunk_state, group_spans, lse_merge
 
@@ -127,9 +127,9 @@ def row_op(fname, x, axis, out, compute, *, temperature=_UNTEMPERED, name="x", m
     with ``keepdims``). ``extras``: ``(name, value, "like" | "per_row")``, arrays of the
     input's shape or of the reduced shape, validated in order after ``x`` and given to
     ``compute`` as rows; ``weights`` (``b=``) join them last, broadcast against ``x``
-    (then a gradient is summed back to the shape of ``x``). ``columns(cols, a, axes,
-    tau)``: the result for an outer axis (:func:`._columns.as_columns`) in the shape
-    of the answer, or None to take rows. ``fast``: the common call (:func:`._arrays.
+    (then a gradient is summed back to the shape of ``x``). ``columns(cols, a, tau,
+    axes)``: the result for an outer axis
+    (:func:`._columns.as_columns`), or None to take rows. ``fast``: the common call (:func:`._arrays.
     fast_rows`) goes straight to ``compute``."""
     if fast and not extras and weights is None:
         rows = fast_rows(x, axis, out)
@@ -146,8 +146,10 @@ def row_op(fname, x, axis, out, compute, *, temperature=_UNTEMPERED, name="x", m
     axes = normalize_axes(axis, a.ndim, fname, multiple=multiple)
     tau = None if temperature is _UNTEMPERED else check_temperature(temperature, fname)
     cols = as_columns(a, axes) if columns is not None else None
-    res = None if cols is None else columns(cols, a, axes, tau)
-    if res is None:
+    res = None if cols is None else columns(cols, a, tau, axes)
+    if res is not None:
+        res = res.reshape(reduced_shape(a.shape, axes, keepdims) if reduce else a.shape)
+    else:
         rows = to_rows(a, axes)
         args = [rows.like(v, fname, n) if kind == "like" else rows.per_row(v, fname, n) for n, v, kind in extras]
         res = compute(rows.data, tau, use_parallel(rows.data.size), *args)
@@ -167,8 +169,12 @@ def _map(res, f):
 
 def _generated(template, name, **bodies):
     """A :class:`._config.Kernel` of a copy of ``template`` whose globals add
-    ``bodies``, named ``name`` (its cache files are named after it)."""
-    fn = types.FunctionType(template.__code__, dict(template.__globals__, **bodies), name)
+    ``bodies``, named ``name`` (its cache files are named after it). The copy's code
+    claims the file of its ``BODY``: Numba keys a cache on the source file's stamp, so
+    editing a body recompiles its kernels (a change of the template changes the
+    bytecode, which is in the key too)."""
+    code = template.__code__.replace(co_filename=bodies["BODY"].py_func.__code__.co_filename)
+    fn = types.FunctionType(code, dict(template.__globals__, **bodies), name)
     fn.__qualname__ = name
     fn.__module__ = template.__module__
     return Kernel(fn)
@@ -260,7 +266,7 @@ _row_sums_pieces = tasks_kernel(_sums_piece, "_row_sums_pieces")
 
 
 @kernel
-def fold_sums(parts, out):
+def _fold_sums(parts, out):
     """``out[r] = sum(parts[r])`` left to right from 0.0, as :func:`row_dot` adds."""
     for r in prange(parts.shape[0]):
         s = 0.0
@@ -274,6 +280,11 @@ def row_sums(a, b, pieces, piece, parallel):
     :func:`row_dot` of each whole row, whatever the plan."""
     parts = np.zeros((a.shape[0], _chunks(a.shape[1])), np.float64)
     _row_sums_pieces(a, pieces, piece, (b, parts), parallel=parallel)
-    out = np.empty(a.shape[0], np.float64)
-    fold_sums(parts, out, parallel=parallel)
+    return folded(parts, parallel)
+
+
+def folded(parts, parallel):
+    """``sum(parts[r])`` per row, left to right from 0.0 (the fixed order)."""
+    out = np.empty(parts.shape[0], np.float64)
+    _fold_sums(parts, out, parallel=parallel)
     return out
