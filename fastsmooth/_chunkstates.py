@@ -108,7 +108,7 @@ def block_softmax(a, axes, states, inv_t, log):
     pieces, piece = _tasks(*x.shape, parallel)
     y = np.empty_like(x)
     apply = _log_softmax_apply if log else _softmax_apply
-    apply(x, pieces, piece, (m, s, inv_t, y), parallel=parallel)
+    apply(x, pieces, piece, m, s, inv_t, y, parallel=parallel)
     return rows.restore(y)
 
 
@@ -202,7 +202,7 @@ def block_wlse_state(a, w, axes, inv_t):
     ms = np.empty((n_rows, _chunks(n)), rows.data.dtype)
     cs = np.empty((n_rows, _chunks(n)))
     ss = np.empty((n_rows, _chunks(n)))
-    _wstats_pieces(rows.data, 1, max(n, 1), (rows.like(w, "logsumexp", "b"), inv_t, ms, cs, ss),
+    _wstats_pieces(rows.data, 1, max(n, 1), rows.like(w, "logsumexp", "b"), inv_t, ms, cs, ss,
                    parallel=use_parallel(rows.data.size))
     out = [np.empty(n_rows) for _ in range(3)]
     _wmerge_pieces(ms, cs, ss, np.float64(inv_t), *out)  # the chunks, left to right

@@ -148,7 +148,7 @@ def _wlse_group(x, r0, g, scratch, b, inv_t, tau, signed, out, sign):
 def _wlse_pieces(x, args, pieces, piece, parallel):
     b, inv_t, tau, signed, out, sign = args
     ms, cs, ss = (np.empty((x.shape[0], _chunks(x.shape[1])), dt) for dt in (x.dtype, np.float64, np.float64))
-    _wstats_pieces(x, pieces, piece, (b, inv_t, ms, cs, ss), parallel=parallel)
+    _wstats_pieces(x, pieces, piece, b, inv_t, ms, cs, ss, parallel=parallel)
     _wmerge_finish(ms, cs, ss, np.float64(inv_t), tau, signed, out, sign)
 
 
@@ -387,9 +387,9 @@ def _logsumexp_backward_any(x, tau, parallel, g, o, b=None):
     dx = np.empty_like(x)
     if b is None:
         mx, shift = _exact_lse(x, o, tau, inv_t, parallel)
-        _lse_backward_pieces(x, pieces, piece, (g, o, inv_t, mx, shift, dx), parallel=parallel)
+        _lse_backward_pieces(x, pieces, piece, g, o, inv_t, mx, shift, dx, parallel=parallel)
     else:
-        _wlse_backward_pieces(x, pieces, piece, (g, o, b, inv_t, dx), parallel=parallel)
+        _wlse_backward_pieces(x, pieces, piece, g, o, b, inv_t, dx, parallel=parallel)
     return dx
 
 
@@ -618,7 +618,7 @@ def _backward_compute(kernel, log):
         dx = np.empty_like(y)
         pieces, piece = _tasks(*y.shape, parallel)
         sums = None if pieces == 1 else row_sums(g, None if log else y, pieces, piece, parallel)
-        kernel(y, pieces, piece, (g, sums, _inv_t(tau, y.dtype), dx), parallel=parallel)
+        kernel(y, pieces, piece, g, sums, _inv_t(tau, y.dtype), dx, parallel=parallel)
         return dx
     return compute
 
@@ -858,7 +858,7 @@ _row_max_pieces = tasks_kernel(_max_piece, "_row_max_pieces")
 
 def _soft_argmax_sums(x, m, inv_t, pieces, piece, parallel):
     sums, wsums = np.zeros((2, x.shape[0], _chunks(x.shape[1])))
-    _soft_argmax_pieces(x, pieces, piece, (m, inv_t, sums, wsums), parallel=parallel)
+    _soft_argmax_pieces(x, pieces, piece, m, inv_t, sums, wsums, parallel=parallel)
     return folded(sums, parallel), folded(wsums, parallel)
 
 
@@ -866,7 +866,7 @@ def _soft_argmax_moments(rows, inv_t, parallel):
     n_rows, n = rows.shape
     pieces, piece = _tasks(n_rows, n, parallel)
     mp = np.empty((n_rows, pieces), rows.dtype)
-    _row_max_pieces(rows, pieces, piece, (pieces, piece, mp), parallel=parallel)
+    _row_max_pieces(rows, pieces, piece, pieces, piece, mp, parallel=parallel)
     m = mp.max(axis=1) if pieces > 1 else mp[:, 0]  # exact: a max is one of the x
     s, w = _soft_argmax_sums(rows, m, inv_t, pieces, piece, parallel)
     return m, s, w, pieces, piece
@@ -982,7 +982,7 @@ def _soft_argmax_backward_any(x, tau, parallel, g):
     inv_t = _inv_t(tau, x.dtype)
     m, s, w, pieces, piece = _soft_argmax_moments(x, inv_t, parallel)
     dx = np.empty_like(x)
-    _soft_argmax_backward_pieces(x, pieces, piece, (g.astype(np.float64), m, s, w, np.float64(inv_t), dx),
+    _soft_argmax_backward_pieces(x, pieces, piece, g.astype(np.float64), m, s, w, np.float64(inv_t), dx,
                                  parallel=parallel)
     return dx
 
@@ -1076,7 +1076,7 @@ def _heatmaps(x, temperature, fname):
 def _planes(a, rows, tau, out, dx, g):
     x = rows.data
     args = (max(a.shape[-1], 1), _inv_t(tau, a.dtype), out, np.empty_like(x), dx, g)
-    _soft_argmax2d_rows(x, 1, max(x.shape[1], 1), args, parallel=use_parallel(x.size))
+    _soft_argmax2d_rows(x, 1, max(x.shape[1], 1), *args, parallel=use_parallel(x.size))
 
 
 def soft_argmax2d(x, *, temperature=1.0, out=None):
@@ -1188,7 +1188,7 @@ _hardmax_rows = tasks_kernel(_hardmax_row, "_hardmax_rows")
 
 def _hardmax_any(rows, tau, parallel):
     res = np.empty_like(rows)
-    _hardmax_rows(rows, 1, max(rows.shape[1], 1), (res,), parallel=parallel)
+    _hardmax_rows(rows, 1, max(rows.shape[1], 1), res, parallel=parallel)
     return res
 
 
@@ -1307,7 +1307,7 @@ def _extremes(rows, sign, parallel, fname, x, where=""):
     if rows.shape[1] == 0:
         raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {np.shape(x)}{where})")
     out = np.empty(rows.shape[0], rows.dtype)
-    _extreme_rows(rows, 1, rows.shape[1], (sign, out), parallel=parallel)
+    _extreme_rows(rows, 1, rows.shape[1], sign, out, parallel=parallel)
     return out
 
 
@@ -1331,7 +1331,7 @@ def _extreme_backward(grad, x, out, axis, ties, sign, fname):
     parallel = use_parallel(rows.data.size)  # out not saved: the extreme again, one more pass
     o = _extremes(rows.data, sign, parallel, fname, a) if out is None else rows.per_row(out, fname, "out")
     dx = np.empty_like(rows.data)
-    _extreme_rows_backward(rows.data, 1, max(rows.data.shape[1], 1), (g, o, ties == "first", dx), parallel=parallel)
+    _extreme_rows_backward(rows.data, 1, max(rows.data.shape[1], 1), g, o, ties == "first", dx, parallel=parallel)
     return finish_out(_cast(rows.restore(dx), out_dtype), dest, fname)
 
 

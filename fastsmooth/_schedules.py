@@ -80,23 +80,25 @@ def schedule(n_rows, n, parallel, *, short=True, whole=None):
     length alone: rows of at most ``whole`` elements (an op whose one-pass and
     two-pass forms round differently must not let the thread count choose)."""
     if short and 0 < n <= SHORT_ROW:
-        return "short", 1, max(n, 1)
+        return "short", 1, n
+    if whole is not None and n <= whole:
+        return "rows", 1, max(n, 1)
     pieces, piece = _tasks(n_rows, n, parallel)
-    if (pieces == 1) if whole is None else (n <= whole):
+    if whole is None and pieces == 1:
         return "rows", 1, max(n, 1)
     return "pieces", pieces, piece
 
 
 def run(x, parallel, args, *, short=None, rows=None, pieces=None, whole=None):
     """Run a row op on rows ``x`` by the schedule :func:`schedule` picks: the kernel
-    ``short(x, args)`` (:func:`groups_kernel`), ``rows(x, 1, n, args)``
+    ``short(x, *args)`` (:func:`groups_kernel`), ``rows(x, 1, n, *args)``
     (:func:`tasks_kernel`) or the Python function (a
     statistics pass, then a kernel over the pieces)."""
     kind, n_pieces, piece = schedule(*x.shape, parallel, short=short is not None, whole=whole)
     if kind == "short":
-        return short(x, args, parallel=parallel)
+        return short(x, *args, parallel=parallel)
     if kind == "rows" and rows is not None:
-        return rows(x, 1, piece, args, parallel=parallel)
+        return rows(x, 1, piece, *args, parallel=parallel)
     return pieces(x, args, n_pieces, piece, parallel)
 
 
@@ -105,7 +107,7 @@ def two_pass(stats, apply):
     ``stats(x, args, pieces, piece, parallel)`` gives a tuple of per-row arrays, then
     the :func:`tasks_kernel` ``apply`` runs over the pieces with them before ``args``."""
     def pieces(x, args, n_pieces, piece, parallel):
-        apply(x, n_pieces, piece, stats(x, args, n_pieces, piece, parallel) + args, parallel=parallel)
+        apply(x, n_pieces, piece, *stats(x, args, n_pieces, piece, parallel), *args, parallel=parallel)
     return pieces
 
 
@@ -180,7 +182,7 @@ def _generated(template, name, **bodies):
     return Kernel(fn)
 
 
-def _tasks_template(x, pieces, piece, args):
+def _tasks_template(x, pieces, piece, *args):
     n_rows, n = x.shape
     for k in prange(n_rows * pieces):
         r = k // pieces
@@ -189,13 +191,13 @@ def _tasks_template(x, pieces, piece, args):
 
 
 def tasks_kernel(body, name):
-    """``kernel(x, pieces, piece, args)``: ``body(x, r, lo, hi, *args)`` for each piece
+    """``kernel(x, pieces, piece, *args)``: ``body(x, r, lo, hi, *args)`` for each piece
     ``[lo, hi)`` of each row ``r`` (the plan of :func:`_tasks`; ``pieces = 1, piece =
     n`` for whole rows), one task each."""
     return _generated(_tasks_template, name, BODY=body)
 
 
-def _groups_template(x, args):
+def _groups_template(x, *args):
     n_rows = x.shape[0]
     for k in prange(group_spans(n_rows)):
         scratch = SCRATCH(x)  # noqa: F821
@@ -204,7 +206,7 @@ def _groups_template(x, args):
 
 
 def groups_kernel(body, scratch, name):
-    """``kernel(x, args)`` for short rows: a task is SPAN_ROWS rows, taken GROUP at a
+    """``kernel(x, *args)`` for short rows: a task is SPAN_ROWS rows, taken GROUP at a
     time by ``body(x, r0, g, scratch, *args)`` (rows ``r0 .. r0 + g``), with the
     buffers ``scratch(x)`` that each task allocates once."""
     return _generated(_groups_template, name, BODY=body, SCRATCH=scratch)
@@ -245,7 +247,7 @@ def row_stats(rows, inv_t, parallel):
     pieces, piece = _tasks(n_rows, n, parallel)
     ms = np.empty((n_rows, _chunks(n)), rows.dtype)
     ss = np.empty((n_rows, _chunks(n)), np.float64)
-    _stats_pieces(rows, pieces, piece, (inv_t, ms, ss), parallel=parallel)
+    _stats_pieces(rows, pieces, piece, inv_t, ms, ss, parallel=parallel)
     m = np.empty(n_rows, rows.dtype)
     s = np.empty(n_rows, np.float64)
     _merge_chunks(ms, ss, np.float64(inv_t), m, s, parallel=parallel)
@@ -279,7 +281,7 @@ def row_sums(a, b, pieces, piece, parallel):
     """Per row ``sum(a)`` (``b`` None) or ``sum(a * b)`` in float64: the same bits as
     :func:`row_dot` of each whole row, whatever the plan."""
     parts = np.zeros((a.shape[0], _chunks(a.shape[1])), np.float64)
-    _row_sums_pieces(a, pieces, piece, (b, parts), parallel=parallel)
+    _row_sums_pieces(a, pieces, piece, b, parts, parallel=parallel)
     return folded(parts, parallel)
 
 

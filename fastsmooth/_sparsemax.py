@@ -288,7 +288,7 @@ _sparsemax_backward_rows = tasks_kernel(_sparsemax_backward_whole, "_sparsemax_b
 
 def _sparsemax_backward_any(y, tau, parallel, g):
     dx = np.empty_like(y)
-    _sparsemax_backward_rows(y, 1, max(y.shape[1], 1), (g, _inv_t64(tau), dx), parallel=parallel)
+    _sparsemax_backward_rows(y, 1, max(y.shape[1], 1), g, _inv_t64(tau), dx, parallel=parallel)
     return dx
 
 

@@ -247,7 +247,7 @@ def test_short_row_groups_agree_with_whole_rows(n):
     x[3::17] = -inf
     inv_t = _reductions._inv_t(1.0, x.dtype)
     want_o, want_s = np.empty(len(x)), np.empty(len(x))
-    _reductions._wlogsumexp_rows(x, 1, x.shape[1], (b, inv_t, 1.0, True, want_o, want_s), parallel=False)
+    _reductions._wlogsumexp_rows(x, 1, x.shape[1], b, inv_t, 1.0, True, want_o, want_s, parallel=False)
     got_o, got_s = fs.logsumexp(x, b=b, return_sign=True)
     np.testing.assert_allclose(got_o, want_o, rtol=1e-14, atol=1e-14)
     np.testing.assert_array_equal(got_s, want_s)
@@ -280,15 +280,15 @@ def test_serial_and_parallel_twins_agree_exactly():
     outs = []
     for parallel in (False, True):
         out, sign = np.empty(40), np.empty(40)
-        _reductions._wlogsumexp_rows(x, 1, x.shape[1], (b, inv_t, 0.7, True, out, sign), parallel=parallel)
+        _reductions._wlogsumexp_rows(x, 1, x.shape[1], b, inv_t, 0.7, True, out, sign, parallel=parallel)
         ms, cs, ss = np.empty((40, 1)), np.empty((40, 1)), np.empty((40, 1))  # one state per chunk
-        _reductions._wstats_pieces(x, 1, 3000, (b, inv_t, ms, cs, ss), parallel=parallel)
+        _reductions._wstats_pieces(x, 1, 3000, b, inv_t, ms, cs, ss, parallel=parallel)
         dx = np.empty_like(x)
-        _reductions._wlse_backward_pieces(x, 3, 1024, (np.ones(40), out, b, inv_t, dx), parallel=parallel)
+        _reductions._wlse_backward_pieces(x, 3, 1024, np.ones(40), out, b, inv_t, dx, parallel=parallel)
         short = rng(17).standard_normal((1000, 7))
         short_b = rng(18).standard_normal((1000, 7))
         so, ss_ = np.empty(1000), np.empty(1000)
-        _reductions._short_wlse(short, (short_b, inv_t, 0.7, True, so, ss_), parallel=parallel)
+        _reductions._short_wlse(short, short_b, inv_t, 0.7, True, so, ss_, parallel=parallel)
         outs.append((out, sign, ms, cs, ss, dx, so, ss_))
     for a, c in zip(*outs):
         np.testing.assert_array_equal(a, c)

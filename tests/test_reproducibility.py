@@ -461,12 +461,12 @@ def test_results_do_not_depend_on_the_alignment_of_inputs_and_outputs(dtype):
     g = rng(21).standard_normal(x.shape).astype(dtype)
     inv_t = _reductions._inv_t(1.0, x.dtype)
     want = np.empty_like(x)
-    _reductions._softmax_rows(x, 1, x.shape[1], (inv_t, want), parallel=False)
+    _reductions._softmax_rows(x, 1, x.shape[1], inv_t, want, parallel=False)
     for parallel in (False, True):
         for xo in (0, 1, 3, 4):
             for yo in (0, 1, 2, 4, 8):
                 y = _at(np.zeros_like(x), yo)
-                _reductions._softmax_rows(_at(x, xo), 1, x.shape[1], (inv_t, y), parallel=parallel)
+                _reductions._softmax_rows(_at(x, xo), 1, x.shape[1], inv_t, y, parallel=parallel)
                 np.testing.assert_array_equal(y, want, err_msg=f"x +{xo}, y +{yo}, parallel={parallel}")
     calls = {
         "softmax": lambda a, b: fs.softmax(a),

@@ -86,8 +86,8 @@ def test_one_function_picks_the_schedule(parallel):
 
 def test_run_calls_the_picked_kernel():
     calls = []
-    short = lambda x, args, parallel: calls.append(("short", args))  # noqa: E731
-    rows = lambda x, pieces, piece, args, parallel: calls.append(("rows", pieces, piece))  # noqa: E731
+    short = lambda x, *args, parallel: calls.append(("short", args))  # noqa: E731
+    rows = lambda x, pieces, piece, *args, parallel: calls.append(("rows", pieces, piece))  # noqa: E731
     pieces = lambda x, args, n, piece, parallel: calls.append(("pieces", n, piece))  # noqa: E731
     _schedules.run(np.zeros((5, 3)), False, (1,), short=short, rows=rows, pieces=pieces)
     _schedules.run(np.zeros((5, 300)), False, (1,), short=short, rows=rows, pieces=pieces)
