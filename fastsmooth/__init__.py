@@ -19,10 +19,8 @@ from ._dtw import (
 )
 from ._elementwise import (
     abs_backward,
-    max_backward,
     maximum,
     maximum_backward,
-    min_backward,
     minimum,
     minimum_backward,
     relu,
@@ -39,8 +37,6 @@ from ._elementwise import (
     softplus_backward,
 )
 from ._elementwise import abs_ as abs  # noqa: A004 - deliberately fastsmooth.abs
-from ._elementwise import max_ as max  # noqa: A004
-from ._elementwise import min_ as min  # noqa: A004
 from ._losses import (
     FbetaAccumulator,
     SoftConfusion,
@@ -76,6 +72,8 @@ from ._reductions import (
     log_softmax_backward,
     logsumexp,
     logsumexp_backward,
+    max_backward,
+    min_backward,
     soft_argmax,
     soft_argmax2d,
     soft_argmax2d_backward,
@@ -84,6 +82,8 @@ from ._reductions import (
     softmax_backward,
     straight_through_hardmax,
 )
+from ._reductions import max_ as max  # noqa: A004 - deliberately fastsmooth.max
+from ._reductions import min_ as min  # noqa: A004
 from ._semiring import logmatmulexp, logmatmulexp_backward, maxplus_matmul, maxplus_matmul_backward
 from ._sparsemax import sparsemax, sparsemax_backward
 from ._warmup import warmup

@@ -21,6 +21,11 @@ __all__ = [
     "as_float_array",
     "asarray",
     "cast",
+    "real_shaped",
+    "result_cast",
+    "inv_temperature",
+    "weighted",
+    "sum_to_shape",
     "normalize_axes",
     "check_real",
     "check_temperature",
@@ -77,6 +82,65 @@ def cast(a, dtype):
         return a
     with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         return a.astype(dtype)
+
+
+def result_cast(arr, dtype):
+    """``arr`` as ``dtype`` (quietly: :func:`cast`); 0-d becomes a scalar."""
+    arr = cast(arr, dtype)
+    return arr[()] if arr.ndim == 0 else arr
+
+
+_INV_T = {}
+
+
+def inv_temperature(tau, dtype):
+    """``1 / tau`` in ``dtype``, clamped to the largest finite value: an infinite
+    reciprocal would turn the maximum's ``0 * inv_t`` into nan, while a huge finite one
+    sends every other term to ``exp(-inf) = 0`` -- exactly the tau -> 0 limit. (Memoized:
+    a call repeats one temperature, and this costs more than a small kernel.)"""
+    key = (tau, dtype)
+    hit = _INV_T.get(key)
+    if hit is None:
+        with np.errstate(over="ignore"):
+            hit = min(dtype.type(1.0 / tau), np.finfo(dtype).max)
+        if len(_INV_T) > 256:
+            _INV_T.clear()
+        _INV_T[key] = hit
+    return hit
+
+
+def weighted(a, out_dtype, b, fname):
+    """``(a, w, out_dtype)``: ``x`` and the weights ``b`` broadcast against each other,
+    in one float dtype. A float array ``b`` takes part in the dtype rule (float32 ``x``
+    with float64 ``b`` computes in float64); a bool or int ``b`` (a mask, counts) and a
+    Python number do not."""
+    weak = isinstance(b, (int, float))  # a Python number does not promote (NEP 50)
+    w = np.asarray(b)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w.dtype}"
+        )
+    if w.dtype.kind == "f" and not weak:
+        compute, out = float_dtypes(w.dtype, fname, "b")
+        a = a.astype(np.result_type(a.dtype, compute), copy=False)
+        out_dtype = np.result_type(out_dtype, out)
+    try:
+        shape = np.broadcast_shapes(a.shape, w.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fname}: `b` of shape {w.shape} does not broadcast against `x` of shape {a.shape}"
+        ) from None
+    return np.broadcast_to(a, shape), np.broadcast_to(w, shape), out_dtype
+
+
+def sum_to_shape(g, shape):
+    """Sum a gradient taken in a broadcast shape back to ``shape``."""
+    if g.shape == tuple(shape):
+        return g
+    with np.errstate(over="ignore", invalid="ignore"):  # inf/nan sums are results, not warnings
+        g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
+        ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
+        return g.sum(axis=ones, keepdims=True) if ones else g
 
 
 def asarray(x, fname, name="x"):
@@ -254,6 +318,16 @@ def _put(r, out):
     return out
 
 
+def real_shaped(other, shape, fname, name):
+    """``other`` (a gradient) as an array of real numbers of exactly ``shape``."""
+    other = asarray(other, fname, name)
+    if other.shape != tuple(shape):
+        raise ValueError(f"{fname}: `{name}` must have shape {tuple(shape)}, got {other.shape}")
+    if other.dtype.kind not in "biuf":
+        raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
+    return other
+
+
 class Rows:
     """An array seen as C-contiguous rows ``(R, n)``: the reduced axes moved last and
     flattened into ``n``, the kept axes flattened into ``R`` (in their C order)."""
@@ -278,13 +352,7 @@ class Rows:
 
     def like(self, other, fname, name):
         """Another array of the same shape (a gradient) in the same row layout."""
-        other = asarray(other, fname, name)
-        if other.shape != self.shape:
-            raise ValueError(
-                f"{fname}: `{name}` must have shape {self.shape}, got {other.shape}"
-            )
-        if other.dtype.kind not in "biuf":
-            raise TypeError(f"{fname}: `{name}` must be real, got dtype {other.dtype}")
+        other = real_shaped(other, self.shape, fname, name)
         return _rows_data(cast(other, self.data.dtype), self.axes, self.perm,
                           self.data.shape)
 

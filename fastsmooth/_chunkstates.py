@@ -17,19 +17,9 @@ import numpy as np
 from ._arrays import to_rows
 from ._config import jit, use_parallel
 from ._exp import exp
-from ._reductions import (
-    _chunks,
-    _log_softmax_apply,
-    _lse_finish,
-    _merge_chunks,
-    _row_stats,
-    _soft_argmax_finish,
-    _soft_argmax_sums,
-    _softmax_apply,
-    _tasks,
-    _wmerge_finish,
-    _wstats_pieces,
-)
+from ._reductions import (_log_softmax_apply, _lse_finish, _soft_argmax_finish, _soft_argmax_sums, _softmax_apply,
+                          _wmerge_finish, _wstats_pieces)
+from ._schedules import _chunks, _merge_chunks, _tasks, row_stats as _row_stats
 from ._rowops import lse_merge, wlse_merge
 
 __all__ = [
@@ -118,7 +108,7 @@ def block_softmax(a, axes, states, inv_t, log):
     pieces, piece = _tasks(*x.shape, parallel)
     y = np.empty_like(x)
     apply = _log_softmax_apply if log else _softmax_apply
-    apply(x, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    apply(x, pieces, piece, m, s, inv_t, y, parallel=parallel)
     return rows.restore(y)
 
 
@@ -212,7 +202,7 @@ def block_wlse_state(a, w, axes, inv_t):
     ms = np.empty((n_rows, _chunks(n)), rows.data.dtype)
     cs = np.empty((n_rows, _chunks(n)))
     ss = np.empty((n_rows, _chunks(n)))
-    _wstats_pieces(rows.data, rows.like(w, "logsumexp", "b"), inv_t, 1, max(n, 1), ms, cs, ss,
+    _wstats_pieces(rows.data, 1, max(n, 1), rows.like(w, "logsumexp", "b"), inv_t, ms, cs, ss,
                    parallel=use_parallel(rows.data.size))
     out = [np.empty(n_rows) for _ in range(3)]
     _wmerge_pieces(ms, cs, ss, np.float64(inv_t), *out)  # the chunks, left to right

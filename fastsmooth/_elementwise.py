@@ -17,11 +17,11 @@ formed.
 Layout of this module: every element-wise public function validates its inputs, views
 them as flat contiguous arrays (no copy for C- or F-ordered input) and calls one of four
 chunked ``prange`` kernels -- unary or binary, forward or backward -- with an op code;
-each op is its own loop inside the kernel, so that every loop vectorizes. The
-``max``/``min`` reductions work on rows like :mod:`._reductions`.
+each op is its own loop inside the kernel, so that every loop vectorizes. (The
+``max``/``min`` reductions live with the other reductions, in :mod:`._reductions`.)
 
-The public ``abs``, ``max`` and ``min`` are defined here as ``abs_``, ``max_`` and
-``min_``: the builtins they would shadow are used by the code of this module (and
+The public ``abs`` is defined here as ``abs_`` (``max`` and ``min`` as ``max_`` and
+``min_`` in :mod:`._reductions`): the builtins they would shadow are used by the code of this module (and
 resolved by Numba when a kernel is first compiled).
 """
 
@@ -43,14 +43,10 @@ from ._arrays import (
     check_temperature,
     direct_out,
     finish_out,
-    normalize_axes,
-    to_rows,
 )
-from ._bits import from_sortable_key, sortable_key
 from ._config import PARALLEL_MIN_ELEMENTS, jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
 from ._reductions import _cast
-from ._rowops import block_max
 
 __all__ = [
     "relu",
@@ -61,10 +57,6 @@ __all__ = [
     "maximum_backward",
     "minimum",
     "minimum_backward",
-    "max_",
-    "max_backward",
-    "min_",
-    "min_backward",
     "sigmoid",
     "sigmoid_backward",
     "softplus",
@@ -342,65 +334,6 @@ def _binary_backward(op, g, x, y, tie, inv_t, gx, gy):
         _binary_slope_chunk(op, x, y, lo, hi, tie, inv_t, gx, gy)
         _times_grad(g, lo, hi, gx)
         _times_grad(g, lo, hi, gy)
-
-
-@jit
-def _block_min(x, n):
-    """Smallest element of ``x[:n]`` (``inf`` if empty; a nan when it holds a negative
-    nan), over the integer keys of :mod:`._bits` that sort like the floats: LLVM
-    vectorizes an integer min-reduction, not a float one that must keep nan."""
-    k = sortable_key(x.dtype.type(np.inf))
-    for i in range(U(n)):
-        k = min(k, sortable_key(x[i]))
-    return from_sortable_key(k)
-
-
-@jit
-def _row_extreme(x, n, sign):
-    """``max(x[:n])`` (``sign = 1.0``) or ``min`` (``sign = -1.0``); nan if any is nan
-    (the block helpers may or may not see a nan: it is counted separately)."""
-    m = _block_min(x, n) if sign < 0.0 else block_max(x, 0, n)
-    nans = 0
-    for i in range(U(n)):
-        nans += 1 if x[i] != x[i] else 0
-    return np.nan if nans else m
-
-
-@kernel
-def _extreme_rows(x, sign, out):
-    n = x.shape[1]
-    for r in prange(x.shape[0]):
-        out[r] = _row_extreme(x[r], n, sign)
-
-
-@kernel
-def _extreme_rows_backward(g, x, out, first, dx):
-    """Per row, ``g[r]`` goes to the entries equal to ``out[r]`` (the nans if
-    ``out[r]`` is nan): in equal shares, or all of it to the first one."""
-    n = x.shape[1]
-    zero = x.dtype.type(0.0)
-    for r in prange(x.shape[0]):
-        xr = x[r]
-        dr = dx[r]
-        o = out[r]
-        nan_row = o != o
-        if first:
-            for i in range(U(n)):
-                dr[i] = zero
-            for i in range(n):
-                v = xr[i]
-                if v == o or (nan_row and v != v):
-                    dr[i] = g[r]
-                    break
-        else:
-            count = 0
-            for i in range(U(n)):
-                v = xr[i]
-                count += 1 if (v == o) | (nan_row & (v != v)) else 0
-            share = x.dtype.type(g[r] / max(count, 1))
-            for i in range(U(n)):
-                v = xr[i]
-                dr[i] = share if (v == o) | (nan_row & (v != v)) else zero
 
 
 # ---------------------------------------------------------------------------------------
@@ -996,218 +929,6 @@ def minimum_backward(grad, x, y, tie=0.5, *, out=None):
     fname = "minimum_backward"
     tie = _check_share(tie, 0.0, 1.0, fname, "tie")
     return finish_out(_binary_op_backward(MINIMUM, grad, x, y, fname, tie=tie), out, fname)
-
-
-# ---------------------------------------------------------------------------------------
-# max / min reductions
-
-
-def _extreme(x, axis, keepdims, sign, fname):
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname)
-    if any(a.shape[i] == 0 for i in axes):
-        raise ValueError(
-            f"{fname}: cannot reduce over an empty axis (`x` has shape {a.shape}, "
-            f"axis {axis!r})"
-        )
-    rows = to_rows(a, axes)
-    out = np.empty(rows.data.shape[0], a.dtype)
-    _extreme_rows(rows.data, sign, out, parallel=use_parallel(rows.data.size))
-    return _result(rows.reduced(out, keepdims), out_dtype)
-
-
-_TIES = ("split", "first")
-
-
-def _check_ties(ties, fname):
-    if not isinstance(ties, str) or ties not in _TIES:
-        raise ValueError(f"{fname}: `ties` must be one of {_TIES}, got {ties!r}")
-
-
-def _extreme_backward(grad, x, out, axis, ties, sign, fname):
-    _check_ties(ties, fname)
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname)
-    rows = to_rows(a, axes)
-    g = rows.per_row(grad, fname, "grad")
-    dest = None
-    if isinstance(out, np.ndarray) and out.shape == a.shape and a.shape not in (
-        rows.reduced_shape, rows.keepdims_shape
-    ):  # x's shape, not a reduced one: a buffer for the result, not the saved output
-        dest, out = out, None
-    if out is None:  # not saved: recompute the extreme, one more pass
-        if any(a.shape[i] == 0 for i in axes):
-            raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {a.shape})")
-        o = np.empty(rows.data.shape[0], a.dtype)
-        _extreme_rows(rows.data, sign, o, parallel=use_parallel(rows.data.size))
-    else:
-        o = rows.per_row(out, fname, "out")
-    dx = np.empty_like(rows.data)
-    _extreme_rows_backward(
-        g, rows.data, o, ties == "first", dx, parallel=use_parallel(rows.data.size)
-    )
-    return finish_out(_result(rows.restore(dx), out_dtype), dest, fname)
-
-
-def max_(x, axis=-1, *, keepdims=False, ties="split", out=None):
-    r"""Maximum along ``axis`` (``fastsmooth.max``); nan if the slice holds a nan.
-
-    Parameters
-    ----------
-    x : array_like
-        Input.
-    axis : int, tuple of ints or None, default -1
-        Axis or axes to reduce (as :func:`logsumexp`, its smooth stand-in); None
-        reduces all of them. Reduced axes must not be empty.
-    keepdims : bool, default False
-        Keep the reduced axes with size one.
-    ties : {"split", "first"}, default "split"
-        The rule for tied maxima, which only :func:`max_backward` uses: accepted (and
-        checked) here too, so one set of keyword arguments serves both calls.
-    out : ndarray, optional
-        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
-        may be an input: the result is the same); returned. See :ref:`out-buffers`.
-
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of ``x``.
-
-    See Also
-    --------
-    max_backward : its vector-Jacobian product, with the rule for tied maxima.
-    logsumexp : the smooth stand-in, which tends to it as the temperature falls.
-    numpy.max, torch.amax
-
-    Examples
-    --------
-    >>> import fastsmooth as fs
-    >>> fs.max([[1.0, 3.0, 3.0], [0.0, np.nan, 1.0]])
-    array([ 3., nan])
-    """
-    _check_ties(ties, "max")
-    return finish_out(_extreme(x, axis, keepdims, 1.0, "max"), out, "max")
-
-
-def max_backward(grad, x, axis=-1, *, ties="split", out=None):
-    r"""Vector-Jacobian product of :func:`max <max_>`.
-
-    .. math::
-
-        \frac{\partial L}{\partial x_i} = g\,\frac{[x_i = m]}{\#\{j : x_j = m\}}
-        \quad (\texttt{ties="split"}), \qquad m = \max_j x_j
-
-    Parameters
-    ----------
-    grad : array_like
-        :math:`g`, in the reduced shape (with or without the kept dims).
-    x : array_like
-        The input of the forward call.
-    axis : int, tuple of ints or None, default -1
-        As in the forward call.
-    ties : {"split", "first"}, default "split"
-        Tied maxima share the gradient evenly (as ``torch.amax``; every choice in
-        between is a valid subgradient), or the first one in C order gets all of it (as
-        an ``argmax`` routing, ``torch.max(x, dim)``).
-    out : array_like, optional
-        The output of the forward call, :math:`m`, if saved (reduced shape, with or
-        without kept dims); otherwise it is recomputed (one more pass over ``x``).
-        An ndarray of the shape of ``x`` (where that is not a reduced shape) is instead
-        the buffer the gradient is written into, as ``out=`` of every other function:
-        the one keyword serves both, told apart by its shape.
-
-    Returns
-    -------
-    ndarray
-        The gradient with respect to ``x``: its shape, its float dtype.
-
-    Notes
-    -----
-    In a slice whose maximum is nan the gradient goes to its nans (shared, or the first
-    one), as a nan wins in :func:`maxpool2d`; PyTorch's ``amax`` gives nan everywhere.
-
-    Examples
-    --------
-    >>> import fastsmooth as fs
-    >>> x = np.array([1.0, 3.0, 3.0])
-    >>> fs.max_backward(1.0, x)
-    array([0. , 0.5, 0.5])
-    >>> fs.max_backward(1.0, x, ties="first", out=fs.max(x))   # with the saved output
-    array([0., 1., 0.])
-    """
-    return _extreme_backward(grad, x, out, axis, ties, 1.0, "max_backward")
-
-
-def min_(x, axis=-1, *, keepdims=False, ties="split", out=None):
-    r"""Minimum along ``axis`` (``fastsmooth.min``); nan if the slice holds a nan.
-
-    Parameters
-    ----------
-    x : array_like
-        Input.
-    axis : int, tuple of ints or None, default -1
-        Axis or axes to reduce; None reduces all of them.
-    keepdims : bool, default False
-        Keep the reduced axes with size one.
-    ties : {"split", "first"}, default "split"
-        As in :func:`max <max_>`: used by :func:`min_backward` only.
-    out : ndarray, optional
-        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
-        may be an input: the result is the same); returned. See :ref:`out-buffers`.
-
-    Returns
-    -------
-    ndarray or scalar
-        In the float dtype of ``x``.
-
-    See Also
-    --------
-    min_backward, numpy.min, torch.amin
-
-    Examples
-    --------
-    >>> import fastsmooth as fs
-    >>> fs.min([[1.0, 3.0], [-2.0, 0.0]], axis=None)
-    np.float64(-2.0)
-    """
-    _check_ties(ties, "min")
-    return finish_out(_extreme(x, axis, keepdims, -1.0, "min"), out, "min")
-
-
-def min_backward(grad, x, axis=-1, *, ties="split", out=None):
-    r"""Vector-Jacobian product of :func:`min <min_>`: the gradient goes to the entries
-    equal to the minimum ``out``, in equal shares (``ties="split"``, as ``torch.amin``)
-    or all to the first one (``ties="first"``); nans win as in :func:`max_backward`.
-
-    Parameters
-    ----------
-    grad : array_like
-        In the reduced shape (with or without the kept dims).
-    x : array_like
-        The input of the forward call.
-    axis : int, tuple of ints or None, default -1
-        As in the forward call.
-    ties : {"split", "first"}, default "split"
-        The rule for tied minima.
-    out : array_like, optional
-        The output of the forward call, if saved; otherwise recomputed. An ndarray of
-        the shape of ``x`` (where that is not a reduced shape) is the buffer for the
-        gradient instead, as in :func:`max_backward`.
-
-    Returns
-    -------
-    ndarray
-        The gradient with respect to ``x``.
-
-    Examples
-    --------
-    >>> import fastsmooth as fs
-    >>> x = np.array([[2.0, 1.0], [1.0, 1.0]])
-    >>> fs.min_backward([1.0, 1.0], x)
-    array([[0. , 1. ],
-           [0.5, 0.5]])
-    """
-    return _extreme_backward(grad, x, out, axis, ties, -1.0, "min_backward")
 
 
 # ---------------------------------------------------------------------------------------

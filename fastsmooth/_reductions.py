@@ -1,261 +1,68 @@
 """Smooth stand-ins for ``max``, ``argmax`` and one-hot ``hardmax``, with their backward
-passes: LogSumExp, softmax, log-softmax, soft-argmax (1-D and 2-D) and hardmax.
+passes: LogSumExp, softmax, log-softmax, soft-argmax (1-D and 2-D), hardmax, and the
+hard ``max``/``min`` reductions with their subgradients.
 
-Layout of this module: each public function validates its input, views it as
-C-contiguous rows (:func:`._arrays.to_rows`) and calls one ``prange`` kernel over rows
-(or over pieces of rows, when a few very long rows must still use every core). The
-kernels call the per-row helpers of :mod:`._rowops`. Every ``*_backward`` sits right
-under its forward function.
+Layout of this module: each op is its per-row math -- ``@jit`` body helpers on the
+rows ``x[r]`` (a whole row or a piece ``[lo, hi)`` of it, or GROUP short rows from
+``r0``) built from the helpers of :mod:`._rowops` -- turned into kernels by the
+factories of :mod:`._schedules`, which also picks the schedule (:func:`._schedules.run`);
+the public function is its docstring and a call of :func:`._schedules.row_op` (the
+validation, dtype, axis, ``out=`` wrapper). Every ``*_backward`` sits right under its
+forward function.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from numba import prange
 from numba import uint64 as U
 
-from ._arrays import (
-    as_float_array,
-    asarray,
-    cast,
-    float_dtypes,
-    check_temperature,
-    fast_rows,
-    finish_out,
-    normalize_axes,
-    to_rows,
-)
-from ._columns import (as_columns, col_log_softmax, col_logsumexp, col_logsumexp_backward, col_softmax,
-                       col_softmax_backward, like_columns, per_column, reduced_shape)
-from ._config import jit, kernel, use_parallel
+from ._arrays import as_float_array, check_temperature, finish_out, normalize_axes, real_shaped, to_rows
+from ._arrays import inv_temperature as _inv_t, result_cast as _cast
+from ._columns import (col_log_softmax, col_logsumexp, col_logsumexp_backward, col_softmax, col_softmax_backward,
+                       like_columns, per_column)
+from ._config import jit, use_parallel
 from ._exp import exp, log1p
-from ._rowops import (
-    CHUNK,
-    GROUP,
-    SHORT_ROW,
-    SPAN_ROWS,
-    block_max,
-    chunk_dot,
-    chunk_state,
-    count_equal,
-    exp_store_sum,
-    first_argmax,
-    gather_group,
-    group_exp_buffers,
-    group_exps,
-    group_spans,
-    group_state_buffers,
-    group_states,
-    has_nan,
-    lse_merge,
-    lse_state,
-    lse_value,
-    row_dot,
-    row_sum,
-    scale_lanes,
-    scaled_gap,
-    scatter_group,
-    weighted_exp_sum,
-    wgroup_finish,
-    wgroup_state,
-    wchunk_state,
-    wlse_merge,
-    wlse_state,
-    wlse_value,
-)
+from ._rowops import (CHUNK, GROUP, block_max, count_equal, first_argmax, gather_group, group_exp_buffers,
+                      group_exps, group_state_buffers, group_states, has_nan, inf_mean_index, inf_row_softmax,
+                      log_softmax_span, lse_state, lse_value, plane_moments, row_dot, row_extreme, extreme_grad, row_sum,
+                      scale_lanes, scaled_gap, scatter_group, softmax_row, weight_at, weighted_exp_sum,
+                      wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state, wlse_value)
+from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, folded, groups_kernel, row_op, row_stats, row_sums, run,
+                         tasks_kernel, two_pass)
 
-__all__ = [
-    "logsumexp",
-    "logsumexp_backward",
-    "softmax",
-    "softmax_backward",
-    "log_softmax",
-    "log_softmax_backward",
-    "soft_argmax",
-    "soft_argmax_backward",
-    "soft_argmax2d",
-    "soft_argmax2d_backward",
-    "hardmax",
-    "straight_through_hardmax",
-]
-
-#: A row longer than this is not assumed to stay in cache between passes.
-ROW_IN_CACHE = 1 << 16
-#: Elements of one parallel task when long rows are split into pieces.
-MIN_PIECE = 1 << 15
-#: Rows are split into pieces only when there are fewer rows than this.
-SPLIT_ROWS = 64
-
-
-def _plan(n_rows, n, parallel):
-    """``(pieces, piece)``: how many pieces to cut each row into, of how many elements.
-    One piece per row unless there are few rows (< :data:`SPLIT_ROWS`) and they are
-    long (at least two :data:`MIN_PIECE`): then pieces of MIN_PIECE elements.
-
-    Fixed element counts, never the thread count -- and the plan only decides which
-    task computes what: every row is reduced in the fixed order of :mod:`._rowops`
-    (chunks at absolute positions, combined left to right), so any plan gives the same
-    bits (see :func:`_tasks`)."""
-    if not parallel or n < 2 * MIN_PIECE or n_rows >= SPLIT_ROWS:
-        return 1, max(n, 1)
-    return -(-n // MIN_PIECE), MIN_PIECE
-
-
-def _tasks(n_rows, n, parallel):
-    """:func:`_plan` with each piece rounded up to whole CHUNKs: the kernels
-    store one result per chunk, so a piece must start on a chunk boundary."""
-    pieces, piece = _plan(n_rows, n, parallel)
-    if pieces <= 1 or n <= CHUNK:
-        return 1, max(n, 1)
-    piece = max(CHUNK, -(-piece // CHUNK) * CHUNK)
-    return -(-n // piece), piece
-
-
-def _chunks(n):
-    """Number of CHUNKs of a row of ``n`` elements (one for an empty row)."""
-    return max(1, -(-n // CHUNK))
-
-
-_INV_T = {}
-
-
-def _inv_t(tau, dtype):
-    """``1 / tau`` in ``dtype``, clamped to the largest finite value: an infinite
-    reciprocal would turn the maximum's ``0 * inv_t`` into nan, while a huge finite one
-    sends every other term to ``exp(-inf) = 0`` -- exactly the tau -> 0 limit. (Memoized:
-    a call repeats one temperature, and this costs more than a small kernel.)"""
-    key = (tau, dtype)
-    hit = _INV_T.get(key)
-    if hit is None:
-        with np.errstate(over="ignore"):
-            hit = min(dtype.type(1.0 / tau), np.finfo(dtype).max)
-        if len(_INV_T) > 256:
-            _INV_T.clear()
-        _INV_T[key] = hit
-    return hit
-
-
-def _cast(arr, dtype):
-    """``arr`` as ``dtype`` (quietly: :func:`._arrays.cast`); 0-d becomes a scalar."""
-    arr = cast(arr, dtype)
-    return arr[()] if arr.ndim == 0 else arr
-
-
-# ---------------------------------------------------------------------------------------
-# Kernels shared by several ops: the row statistics (m, s), whole rows or pieces.
-
-
-@kernel
-def _stats_pieces(x, inv_t, pieces, piece, ms, ss):
-    """``(ms[r, c], ss[r, c])``: the LogSumExp state of chunk ``c`` of row ``r``; a task
-    is one piece of one row."""
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        for clo in range(lo, max(hi, lo + 1), CHUNK):
-            c = clo // CHUNK
-            ms[r, c], ss[r, c] = chunk_state(x[r], clo, min(clo + CHUNK, hi), inv_t)
-
-
-@kernel
-def _merge_chunks(ms, ss, inv_t, m_out, s_out):
-    """Fold the chunk states of each row left to right, as :func:`lse_state` does."""
-    for r in prange(ms.shape[0]):
-        m = ms[r, 0]
-        s = ss[r, 0]
-        for c in range(1, ms.shape[1]):
-            m, s = lse_merge(m, s, ms[r, c], ss[r, c], inv_t)
-        m_out[r] = m
-        s_out[r] = s
-
-
-def _row_stats(rows, inv_t, parallel):
-    """Per-row LogSumExp state ``(m, s)`` (see :mod:`._rowops`), one read of ``rows``;
-    the same bits as :func:`lse_state` of each whole row, whatever the plan."""
-    n_rows, n = rows.shape
-    pieces, piece = _tasks(n_rows, n, parallel)
-    ms = np.empty((n_rows, _chunks(n)), rows.dtype)
-    ss = np.empty((n_rows, _chunks(n)), np.float64)
-    _stats_pieces(rows, inv_t, pieces, piece, ms, ss, parallel=parallel)
-    m = np.empty(n_rows, rows.dtype)
-    s = np.empty(n_rows, np.float64)
-    _merge_chunks(ms, ss, np.float64(inv_t), m, s, parallel=parallel)
-    return m, s, pieces, piece
-
-
-@kernel
-def _row_sums_pieces(a, b, pieces, piece, out):
-    """``out[r, c]``: sum of ``a`` (``b`` is None) or of ``a * b`` over chunk ``c`` of
-    row ``r``; a task is one piece of one row."""
-    n_rows, n = a.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        for clo in range(lo, hi, CHUNK):
-            if b is None:
-                out[r, clo // CHUNK] = chunk_dot(a[r], None, clo, min(clo + CHUNK, hi))
-            else:
-                out[r, clo // CHUNK] = chunk_dot(a[r], b[r], clo, min(clo + CHUNK, hi))
-
-
-@kernel
-def _fold_sums(parts, out):
-    """``out[r] = sum(parts[r])`` left to right from 0.0, as :func:`row_dot` adds."""
-    for r in prange(parts.shape[0]):
-        s = 0.0
-        for c in range(parts.shape[1]):
-            s += parts[r, c]
-        out[r] = s
-
-
-def _row_sums(a, b, pieces, piece, parallel):
-    """Per row ``sum(a)`` (``b`` None) or ``sum(a * b)`` in float64: the same bits as
-    :func:`row_dot` of each whole row, whatever the plan."""
-    parts = np.zeros((a.shape[0], _chunks(a.shape[1])), np.float64)
-    _row_sums_pieces(a, b, pieces, piece, parts, parallel=parallel)
-    out = np.empty(a.shape[0], np.float64)
-    _fold_sums(parts, out, parallel=parallel)
-    return out
+__all__ = ["logsumexp", "logsumexp_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
+           "soft_argmax", "soft_argmax_backward", "soft_argmax2d", "soft_argmax2d_backward", "hardmax",
+           "straight_through_hardmax", "max_", "max_backward", "min_", "min_backward"]
 
 
 @jit
-def _inf_row_softmax(x, lo, hi, k, y):
-    """The limit of softmax on ``x[lo:hi]``, part of a row whose maximum is +inf:
-    uniform over the row's ``k`` +inf entries. ``k`` is nan when the row holds a nan
-    (anywhere, maybe outside ``[lo, hi)``), and then the output is nan."""
-    if k != k:
-        for i in range(U(lo), U(hi)):
-            y[i] = np.nan
-        return
-    w = x.dtype.type(1.0 / k)
-    for i in range(U(lo), U(hi)):
-        y[i] = w if x[i] == np.inf else x.dtype.type(0.0)
+def _exp_scratch(x):
+    return group_exp_buffers(x) + (np.empty(GROUP, x.dtype), np.empty(GROUP, np.float64))
 
 
-@kernel
-def _logsumexp_rows(x, inv_t, tau, out):
-    n = x.shape[1]
-    for r in prange(x.shape[0]):
-        m, s = lse_state(x[r], 0, n, inv_t)
-        out[r] = lse_value(m, s, tau)
+def _lse_stats(x, args, pieces, piece, parallel):
+    return row_stats(x, args[0], parallel)[:2]
 
 
-def _logsumexp_any(rows, tau, parallel):
-    inv_t = _inv_t(tau, rows.dtype)
-    out = np.empty(rows.shape[0], rows.dtype)
-    if _short(rows.shape[1]):
-        _short_lse(rows, inv_t, tau, out, parallel=parallel)
-    elif _tasks(*rows.shape, parallel)[0] == 1:
-        _logsumexp_rows(rows, inv_t, tau, out, parallel=parallel)
-    else:
-        m, s, _, _ = _row_stats(rows, inv_t, parallel)
-        _lse_finish(m, s, tau, out)
-    return out
+# ---------------------------------------------------------------------------------------
+# logsumexp
+
+
+@jit
+def _lse_row(x, r, lo, hi, inv_t, tau, out):
+    m, s = lse_state(x[r], lo, hi, inv_t)
+    out[r] = lse_value(m, s, tau)
+
+
+@jit
+def _lse_group(x, r0, g, scratch, inv_t, tau, out):
+    buf, m, s, first = scratch
+    group_states(x, r0, g, inv_t, buf, m, s, first)
+    for i in range(U(g)):  # lse_value across lanes, with a vectorizable log1p
+        mi = m[i]
+        si = s[i]
+        v = np.float64(mi) + tau * log1p(si)
+        out[r0 + i] = ((np.nan if si != si else -np.inf) if mi == -np.inf else v)
 
 
 @jit
@@ -264,9 +71,22 @@ def _lse_finish(m, s, tau, out):
         out[r] = lse_value(m[r], s[r], tau)
 
 
-# ---------------------------------------------------------------------------------------
-# Weighted LogSumExp (``b=``): the state (m, c, s) of :mod:`._rowops`, whole rows or
-# pieces of long rows merged, as the unweighted schedule.
+def _lse_pieces(x, args, pieces, piece, parallel):
+    _lse_finish(*_lse_stats(x, args, pieces, piece, parallel), args[1], args[2])
+
+
+_logsumexp_rows = tasks_kernel(_lse_row, "_logsumexp_rows")
+_short_lse = groups_kernel(_lse_group, group_state_buffers, "_short_lse")
+
+
+def _logsumexp_any(rows, tau, parallel):
+    out = np.empty(rows.shape[0], rows.dtype)
+    run(rows, parallel, (_inv_t(tau, rows.dtype), tau, out), short=_short_lse, rows=_logsumexp_rows,
+        pieces=_lse_pieces)
+    return out
+
+
+# Weighted LogSumExp (``b=``): the state (m, c, s) of :mod:`._rowops`, the same schedules.
 
 
 @jit
@@ -280,26 +100,18 @@ def _wlse_put(m, c, s, tau, signed, out, sign, r):
     sign[r] = sg
 
 
-@kernel
-def _wlogsumexp_rows(x, b, inv_t, tau, signed, out, sign):
-    n = x.shape[1]
-    for r in prange(x.shape[0]):
-        m, c, s = wlse_state(x[r], b[r], 0, n, inv_t)
-        _wlse_put(m, c, s, tau, signed, out, sign, r)
+@jit
+def _wlse_row(x, r, lo, hi, b, inv_t, tau, signed, out, sign):
+    m, c, s = wlse_state(x[r], b[r], lo, hi, inv_t)
+    _wlse_put(m, c, s, tau, signed, out, sign, r)
 
 
-@kernel
-def _wstats_pieces(x, b, inv_t, pieces, piece, ms, cs, ss):
-    """The weighted state of each chunk ``c`` of row ``r`` in ``(ms, cs, ss)[r, c]``
-    (the fixed order of :mod:`._rowops`); a task is one piece of one row."""
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        for clo in range(lo, max(hi, lo + 1), CHUNK):
-            c = clo // CHUNK
-            ms[r, c], cs[r, c], ss[r, c] = wchunk_state(x[r], b[r], clo, min(clo + CHUNK, hi), inv_t)
+@jit
+def _wstats_piece(x, r, lo, hi, b, inv_t, ms, cs, ss):
+    """The weighted state of each chunk ``c`` of ``[lo, hi)`` in ``(ms, cs, ss)[r, c]``."""
+    for clo in range(lo, max(hi, lo + 1), CHUNK):
+        c = clo // CHUNK
+        ms[r, c], cs[r, c], ss[r, c] = wchunk_state(x[r], b[r], clo, min(clo + CHUNK, hi), inv_t)
 
 
 @jit
@@ -311,74 +123,54 @@ def _wmerge_finish(ms, cs, ss, inv_t, tau, signed, out, sign):
         _wlse_put(m, c, s, tau, signed, out, sign, r)
 
 
-@kernel
-def _short_wlse(x, b, inv_t, tau, signed, out, sign):
-    """Short rows, GROUP at a time, vectorized across rows (as :func:`_short_lse`)."""
-    n_rows, n = x.shape
-    for k in prange(group_spans(n_rows)):
-        bx = np.zeros((n, GROUP), x.dtype)  # zeros: the spare lanes of a last group are masked
-        bw = np.zeros((n, GROUP), x.dtype)
-        m = np.empty(GROUP, x.dtype)
-        c = np.empty(GROUP)
-        s = np.empty(GROUP)
-        v = np.empty(GROUP)
-        sg = np.empty(GROUP)
-        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
-            g = min(GROUP, n_rows - r0)
-            gather_group(x, r0, g, bx)
-            gather_group(b, r0, g, bw)
-            # all GROUP lanes, also in a last partial group (the spare lanes hold stale
-            # values and are not stored): with a variable lane count LLVM gave up on the
-            # runtime alias checks of the five arrays and ran the loops scalar, 6x slower
-            wgroup_state(bx, bw, GROUP, inv_t, m, c, s)
-            wgroup_finish(m, c, s, tau, signed, v, sg)  # vectorized logs, not one call per row
-            for i in range(g):
-                out[r0 + i] = v[i]
-                sign[r0 + i] = sg[i]
+@jit
+def _wlse_scratch(x):
+    n = x.shape[1]  # zeros: the spare lanes of a last group are masked
+    return (np.zeros((n, GROUP), x.dtype), np.zeros((n, GROUP), x.dtype), np.empty(GROUP, x.dtype), np.empty(GROUP),
+            np.empty(GROUP), np.empty(GROUP), np.empty(GROUP))
 
 
-def _wlogsumexp_any(rows, b, tau, signed, parallel):
-    """``(out, sign)`` per row of the weighted LogSumExp, float64."""
-    inv_t = _inv_t(tau, rows.dtype)
-    n_rows, n = rows.shape
-    out = np.empty(n_rows)
-    sign = np.empty(n_rows)
-    pieces, piece = _tasks(n_rows, n, parallel)
-    if _short(n):
-        _short_wlse(rows, b, inv_t, tau, signed, out, sign, parallel=parallel)
-    elif pieces == 1:
-        _wlogsumexp_rows(rows, b, inv_t, tau, signed, out, sign, parallel=parallel)
-    else:
-        ms = np.empty((n_rows, _chunks(n)), rows.dtype)
-        cs = np.empty((n_rows, _chunks(n)))
-        ss = np.empty((n_rows, _chunks(n)))
-        _wstats_pieces(rows, b, inv_t, pieces, piece, ms, cs, ss, parallel=parallel)
-        _wmerge_finish(ms, cs, ss, np.float64(inv_t), tau, signed, out, sign)
-    return out, sign
+@jit
+def _wlse_group(x, r0, g, scratch, b, inv_t, tau, signed, out, sign):
+    bx, bw, m, c, s, v, sg = scratch
+    gather_group(x, r0, g, bx)
+    gather_group(b, r0, g, bw)
+    # all GROUP lanes, also in a last partial group (the spare lanes hold stale values
+    # and are not stored): with a variable lane count LLVM gave up on the runtime alias
+    # checks of the five arrays and ran the loops scalar, 6x slower
+    wgroup_state(bx, bw, GROUP, inv_t, m, c, s)
+    wgroup_finish(m, c, s, tau, signed, v, sg)  # vectorized logs, not one call per row
+    for i in range(g):
+        out[r0 + i] = v[i]
+        sign[r0 + i] = sg[i]
 
 
-def _with_weights(a, out_dtype, b, fname):
-    """``(a, w, out_dtype)``: ``x`` and the weights ``b`` broadcast against each other,
-    in one float dtype. A float array ``b`` takes part in the dtype rule (float32 ``x``
-    with float64 ``b`` computes in float64); a bool or int ``b`` (a mask, counts) and a
-    Python number do not."""
-    weak = isinstance(b, (int, float))  # a Python number does not promote (NEP 50)
-    w = np.asarray(b)
-    if w.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w.dtype}"
-        )
-    if w.dtype.kind == "f" and not weak:
-        compute, out = float_dtypes(w.dtype, fname, "b")
-        a = a.astype(np.result_type(a.dtype, compute), copy=False)
-        out_dtype = np.result_type(out_dtype, out)
-    try:
-        shape = np.broadcast_shapes(a.shape, w.shape)
-    except ValueError:
-        raise ValueError(
-            f"{fname}: `b` of shape {w.shape} does not broadcast against `x` of shape {a.shape}"
-        ) from None
-    return np.broadcast_to(a, shape), np.broadcast_to(w, shape), out_dtype
+def _wlse_pieces(x, args, pieces, piece, parallel):
+    b, inv_t, tau, signed, out, sign = args
+    ms, cs, ss = (np.empty((x.shape[0], _chunks(x.shape[1])), dt) for dt in (x.dtype, np.float64, np.float64))
+    _wstats_pieces(x, pieces, piece, b, inv_t, ms, cs, ss, parallel=parallel)
+    _wmerge_finish(ms, cs, ss, np.float64(inv_t), tau, signed, out, sign)
+
+
+_wlogsumexp_rows = tasks_kernel(_wlse_row, "_wlogsumexp_rows")
+_wstats_pieces = tasks_kernel(_wstats_piece, "_wstats_pieces")
+_short_wlse = groups_kernel(_wlse_group, _wlse_scratch, "_short_wlse")
+
+
+def _lse_compute(rows, tau, parallel, b=None, signed=False):
+    """``compute`` of :func:`row_op` for logsumexp: ``out`` (or ``(out, sign)``), weighted
+    by ``b`` when given."""
+    if b is None:
+        res = _logsumexp_any(rows, tau, parallel)
+        return (res, _unweighted_sign(res)) if signed else res
+    out, sign = np.empty(rows.shape[0]), np.empty(rows.shape[0])
+    run(rows, parallel, (b, _inv_t(tau, rows.dtype), tau, signed, out, sign), short=_short_wlse,
+        rows=_wlogsumexp_rows, pieces=_wlse_pieces)
+    return (out, sign) if signed else out
+
+
+def _lse_signed(rows, tau, parallel, b=None):
+    return _lse_compute(rows, tau, parallel, b, True)
 
 
 def _unweighted_sign(out):
@@ -388,98 +180,8 @@ def _unweighted_sign(out):
         return np.where(out == -np.inf, 0.0, np.where(out == out, 1.0, np.nan)).astype(out.dtype)
 
 
-def _sum_to_shape(g, shape):
-    """Sum a gradient taken in a broadcast shape back to ``shape``."""
-    if g.shape == tuple(shape):
-        return g
-    with np.errstate(over="ignore", invalid="ignore"):  # inf/nan sums are results, not warnings
-        g = g.sum(axis=tuple(range(g.ndim - len(shape)))) if g.ndim > len(shape) else g
-        ones = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-        return g.sum(axis=ones, keepdims=True) if ones else g
-
-
-# ---------------------------------------------------------------------------------------
-# Short rows (at most SHORT_ROW elements): GROUP rows at a time, vectorized across rows.
-
-
-@kernel
-def _short_lse(x, inv_t, tau, out):
-    n_rows = x.shape[0]
-    for k in prange(group_spans(n_rows)):
-        buf, m, s, first = group_state_buffers(x)
-        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
-            g = min(GROUP, n_rows - r0)
-            group_states(x, r0, g, inv_t, buf, m, s, first)
-            for i in range(U(g)):  # lse_value across lanes, with a vectorizable log1p
-                mi = m[i]
-                si = s[i]
-                v = np.float64(mi) + tau * log1p(si)
-                out[r0 + i] = ((np.nan if si != si else -np.inf) if mi == -np.inf else v)
-
-
-@kernel
-def _short_log_softmax(x, inv_t, y):
-    n_rows, n = x.shape
-    ninf = x.dtype.type(-np.inf)
-    for k in prange(group_spans(n_rows)):
-        buf, m, s, shift = group_state_buffers(x)
-        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
-            g = min(GROUP, n_rows - r0)
-            group_states(x, r0, g, inv_t, buf, m, s, shift)  # shift: scratch until set below
-            for i in range(U(g)):
-                si = s[i]
-                shift[i] = np.nan if (m[i] == -np.inf or si != si) else log1p(si)
-            for j in range(U(n)):
-                bj = buf[j]
-                for i in range(U(g)):
-                    v = bj[i]
-                    mi = m[i]
-                    # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
-                    z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else scaled_gap(v, mi, inv_t)
-                    bj[i] = z - shift[i]
-            scatter_group(buf, r0, g, y)
-
-
-@kernel
-def _short_softmax(x, inv_t, y):
-    n_rows = x.shape[0]
-    for k in prange(group_spans(n_rows)):
-        buf, e, m, sums = group_exp_buffers(x)
-        scale = np.empty(GROUP, x.dtype)
-        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
-            g = min(GROUP, n_rows - r0)
-            group_exps(x, r0, g, inv_t, buf, e, m, sums)
-            for i in range(g):
-                scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
-            scale_lanes(e, g, scale)
-            scatter_group(e, r0, g, y)
-
-
-@kernel
-def _short_soft_argmax(x, inv_t, out):
-    n_rows, n = x.shape
-    for k in prange(group_spans(n_rows)):
-        buf, e, m, sums = group_exp_buffers(x)
-        w = np.empty(GROUP, np.float64)
-        for r0 in range(k * SPAN_ROWS, min((k + 1) * SPAN_ROWS, n_rows), GROUP):
-            g = min(GROUP, n_rows - r0)
-            group_exps(x, r0, g, inv_t, buf, e, m, sums)
-            for i in range(g):
-                w[i] = 0.0
-            for j in range(U(n)):
-                ej = e[j]
-                for i in range(U(g)):
-                    w[i] += np.float64(ej[i]) * np.float64(j)
-            for i in range(g):
-                out[r0 + i] = w[i] / sums[i] if m[i] > -np.inf else np.nan
-
-
-def _short(n):
-    return 0 < n <= SHORT_ROW
-
-
-# ---------------------------------------------------------------------------------------
-# logsumexp
+def _col_logsumexp(cols, a, tau, axes):
+    return col_logsumexp(cols, _inv_t(tau, a.dtype), tau, use_parallel(a.size))
 
 
 def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sign=False, out=None):
@@ -593,32 +295,9 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sig
     >>> float(fs.logsumexp(3.0))
     3.0
     """
-    fname = "logsumexp"
-    rows = fast_rows(x, axis, out) if b is None and not return_sign else None
-    if rows is not None:
-        res = _logsumexp_any(rows, check_temperature(temperature, fname), use_parallel(rows.size))
-        res = res.reshape(x.shape[:-1] + (1,) * keepdims)
-        return res if res.ndim else res[()]
-    a, out_dtype = as_float_array(x, fname)
-    if b is not None:
-        a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    cols = as_columns(a, axes) if b is None and not return_sign else None
-    if cols is not None:  # an outer axis: reduced in place, no transposed copy
-        res = col_logsumexp(cols, _inv_t(tau, a.dtype), tau, use_parallel(a.size))
-        return finish_out(_cast(res.reshape(reduced_shape(a.shape, axes, keepdims)), out_dtype), out, fname)
-    rows = to_rows(a, axes)
-    parallel = use_parallel(rows.data.size)
-    if b is None:
-        res = _logsumexp_any(rows.data, tau, parallel)
-        sign = _unweighted_sign(res) if return_sign else None
-    else:
-        res, sign = _wlogsumexp_any(rows.data, rows.like(w, fname, "b"), tau, bool(return_sign), parallel)
-    res = _cast(rows.reduced(res, keepdims), out_dtype)
-    if not return_sign:
-        return finish_out(res, out, fname)
-    return finish_out((res, _cast(rows.reduced(sign, keepdims), out_dtype)), out, fname)
+    plain = b is None and not return_sign
+    return row_op("logsumexp", x, axis, out, _lse_signed if return_sign else _lse_compute, temperature=temperature, reduce=True,
+                  keepdims=keepdims, weights=b, columns=_col_logsumexp if plain else None, fast=plain)
 
 
 #: ``logsumexp_backward`` trusts the saved ``out`` while ``|out| / tau`` is at most this:
@@ -627,37 +306,32 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sig
 OUT_TRUSTED = 16.0
 
 
-@kernel
-def _lse_backward_pieces(g, x, out, inv_t, piece, pieces, mx, shift, dx):
+@jit
+def _lse_backward_piece(x, r, lo, hi, g, out, inv_t, mx, shift, dx):
     """``dx = g exp((x - out) / tau)``; in rows where ``shift[r]`` is a number, with
     ``out`` replaced by its exact form ``mx[r] + tau * shift[r]`` (see
     :data:`OUT_TRUSTED`)."""
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        o = out[r]
-        gr = g[r]
-        xr = x[r]
-        dr = dx[r]
-        if o == np.inf:
-            # limit of softmax: the gradient is shared by the +inf entries
-            c = count_equal(xr, 0, n, o)
-            share = gr / x.dtype.type(max(c, 1))
-            for i in range(U(lo), U(hi)):
-                dr[i] = share if xr[i] == o else x.dtype.type(0.0)
-        elif o == -np.inf or o != o:
-            for i in range(U(lo), U(hi)):
-                dr[i] = np.nan
-        elif shift[r] == shift[r]:
-            mr = mx[r]
-            d = x.dtype.type(shift[r])
-            for i in range(U(lo), U(hi)):
-                dr[i] = gr * exp((xr[i] - mr) * inv_t - d)
-        else:
-            for i in range(U(lo), U(hi)):
-                dr[i] = gr * exp((xr[i] - o) * inv_t)
+    o = out[r]
+    gr = g[r]
+    xr = x[r]
+    dr = dx[r]
+    if o == np.inf:
+        # limit of softmax: the gradient is shared by the +inf entries
+        c = count_equal(xr, 0, x.shape[1], o)
+        share = gr / x.dtype.type(max(c, 1))
+        for i in range(U(lo), U(hi)):
+            dr[i] = share if xr[i] == o else x.dtype.type(0.0)
+    elif o == -np.inf or o != o:
+        for i in range(U(lo), U(hi)):
+            dr[i] = np.nan
+    elif shift[r] == shift[r]:
+        mr = mx[r]
+        d = x.dtype.type(shift[r])
+        for i in range(U(lo), U(hi)):
+            dr[i] = gr * exp((xr[i] - mr) * inv_t - d)
+    else:
+        for i in range(U(lo), U(hi)):
+            dr[i] = gr * exp((xr[i] - o) * inv_t)
 
 
 def _exact_lse(rows, out, tau, inv_t, parallel):
@@ -670,7 +344,7 @@ def _exact_lse(rows, out, tau, inv_t, parallel):
         redo = np.isfinite(out) & (np.abs(out) > OUT_TRUSTED * tau)
     if not redo.any():
         return np.zeros(n_rows, rows.dtype), shift
-    m, s, _, _ = _row_stats(rows, inv_t, parallel)
+    m, s, _, _ = row_stats(rows, inv_t, parallel)
     with np.errstate(all="ignore"):
         d = np.log1p(s)
         value = m.astype(np.float64) + tau * d
@@ -681,40 +355,42 @@ def _exact_lse(rows, out, tau, inv_t, parallel):
 
 
 @jit
-def _weight_at(x, b, value):
-    """Sum of the weights ``b`` of the entries of ``x`` equal to ``value`` (float64)."""
-    t = 0.0
-    for i in range(U(x.size)):
-        t += np.float64(b[i]) if x[i] == value else 0.0
-    return t
-
-
-@kernel
-def _wlse_backward_pieces(g, x, b, out, inv_t, piece, pieces, dx):
-    n_rows, n = x.shape
+def _wlse_backward_piece(x, r, lo, hi, g, out, b, inv_t, dx):
     zero = x.dtype.type(0.0)
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        o = out[r]
-        gr = g[r]
-        xr = x[r]
-        br = b[r]
-        dr = dx[r]
-        if o == np.inf:
-            # the limit: shares b_i / (sum of the weights at +inf) for the +inf entries
-            share = gr / x.dtype.type(_weight_at(xr, br, o))
-            for i in range(U(lo), U(hi)):
-                dr[i] = br[i] * share if xr[i] == o else zero
-        elif o == -np.inf or o != o:
-            for i in range(U(lo), U(hi)):
-                dr[i] = np.nan
-        else:
-            ninf = x.dtype.type(-np.inf)
-            for i in range(U(lo), U(hi)):
-                w = br[i]
-                dr[i] = gr * w * exp(ninf if w == zero else (xr[i] - o) * inv_t)
+    o = out[r]
+    gr = g[r]
+    xr = x[r]
+    br = b[r]
+    dr = dx[r]
+    if o == np.inf:
+        # the limit: shares b_i / (sum of the weights at +inf) for the +inf entries
+        share = gr / x.dtype.type(weight_at(xr, br, o))
+        for i in range(U(lo), U(hi)):
+            dr[i] = br[i] * share if xr[i] == o else zero
+    elif o == -np.inf or o != o:
+        for i in range(U(lo), U(hi)):
+            dr[i] = np.nan
+    else:
+        ninf = x.dtype.type(-np.inf)
+        for i in range(U(lo), U(hi)):
+            w = br[i]
+            dr[i] = gr * w * exp(ninf if w == zero else (xr[i] - o) * inv_t)
+
+
+_lse_backward_pieces = tasks_kernel(_lse_backward_piece, "_lse_backward_pieces")
+_wlse_backward_pieces = tasks_kernel(_wlse_backward_piece, "_wlse_backward_pieces")
+
+
+def _logsumexp_backward_any(x, tau, parallel, g, o, b=None):
+    pieces, piece = _tasks(*x.shape, parallel)
+    inv_t = _inv_t(tau, x.dtype)
+    dx = np.empty_like(x)
+    if b is None:
+        mx, shift = _exact_lse(x, o, tau, inv_t, parallel)
+        _lse_backward_pieces(x, pieces, piece, g, o, inv_t, mx, shift, dx, parallel=parallel)
+    else:
+        _wlse_backward_pieces(x, pieces, piece, g, o, b, inv_t, dx, parallel=parallel)
+    return dx
 
 
 def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
@@ -775,34 +451,16 @@ def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
     array([0.06337894, 0.        , 0.93662106])
     """
     fname = "logsumexp_backward"
-    a, out_dtype = as_float_array(x, fname)
-    x_shape = a.shape
-    if b is not None:
-        a, w, out_dtype = _with_weights(a, out_dtype, b, fname)
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    cols = as_columns(a, axes) if b is None else None
-    if cols is not None:  # an outer axis: in place, no transposed copy
+
+    def columns(cols, a, tau, axes):
         g, o = per_column(grad, a, axes, fname, "grad"), per_column(out, a, axes, fname, "out")
         with np.errstate(invalid="ignore"):
-            trusted = not np.any(np.isfinite(o) & (np.abs(o) > OUT_TRUSTED * tau))
-        if trusted:  # else the rows, which take the LogSumExp again where out falls short
-            dx = col_logsumexp_backward(cols, g, o, _inv_t(tau, a.dtype), use_parallel(a.size))
-            return _cast(dx.reshape(a.shape), out_dtype)
-    rows = to_rows(a, axes)
-    g = rows.per_row(grad, fname, "grad")
-    o = rows.per_row(out, fname, "out")
-    parallel = use_parallel(rows.data.size)
-    pieces, piece = _tasks(*rows.data.shape, parallel)
-    inv_t = _inv_t(tau, a.dtype)
-    dx = np.empty_like(rows.data)
-    if b is None:
-        mx, shift = _exact_lse(rows.data, o, tau, inv_t, parallel)
-        _lse_backward_pieces(g, rows.data, o, inv_t, piece, pieces, mx, shift, dx, parallel=parallel)
-    else:
-        bw = rows.like(w, fname, "b")
-        _wlse_backward_pieces(g, rows.data, bw, o, inv_t, piece, pieces, dx, parallel=parallel)
-    return _cast(_sum_to_shape(rows.restore(dx), x_shape), out_dtype)
+            if np.any(np.isfinite(o) & (np.abs(o) > OUT_TRUSTED * tau)):
+                return None  # the rows, which take the LogSumExp again where out falls short
+        return col_logsumexp_backward(cols, g, o, _inv_t(tau, a.dtype), use_parallel(a.size))
+
+    return row_op(fname, x, axis, None, _logsumexp_backward_any, temperature=temperature, weights=b,
+                  extras=(("grad", grad, "per_row"), ("out", out, "per_row")), columns=None if b is not None else columns)
 
 
 # ---------------------------------------------------------------------------------------
@@ -810,66 +468,54 @@ def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
 
 
 @jit
-def _softmax_row(x, inv_t, y):
-    """Softmax of one cache-resident row: max, exp (stored) and sum, scale. One exp
-    per element."""
-    n = x.size
-    m = block_max(x, 0, n)
-    if m == np.inf:
-        k = np.nan if has_nan(x, 0, n) else np.float64(count_equal(x, 0, n, m))
-        _inf_row_softmax(x, 0, n, k, y)
-    elif m == -np.inf:
-        for i in range(U(n)):
-            y[i] = np.nan
-    else:
-        s = exp_store_sum(x, 0, n, m, inv_t, y)
-        scale = x.dtype.type(1.0 / s)
-        for i in range(U(n)):
-            y[i] *= scale
+def _softmax_whole(x, r, lo, hi, inv_t, y):
+    softmax_row(x[r], inv_t, y[r])
 
 
-@kernel
-def _softmax_rows(x, inv_t, y):
-    for r in prange(x.shape[0]):
-        _softmax_row(x[r], inv_t, y[r])
-
-
-@kernel
-def _softmax_apply(x, m, s, inv_t, piece, pieces, y):
+@jit
+def _softmax_piece(x, r, lo, hi, m, s, inv_t, y):
     """Second pass for long rows: ``y = exp((x - m)/tau) / (1 + s)`` from the stats
     of whole rows (``s`` is nan exactly when the row holds a nan; with ``m = +inf``,
     ``s + 1`` counts the +inf entries)."""
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        mr = m[r]
-        xr = x[r]
-        yr = y[r]
-        if mr == np.inf:
-            _inf_row_softmax(xr, lo, hi, s[r] + 1.0, yr)
-        elif mr == -np.inf:
-            for i in range(U(lo), U(hi)):
-                yr[i] = np.nan
-        else:
-            scale = x.dtype.type(1.0 / (1.0 + s[r]))
-            for i in range(U(lo), U(hi)):
-                yr[i] = exp((xr[i] - mr) * inv_t) * scale
+    mr = m[r]
+    xr = x[r]
+    yr = y[r]
+    if mr == np.inf:
+        inf_row_softmax(xr, lo, hi, s[r] + 1.0, yr)
+    elif mr == -np.inf:
+        for i in range(U(lo), U(hi)):
+            yr[i] = np.nan
+    else:
+        scale = x.dtype.type(1.0 / (1.0 + s[r]))
+        for i in range(U(lo), U(hi)):
+            yr[i] = exp((xr[i] - mr) * inv_t) * scale
+
+
+@jit
+def _softmax_group(x, r0, g, scratch, inv_t, y):
+    buf, e, m, sums, scale, _ = scratch
+    group_exps(x, r0, g, inv_t, buf, e, m, sums)
+    for i in range(g):
+        scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
+    scale_lanes(e, g, scale)
+    scatter_group(e, r0, g, y)
+
+
+_softmax_rows = tasks_kernel(_softmax_whole, "_softmax_rows")
+_softmax_apply = tasks_kernel(_softmax_piece, "_softmax_apply")
+_short_softmax = groups_kernel(_softmax_group, _exp_scratch, "_short_softmax")
+_SOFTMAX_PIECES = two_pass(_lse_stats, _softmax_apply)
 
 
 def _softmax_rows_any(rows, tau, parallel):
-    inv_t = _inv_t(tau, rows.dtype)
-    y = np.empty_like(rows)
-    n_rows, n = rows.shape
-    if _short(n):
-        _short_softmax(rows, inv_t, y, parallel=parallel)
-    elif n <= ROW_IN_CACHE:  # by length alone: the two ways sum differently
-        _softmax_rows(rows, inv_t, y, parallel=parallel)
-    else:
-        m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
-        _softmax_apply(rows, m, s, inv_t, piece, pieces, y, parallel=parallel)
+    y = np.empty_like(rows)  # rows by length alone: the one- and two-pass forms sum differently
+    run(rows, parallel, (_inv_t(tau, rows.dtype), y), short=_short_softmax, rows=_softmax_rows,
+        pieces=_SOFTMAX_PIECES, whole=ROW_IN_CACHE)
     return y
+
+
+def _col_softmax(cols, a, tau, axes):
+    return col_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
 
 
 def softmax(x, axis=-1, *, temperature=1.0, out=None):
@@ -935,46 +581,56 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None):
     >>> fs.softmax([1000.0, 1.0, np.inf, np.inf])   # the +inf limit, not nan
     array([0. , 0. , 0.5, 0.5])
     """
-    fname = "softmax"
-    rows = fast_rows(x, axis, out)
-    if rows is not None:
-        tau = check_temperature(temperature, fname)
-        return _softmax_rows_any(rows, tau, use_parallel(rows.size)).reshape(x.shape)
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    cols = as_columns(a, axes)
-    if cols is not None:  # an outer axis: reduced in place, no transposed copy
-        y = col_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
-        return finish_out(_cast(y.reshape(a.shape), out_dtype), out, fname)
-    rows = to_rows(a, axes)
-    y = _softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
-    return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
-
-
-@kernel
-def _softmax_backward_rows(g, y, inv_t, dx):
-    for r in prange(y.shape[0]):
-        _softmax_backward_piece(g[r], y[r], row_dot(g[r], y[r], 0, y.shape[1]), inv_t, 0, y.shape[1], dx[r])
+    return row_op("softmax", x, axis, out, _softmax_rows_any, temperature=temperature, columns=_col_softmax)
 
 
 @jit
-def _softmax_backward_piece(g, y, dot, inv_t, lo, hi, dx):
+def _softmax_backward_piece(y, r, lo, hi, g, dots, inv_t, dx):
     """``dx = y (g - dot) / tau``, the difference taken in float64 and rounded once:
     in float32, ``g - dot`` cancels, and a ``dot`` rounded to float32 first would turn
-    its last bit into a large relative error of the result."""
+    its last bit into a large relative error of the result. ``dots`` None: the row's
+    own dot, for whole rows."""
+    yr, gr, dr = y[r], g[r], dx[r]
+    dot = row_dot(gr, yr, 0, y.shape[1]) if dots is None else dots[r]
     t = np.float64(inv_t)
     for i in range(U(lo), U(hi)):
-        dx[i] = np.float64(y[i]) * ((np.float64(g[i]) - dot) * t)
+        dr[i] = np.float64(yr[i]) * ((np.float64(gr[i]) - dot) * t)
 
 
-@kernel
-def _softmax_backward_apply(g, y, dots, inv_t, piece, pieces, dx):
-    n_rows, n = y.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        _softmax_backward_piece(g[r], y[r], dots[r], inv_t, lo, min(n, lo + piece), dx[r])
+@jit
+def _log_softmax_backward_piece(y, r, lo, hi, g, gsums, inv_t, dx):
+    yr, gr, dr = y[r], g[r], dx[r]
+    gsum = row_sum(gr, 0, y.shape[1]) if gsums is None else gsums[r]
+    t = np.float64(inv_t)
+    for i in range(U(lo), U(hi)):
+        dr[i] = (np.float64(gr[i]) - np.float64(exp(yr[i])) * gsum) * t
+
+
+_softmax_backward_pieces = tasks_kernel(_softmax_backward_piece, "_softmax_backward_pieces")
+_log_softmax_backward_pieces = tasks_kernel(_log_softmax_backward_piece, "_log_softmax_backward_pieces")
+
+
+def _backward_compute(kernel, log):
+    """``compute`` of :func:`row_op` for the backward of softmax (``log=False``: needs
+    ``sum(g * y)``) or log-softmax (``sum(g)``): whole rows in one pass, pieces after
+    the sums."""
+    def compute(y, tau, parallel, g):
+        dx = np.empty_like(y)
+        pieces, piece = _tasks(*y.shape, parallel)
+        sums = None if pieces == 1 else row_sums(g, None if log else y, pieces, piece, parallel)
+        kernel(y, pieces, piece, g, sums, _inv_t(tau, y.dtype), dx, parallel=parallel)
+        return dx
+    return compute
+
+
+def _col_backward(log, grad, fname):
+    def columns(cols, a, tau, axes):
+        g = like_columns(grad, a, cols, fname, "grad")
+        return col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), log)
+    return columns
+
+
+_SOFTMAX_BACKWARD = _backward_compute(_softmax_backward_pieces, False)
 
 
 def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
@@ -1019,28 +675,8 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     >>> bool(np.allclose(fs.softmax_backward(np.ones(3), y), 0.0))  # shift invariance
     True
     """
-    fname = "softmax_backward"
-    a, out_dtype = as_float_array(y, fname, "y")
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    cols = as_columns(a, axes)
-    if cols is not None:  # an outer axis: in place, no transposed copy
-        g = like_columns(grad, a, cols, fname, "grad")
-        dx = col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), False)
-        return finish_out(_cast(dx.reshape(a.shape), out_dtype), out, fname)
-    rows = to_rows(a, axes)
-    g = rows.like(grad, fname, "grad")
-    parallel = use_parallel(rows.data.size)
-    inv_t = _inv_t(tau, a.dtype)
-    dx = np.empty_like(rows.data)
-    n_rows, n = rows.data.shape
-    pieces, piece = _tasks(n_rows, n, parallel)
-    if pieces == 1:
-        _softmax_backward_rows(g, rows.data, inv_t, dx, parallel=parallel)
-    else:
-        dots = _row_sums(g, rows.data, pieces, piece, parallel)
-        _softmax_backward_apply(g, rows.data, dots, inv_t, piece, pieces, dx, parallel=parallel)
-    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
+    return row_op("softmax_backward", y, axis, out, _SOFTMAX_BACKWARD, temperature=temperature, name="y",
+                  extras=(("grad", grad, "like"),), columns=_col_backward(False, grad, "softmax_backward"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1048,37 +684,50 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
 
 
 @jit
-def _log_softmax_piece(x, m, s, inv_t, lo, hi, y):
-    """``y = (x - m)/tau - log1p(s)`` on ``[lo, hi)`` of a row with state ``(m, s)``."""
-    if m == -np.inf or s != s:
-        for i in range(U(lo), U(hi)):
-            y[i] = np.nan
-    elif m == np.inf:
-        top = x.dtype.type(-math.log1p(s))
-        for i in range(U(lo), U(hi)):
-            y[i] = top if x[i] == m else x.dtype.type(-np.inf)
-    else:
-        shift = x.dtype.type(math.log1p(s))
-        for i in range(U(lo), U(hi)):
-            y[i] = scaled_gap(x[i], m, inv_t) - shift
+def _log_softmax_whole(x, r, lo, hi, inv_t, y):
+    m, s = lse_state(x[r], lo, hi, inv_t)
+    log_softmax_span(x[r], m, s, inv_t, lo, hi, y[r])
 
 
-@kernel
-def _log_softmax_rows(x, inv_t, y):
-    """Whole rows: the state pass and the output pass while the row is in cache."""
-    n = x.shape[1]
-    for r in prange(x.shape[0]):
-        m, s = lse_state(x[r], 0, n, inv_t)
-        _log_softmax_piece(x[r], m, s, inv_t, 0, n, y[r])
+@jit
+def _log_softmax_piece(x, r, lo, hi, m, s, inv_t, y):
+    log_softmax_span(x[r], m[r], s[r], inv_t, lo, hi, y[r])
 
 
-@kernel
-def _log_softmax_apply(x, m, s, inv_t, piece, pieces, y):
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        _log_softmax_piece(x[r], m[r], s[r], inv_t, lo, min(n, lo + piece), y[r])
+@jit
+def _log_softmax_group(x, r0, g, scratch, inv_t, y):
+    buf, m, s, shift = scratch
+    ninf = x.dtype.type(-np.inf)
+    group_states(x, r0, g, inv_t, buf, m, s, shift)  # shift: scratch until set below
+    for i in range(U(g)):
+        si = s[i]
+        shift[i] = np.nan if (m[i] == -np.inf or si != si) else log1p(si)
+    for j in range(U(x.shape[1])):
+        bj = buf[j]
+        for i in range(U(g)):
+            v = bj[i]
+            mi = m[i]
+            # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
+            z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else scaled_gap(v, mi, inv_t)
+            bj[i] = z - shift[i]
+    scatter_group(buf, r0, g, y)
+
+
+_log_softmax_rows = tasks_kernel(_log_softmax_whole, "_log_softmax_rows")
+_log_softmax_apply = tasks_kernel(_log_softmax_piece, "_log_softmax_apply")
+_short_log_softmax = groups_kernel(_log_softmax_group, group_state_buffers, "_short_log_softmax")
+_LOG_SOFTMAX_PIECES = two_pass(_lse_stats, _log_softmax_apply)
+
+
+def _log_softmax_rows_any(rows, tau, parallel):
+    y = np.empty_like(rows)
+    run(rows, parallel, (_inv_t(tau, rows.dtype), y), short=_short_log_softmax, rows=_log_softmax_rows,
+        pieces=_LOG_SOFTMAX_PIECES, whole=ROW_IN_CACHE)
+    return y
+
+
+def _col_log_softmax(cols, a, tau, axes):
+    return col_log_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
 
 
 def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
@@ -1134,59 +783,11 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
     >>> fs.log_softmax([1.0, np.inf, np.inf])
     array([       -inf, -0.69314718, -0.69314718])
     """
-    fname = "log_softmax"
-    rows = fast_rows(x, axis, out)
-    if rows is not None:
-        tau = check_temperature(temperature, fname)
-        return _log_softmax_rows_any(rows, tau, use_parallel(rows.size)).reshape(x.shape)
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    cols = as_columns(a, axes)
-    if cols is not None:  # an outer axis: reduced in place, no transposed copy
-        y = col_log_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
-        return finish_out(_cast(y.reshape(a.shape), out_dtype), out, fname)
-    rows = to_rows(a, axes)
-    y = _log_softmax_rows_any(rows.data, tau, use_parallel(rows.data.size))
-    return finish_out(_cast(rows.restore(y), out_dtype), out, fname)
+    return row_op("log_softmax", x, axis, out, _log_softmax_rows_any, temperature=temperature,
+                  columns=_col_log_softmax)
 
 
-def _log_softmax_rows_any(rows, tau, parallel):
-    inv_t = _inv_t(tau, rows.dtype)
-    y = np.empty_like(rows)
-    n_rows, n = rows.shape
-    if _short(n):
-        _short_log_softmax(rows, inv_t, y, parallel=parallel)
-    elif _tasks(n_rows, n, parallel)[0] == 1 and n <= ROW_IN_CACHE:
-        _log_softmax_rows(rows, inv_t, y, parallel=parallel)
-    else:
-        m, s, pieces, piece = _row_stats(rows, inv_t, parallel)
-        _log_softmax_apply(rows, m, s, inv_t, piece, pieces, y, parallel=parallel)
-    return y
-
-
-@jit
-def _log_softmax_backward_piece(g, y, gsum, inv_t, lo, hi, dx):
-    """``dx = (g - exp(y) gsum) / tau``, the difference in float64, rounded once."""
-    t = np.float64(inv_t)
-    for i in range(U(lo), U(hi)):
-        dx[i] = (np.float64(g[i]) - np.float64(exp(y[i])) * gsum) * t
-
-
-@kernel
-def _log_softmax_backward_rows(g, y, inv_t, dx):
-    n = y.shape[1]
-    for r in prange(y.shape[0]):
-        _log_softmax_backward_piece(g[r], y[r], row_sum(g[r], 0, n), inv_t, 0, n, dx[r])
-
-
-@kernel
-def _log_softmax_backward_apply(g, y, gsums, inv_t, piece, pieces, dx):
-    n_rows, n = y.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        _log_softmax_backward_piece(g[r], y[r], gsums[r], inv_t, lo, min(n, lo + piece), dx[r])
+_LOG_SOFTMAX_BACKWARD = _backward_compute(_log_softmax_backward_pieces, True)
 
 
 def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
@@ -1223,28 +824,8 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     >>> fs.log_softmax_backward([0.0, 0.0, -1.0], y)   # cross-entropy, target 2
     array([ 0.09003057,  0.24472847, -0.33475904])
     """
-    fname = "log_softmax_backward"
-    a, out_dtype = as_float_array(y, fname, "y")
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    cols = as_columns(a, axes)
-    if cols is not None:  # an outer axis: in place, no transposed copy
-        g = like_columns(grad, a, cols, fname, "grad")
-        dx = col_softmax_backward(g, cols, _inv_t(tau, a.dtype), use_parallel(a.size), True)
-        return finish_out(_cast(dx.reshape(a.shape), out_dtype), out, fname)
-    rows = to_rows(a, axes)
-    g = rows.like(grad, fname, "grad")
-    parallel = use_parallel(rows.data.size)
-    inv_t = _inv_t(tau, a.dtype)
-    dx = np.empty_like(rows.data)
-    n_rows, n = rows.data.shape
-    pieces, piece = _tasks(n_rows, n, parallel)
-    if pieces == 1:
-        _log_softmax_backward_rows(g, rows.data, inv_t, dx, parallel=parallel)
-    else:
-        gsums = _row_sums(g, None, pieces, piece, parallel)
-        _log_softmax_backward_apply(g, rows.data, gsums, inv_t, piece, pieces, dx, parallel=parallel)
-    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
+    return row_op("log_softmax_backward", y, axis, out, _LOG_SOFTMAX_BACKWARD, temperature=temperature, name="y",
+                  extras=(("grad", grad, "like"),), columns=_col_backward(True, grad, "log_softmax_backward"))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1252,71 +833,40 @@ def log_softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
 
 
 @jit
-def _inf_row_mean_index(x, lo, hi):
-    """``(count, sum of indices)`` of the +inf entries of ``x[lo:hi]``."""
-    c = 0.0
-    w = 0.0
-    for i in range(U(lo), U(hi)):
-        if x[i] == np.inf:
-            c += 1.0
-            w += i
-    return c, w
+def _soft_argmax_piece(x, r, lo, hi, m, inv_t, sums, wsums):
+    mr = m[r]
+    for clo in range(lo, hi, CHUNK):
+        chi = min(clo + CHUNK, hi)
+        if mr == np.inf:
+            s, w = inf_mean_index(x[r], clo, chi)
+            if has_nan(x[r], clo, chi):
+                s = np.nan
+        else:
+            s, w = weighted_exp_sum(x[r], clo, chi, mr, inv_t)
+        sums[r, clo // CHUNK] = s
+        wsums[r, clo // CHUNK] = w
 
 
-@kernel
-def _soft_argmax_pieces(x, m, inv_t, pieces, piece, sums, wsums):
-    """Per chunk ``c`` of row ``r``: ``sum(e)`` and ``sum(i * e)`` with
-    ``e = exp((x - m)/tau)`` -- or, in a row whose maximum is +inf, the count and index
-    sum of its +inf entries. A task is one piece of one row."""
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        mr = m[r]
-        for clo in range(lo, hi, CHUNK):
-            chi = min(clo + CHUNK, hi)
-            if mr == np.inf:
-                s, w = _inf_row_mean_index(x[r], clo, chi)
-                if has_nan(x[r], clo, chi):
-                    s = np.nan
-            else:
-                s, w = weighted_exp_sum(x[r], clo, chi, mr, inv_t)
-            sums[r, clo // CHUNK] = s
-            wsums[r, clo // CHUNK] = w
+@jit
+def _max_piece(x, r, lo, hi, pieces, piece, out):
+    out[r, lo // piece] = block_max(x[r], lo, hi)
+
+
+_soft_argmax_pieces = tasks_kernel(_soft_argmax_piece, "_soft_argmax_pieces")
+_row_max_pieces = tasks_kernel(_max_piece, "_row_max_pieces")
 
 
 def _soft_argmax_sums(x, m, inv_t, pieces, piece, parallel):
-    """Per row ``(S, W)`` of :func:`_soft_argmax_pieces`, chunk sums added left to
-    right (the same bits for any plan)."""
-    n_rows = x.shape[0]
-    sums = np.zeros((n_rows, _chunks(x.shape[1])))
-    wsums = np.zeros((n_rows, _chunks(x.shape[1])))
-    _soft_argmax_pieces(x, m, inv_t, pieces, piece, sums, wsums, parallel=parallel)
-    s = np.empty(n_rows)
-    w = np.empty(n_rows)
-    _fold_sums(sums, s, parallel=parallel)
-    _fold_sums(wsums, w, parallel=parallel)
-    return s, w
-
-
-@kernel
-def _row_max_pieces(x, piece, out):
-    n_rows, n = x.shape
-    pieces = out.shape[1]
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        out[r, k - r * pieces] = block_max(x[r], lo, min(n, lo + piece))
+    sums, wsums = np.zeros((2, x.shape[0], _chunks(x.shape[1])))
+    _soft_argmax_pieces(x, pieces, piece, m, inv_t, sums, wsums, parallel=parallel)
+    return folded(sums, parallel), folded(wsums, parallel)
 
 
 def _soft_argmax_moments(rows, inv_t, parallel):
-    """Per row: the max ``m``, ``S = sum(e)`` and ``W = sum(i e)``; two reads of each
-    row (the max, then the weighted sums), each split into pieces when rows are long."""
     n_rows, n = rows.shape
     pieces, piece = _tasks(n_rows, n, parallel)
     mp = np.empty((n_rows, pieces), rows.dtype)
-    _row_max_pieces(rows, piece, mp, parallel=parallel)
+    _row_max_pieces(rows, pieces, piece, pieces, piece, mp, parallel=parallel)
     m = mp.max(axis=1) if pieces > 1 else mp[:, 0]  # exact: a max is one of the x
     s, w = _soft_argmax_sums(rows, m, inv_t, pieces, piece, parallel)
     return m, s, w, pieces, piece
@@ -1326,6 +876,33 @@ def _soft_argmax_moments(rows, inv_t, parallel):
 def _soft_argmax_finish(m, s, w, out):
     for r in range(m.shape[0]):
         out[r] = np.nan if m[r] == -np.inf else w[r] / s[r]
+
+
+@jit
+def _soft_argmax_group(x, r0, g, scratch, inv_t, out):
+    buf, e, m, sums, _, w = scratch
+    group_exps(x, r0, g, inv_t, buf, e, m, sums)
+    for i in range(g):
+        w[i] = 0.0
+    for j in range(U(x.shape[1])):
+        ej = e[j]
+        for i in range(U(g)):
+            w[i] += np.float64(ej[i]) * np.float64(j)
+    for i in range(g):
+        out[r0 + i] = w[i] / sums[i] if m[i] > -np.inf else np.nan
+
+
+_short_soft_argmax = groups_kernel(_soft_argmax_group, _exp_scratch, "_short_soft_argmax")
+
+
+def _soft_argmax_moments_finish(x, args, pieces, piece, parallel):
+    _soft_argmax_finish(*_soft_argmax_moments(x, args[0], parallel)[:3], args[1])
+
+
+def _soft_argmax_rows_any(rows, tau, parallel):
+    res = np.empty(rows.shape[0], rows.dtype)
+    run(rows, parallel, (_inv_t(tau, rows.dtype), res), short=_short_soft_argmax, pieces=_soft_argmax_moments_finish)
+    return res
 
 
 def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
@@ -1374,53 +951,40 @@ def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
     >>> float(fs.soft_argmax([1.0, 2.0, 3.0, 4.0, 2.0], temperature=0.01))
     3.0
     """
-    fname = "soft_argmax"
-    rows = fast_rows(x, axis, out)
-    if rows is not None:
-        res = _soft_argmax_rows_any(rows, check_temperature(temperature, fname)).reshape(x.shape[:-1])
-        return res if res.ndim else res[()]
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname, multiple=False)
-    tau = check_temperature(temperature, fname)
-    rows = to_rows(a, axes)
-    res = _soft_argmax_rows_any(rows.data, tau)
-    return finish_out(_cast(rows.reduced(res, False), out_dtype), out, fname)
+    return row_op("soft_argmax", x, axis, out, _soft_argmax_rows_any, temperature=temperature, multiple=False,
+                  reduce=True)
 
 
-def _soft_argmax_rows_any(rows, tau):
-    inv_t = _inv_t(tau, rows.dtype)
-    parallel = use_parallel(rows.size)
-    res = np.empty(rows.shape[0], rows.dtype)
-    if _short(rows.shape[1]):
-        _short_soft_argmax(rows, inv_t, res, parallel=parallel)
+@jit
+def _soft_argmax_backward_piece(x, r, lo, hi, g, m, s, w, inv_t, dx):
+    xr = x[r]
+    dr = dx[r]
+    mr = m[r]
+    if mr == -np.inf or s[r] != s[r]:
+        for i in range(U(lo), U(hi)):
+            dr[i] = np.nan
+        return
+    rs = 1.0 / s[r]  # one reciprocal for both, as LLVM made of two divisions by s[r]
+    a = w[r] * rs
+    coef = g[r] * inv_t * rs
+    if mr == np.inf:
+        for i in range(U(lo), U(hi)):
+            dr[i] = coef * (i - a) if xr[i] == mr else 0.0
     else:
-        m, s, w, _, _ = _soft_argmax_moments(rows, inv_t, parallel)
-        _soft_argmax_finish(m, s, w, res)
-    return res
+        for i in range(U(lo), U(hi)):
+            dr[i] = exp((xr[i] - mr) * inv_t) * (coef * (i - a))
 
 
-@kernel
-def _soft_argmax_backward_pieces(g, x, m, s, w, inv_t, piece, pieces, dx):
-    n_rows, n = x.shape
-    for k in prange(n_rows * pieces):
-        r = k // pieces
-        lo = (k - r * pieces) * piece
-        hi = min(n, lo + piece)
-        xr = x[r]
-        dr = dx[r]
-        mr = m[r]
-        if mr == -np.inf or s[r] != s[r]:
-            for i in range(U(lo), U(hi)):
-                dr[i] = np.nan
-            continue
-        a = w[r] / s[r]
-        coef = g[r] * inv_t / s[r]
-        if mr == np.inf:
-            for i in range(U(lo), U(hi)):
-                dr[i] = coef * (i - a) if xr[i] == mr else 0.0
-        else:
-            for i in range(U(lo), U(hi)):
-                dr[i] = exp((xr[i] - mr) * inv_t) * (coef * (i - a))
+_soft_argmax_backward_pieces = tasks_kernel(_soft_argmax_backward_piece, "_soft_argmax_backward_pieces")
+
+
+def _soft_argmax_backward_any(x, tau, parallel, g):
+    inv_t = _inv_t(tau, x.dtype)
+    m, s, w, pieces, piece = _soft_argmax_moments(x, inv_t, parallel)
+    dx = np.empty_like(x)
+    _soft_argmax_backward_pieces(x, pieces, piece, g.astype(np.float64), m, s, w, np.float64(inv_t), dx,
+                                 parallel=parallel)
+    return dx
 
 
 def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0, out=None):
@@ -1462,20 +1026,8 @@ def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0, out=None):
     >>> fs.soft_argmax_backward(1.0, [0.0, 0.0, 0.0])   # pulls towards the ends
     array([-0.33333333,  0.        ,  0.33333333])
     """
-    fname = "soft_argmax_backward"
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname, multiple=False)
-    tau = check_temperature(temperature, fname)
-    rows = to_rows(a, axes)
-    g = rows.per_row(grad, fname, "grad").astype(np.float64)
-    parallel = use_parallel(rows.data.size)
-    inv_t = _inv_t(tau, a.dtype)
-    m, s, w, pieces, piece = _soft_argmax_moments(rows.data, inv_t, parallel)
-    dx = np.empty_like(rows.data)
-    _soft_argmax_backward_pieces(
-        g, rows.data, m, s, w, np.float64(inv_t), piece, pieces, dx, parallel=parallel
-    )
-    return finish_out(_cast(rows.restore(dx), out_dtype), out, fname)
+    return row_op("soft_argmax_backward", x, axis, out, _soft_argmax_backward_any, temperature=temperature,
+                  multiple=False, extras=(("grad", grad, "per_row"),))
 
 
 # ---------------------------------------------------------------------------------------
@@ -1483,78 +1035,48 @@ def soft_argmax_backward(grad, x, axis=-1, *, temperature=1.0, out=None):
 
 
 @jit
-def _plane_moments(x, width, inv_t, e):
-    """Max of a flattened ``(H, W)`` plane; stores ``e = exp((x - m)/tau)`` (or, for a
-    +inf maximum, the indicator of +inf entries) and returns
-    ``(m, sum e, sum row * e, sum col * e)``."""
-    n = x.size
-    m = block_max(x, 0, n)
-    if m == -np.inf:
-        return m, np.nan, np.nan, np.nan
-    s = 0.0
-    wr = 0.0
-    wc = 0.0
-    w = U(width)
-    one = x.dtype.type(1.0)
-    zero = x.dtype.type(0.0)
-    for h in range(U(n // width)):
-        t = zero
-        u = zero
-        base = h * w
-        if m == np.inf:
-            for j in range(w):
-                v = x[base + j]
-                ev = one if v == m else (v if v != v else zero)
-                e[base + j] = ev
-                t += ev
-                u += ev * x.dtype.type(j)
-        else:
-            for j in range(w):
-                ev = exp((x[base + j] - m) * inv_t)
-                e[base + j] = ev
-                t += ev
-                u += ev * x.dtype.type(j)
-        s += np.float64(t)
-        wr += np.float64(t) * np.float64(h)
-        wc += np.float64(u)
-    return m, s, wr, wc
-
-
-@kernel
-def _soft_argmax2d_rows(x, width, inv_t, out, e, dx, g):
+def _plane(x, r, lo, hi, width, inv_t, out, e, dx, g):
     """Forward (``g`` is None: writes ``out[r] = (row, col)``) or backward (writes
-    ``dx``); ``e`` is a per-row scratch of exponentials."""
-    n_rows, n = x.shape
+    ``dx``) of plane ``r``; ``e`` is a per-row scratch of exponentials."""
+    n = x.shape[1]
     w = U(width)
-    for r in prange(n_rows):
-        m, s, wr, wc = _plane_moments(x[r], width, inv_t, e[r])
-        ar = wr / s
-        ac = wc / s
-        if g is None:
-            out[r, 0] = ar
-            out[r, 1] = ac
-        else:
-            dr = dx[r]
-            if s != s:
-                for i in range(U(n)):
-                    dr[i] = np.nan
-                continue
-            cr = g[r, 0] * np.float64(inv_t) / s
-            cc = g[r, 1] * np.float64(inv_t) / s
-            er = e[r]
-            for h in range(U(n // width)):
-                base = h * w
-                off = cr * (np.float64(h) - ar) - cc * ac
-                for j in range(w):
-                    dr[base + j] = er[base + j] * (off + cc * np.float64(j))
+    m, s, wr, wc = plane_moments(x[r], width, inv_t, e[r])
+    ar = wr / s
+    ac = wc / s
+    if g is None:
+        out[r, 0] = ar
+        out[r, 1] = ac
+        return
+    dr = dx[r]
+    if s != s:
+        for i in range(U(n)):
+            dr[i] = np.nan
+        return
+    cr = g[r, 0] * np.float64(inv_t) / s
+    cc = g[r, 1] * np.float64(inv_t) / s
+    er = e[r]
+    for h in range(U(n // width)):
+        base = h * w
+        off = cr * (np.float64(h) - ar) - cc * ac
+        for j in range(w):
+            dr[base + j] = er[base + j] * (off + cc * np.float64(j))
 
 
-def _heatmap_rows(x, fname):
+_soft_argmax2d_rows = tasks_kernel(_plane, "_soft_argmax2d_rows")
+
+
+def _heatmaps(x, temperature, fname):
+    """``(a, out_dtype, rows, tau)``: the planes of the last two axes as rows."""
     a, out_dtype = as_float_array(x, fname)
     if a.ndim < 2:
         raise ValueError(f"{fname}: `x` must have at least 2 dimensions (..., H, W), got shape {a.shape}")
-    rows = to_rows(a, (a.ndim - 2, a.ndim - 1))
-    return a, out_dtype, rows
+    return a, out_dtype, to_rows(a, (a.ndim - 2, a.ndim - 1)), check_temperature(temperature, fname)
+
+
+def _planes(a, rows, tau, out, dx, g):
+    x = rows.data
+    args = (max(a.shape[-1], 1), _inv_t(tau, a.dtype), out, np.empty_like(x), dx, g)
+    _soft_argmax2d_rows(x, 1, max(x.shape[1], 1), *args, parallel=use_parallel(x.size))
 
 
 def soft_argmax2d(x, *, temperature=1.0, out=None):
@@ -1601,17 +1123,10 @@ def soft_argmax2d(x, *, temperature=1.0, out=None):
     >>> fs.soft_argmax2d(h, temperature=0.5)
     array([1.99999998, 1.00000001])
     """
-    fname = "soft_argmax2d"
-    a, out_dtype, rows = _heatmap_rows(x, fname)
-    tau = check_temperature(temperature, fname)
-    n_rows, n = rows.data.shape
-    res = np.empty((n_rows, 2), np.float64)
-    e = np.empty_like(rows.data)
-    _soft_argmax2d_rows(
-        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), res, e, e, None,
-        parallel=use_parallel(rows.data.size),
-    )
-    return finish_out(_cast(res.reshape(a.shape[:-2] + (2,)), out_dtype), out, fname)
+    a, out_dtype, rows, tau = _heatmaps(x, temperature, "soft_argmax2d")
+    res = np.empty((rows.data.shape[0], 2), np.float64)
+    _planes(a, rows, tau, res, res, None)
+    return finish_out(_cast(res.reshape(a.shape[:-2] + (2,)), out_dtype), out, "soft_argmax2d")
 
 
 def soft_argmax2d_backward(grad, x, *, temperature=1.0, out=None):
@@ -1647,21 +1162,11 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0, out=None):
            [ 0.125,  0.125]])
     """
     fname = "soft_argmax2d_backward"
-    a, out_dtype, rows = _heatmap_rows(x, fname)
-    tau = check_temperature(temperature, fname)
-    g = asarray(grad, fname, "grad")
-    want = a.shape[:-2] + (2,)
-    if g.shape != want:
-        raise ValueError(f"{fname}: `grad` must have shape {want}, got {g.shape}")
-    if g.dtype.kind not in "biuf":
-        raise TypeError(f"{fname}: `grad` must be real, got dtype {g.dtype}")
+    a, out_dtype, rows, tau = _heatmaps(x, temperature, fname)
+    g = real_shaped(grad, a.shape[:-2] + (2,), fname, "grad")
     g = np.ascontiguousarray(g.reshape(-1, 2), dtype=np.float64)
     dx = np.empty_like(rows.data)
-    e = np.empty_like(rows.data)
-    _soft_argmax2d_rows(
-        rows.data, max(a.shape[-1], 1), _inv_t(tau, a.dtype), g, e, dx, g,
-        parallel=use_parallel(rows.data.size),
-    )
+    _planes(a, rows, tau, g, dx, g)
     return finish_out(_cast(dx.reshape(a.shape), out_dtype), out, fname)
 
 
@@ -1669,15 +1174,22 @@ def soft_argmax2d_backward(grad, x, *, temperature=1.0, out=None):
 # hardmax and the straight-through trick
 
 
-@kernel
-def _hardmax_rows(x, out):
-    n_rows, n = x.shape
-    for r in prange(n_rows):
-        orow = out[r]
-        for i in range(U(n)):
-            orow[i] = 0.0
-        if n > 0:
-            orow[first_argmax(x[r], 0, n)] = 1.0
+@jit
+def _hardmax_row(x, r, lo, hi, out):
+    orow = out[r]
+    for i in range(U(lo), U(hi)):
+        orow[i] = 0.0
+    if hi > lo:
+        orow[first_argmax(x[r], lo, hi)] = 1.0
+
+
+_hardmax_rows = tasks_kernel(_hardmax_row, "_hardmax_rows")
+
+
+def _hardmax_any(rows, tau, parallel):
+    res = np.empty_like(rows)
+    _hardmax_rows(rows, 1, max(rows.shape[1], 1), res, parallel=parallel)
+    return res
 
 
 def hardmax(x, axis=-1, *, out=None):
@@ -1717,18 +1229,7 @@ def hardmax(x, axis=-1, *, out=None):
     >>> fs.hardmax([2.0, 5.0, 5.0])          # ties: first
     array([0., 1., 0.])
     """
-    fname = "hardmax"
-    rows = fast_rows(x, axis, out)
-    if rows is not None:
-        res = np.empty_like(rows)
-        _hardmax_rows(rows, res, parallel=use_parallel(rows.size))
-        return res.reshape(x.shape)
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname, multiple=False)
-    rows = to_rows(a, axes)
-    res = np.empty_like(rows.data)
-    _hardmax_rows(rows.data, res, parallel=use_parallel(rows.data.size))
-    return finish_out(_cast(rows.restore(res), out_dtype), out, fname)
+    return row_op("hardmax", x, axis, out, _hardmax_any, multiple=False)
 
 
 def straight_through_hardmax(x, axis=-1, *, temperature=1.0, out=None):
@@ -1775,3 +1276,219 @@ def straight_through_hardmax(x, axis=-1, *, temperature=1.0, out=None):
     check_temperature(temperature, fname)
     hard = _cast(hardmax(a, axis), out_dtype)
     return finish_out((hard, _cast(softmax(a, axis, temperature=temperature), out_dtype)), out, fname)
+
+
+# ---------------------------------------------------------------------------------------
+# max / min reductions (``fastsmooth.max``, ``fastsmooth.min``) and their subgradients
+
+
+@jit
+def _extreme_row(x, r, lo, hi, sign, out):
+    out[r] = row_extreme(x[r], hi, sign)
+
+
+@jit
+def _extreme_backward_row(x, r, lo, hi, g, out, first, dx):
+    extreme_grad(x[r], hi, g[r], out[r], first, dx[r])
+
+
+_extreme_rows = tasks_kernel(_extreme_row, "_extreme_rows")
+_extreme_rows_backward = tasks_kernel(_extreme_backward_row, "_extreme_rows_backward")
+_TIES = ("split", "first")
+
+
+def _check_ties(ties, fname):
+    if not isinstance(ties, str) or ties not in _TIES:
+        raise ValueError(f"{fname}: `ties` must be one of {_TIES}, got {ties!r}")
+
+
+def _extremes(rows, sign, parallel, fname, x, where=""):
+    """Per row ``max`` (``sign`` 1) or ``min`` (-1) of ``x`` seen as rows."""
+    if rows.shape[1] == 0:
+        raise ValueError(f"{fname}: cannot reduce over an empty axis (`x` has shape {np.shape(x)}{where})")
+    out = np.empty(rows.shape[0], rows.dtype)
+    _extreme_rows(rows, 1, rows.shape[1], sign, out, parallel=parallel)
+    return out
+
+
+def _extreme(x, axis, keepdims, ties, out, sign, fname):
+    _check_ties(ties, fname)
+    return row_op(fname, x, axis, out, lambda rows, tau, parallel: _extremes(rows, sign, parallel, fname, x,
+                                                                              f", axis {axis!r}"),
+                  reduce=True, keepdims=keepdims)
+
+
+def _extreme_backward(grad, x, out, axis, ties, sign, fname):
+    _check_ties(ties, fname)
+    a, out_dtype = as_float_array(x, fname)
+    rows = to_rows(a, normalize_axes(axis, a.ndim, fname))
+    g = rows.per_row(grad, fname, "grad")
+    dest = None
+    if isinstance(out, np.ndarray) and out.shape == a.shape and a.shape not in (
+        rows.reduced_shape, rows.keepdims_shape
+    ):  # x's shape, not a reduced one: a buffer for the result, not the saved output
+        dest, out = out, None
+    parallel = use_parallel(rows.data.size)  # out not saved: the extreme again, one more pass
+    o = _extremes(rows.data, sign, parallel, fname, a) if out is None else rows.per_row(out, fname, "out")
+    dx = np.empty_like(rows.data)
+    _extreme_rows_backward(rows.data, 1, max(rows.data.shape[1], 1), g, o, ties == "first", dx, parallel=parallel)
+    return finish_out(_cast(rows.restore(dx), out_dtype), dest, fname)
+
+
+def max_(x, axis=-1, *, keepdims=False, ties="split", out=None):
+    r"""Maximum along ``axis`` (``fastsmooth.max``); nan if the slice holds a nan.
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes to reduce (as :func:`logsumexp`, its smooth stand-in); None
+        reduces all of them. Reduced axes must not be empty.
+    keepdims : bool, default False
+        Keep the reduced axes with size one.
+    ties : {"split", "first"}, default "split"
+        The rule for tied maxima, which only :func:`max_backward` uses: accepted (and
+        checked) here too, so one set of keyword arguments serves both calls.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of ``x``.
+
+    See Also
+    --------
+    max_backward : its vector-Jacobian product, with the rule for tied maxima.
+    logsumexp : the smooth stand-in, which tends to it as the temperature falls.
+    numpy.max, torch.amax
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.max([[1.0, 3.0, 3.0], [0.0, np.nan, 1.0]])
+    array([ 3., nan])
+    """
+    return _extreme(x, axis, keepdims, ties, out, 1.0, "max")
+
+
+def max_backward(grad, x, axis=-1, *, ties="split", out=None):
+    r"""Vector-Jacobian product of :func:`max <max_>`.
+
+    .. math::
+
+        \frac{\partial L}{\partial x_i} = g\,\frac{[x_i = m]}{\#\{j : x_j = m\}}
+        \quad (\texttt{ties="split"}), \qquad m = \max_j x_j
+
+    Parameters
+    ----------
+    grad : array_like
+        :math:`g`, in the reduced shape (with or without the kept dims).
+    x : array_like
+        The input of the forward call.
+    axis : int, tuple of ints or None, default -1
+        As in the forward call.
+    ties : {"split", "first"}, default "split"
+        Tied maxima share the gradient evenly (as ``torch.amax``; every choice in
+        between is a valid subgradient), or the first one in C order gets all of it (as
+        an ``argmax`` routing, ``torch.max(x, dim)``).
+    out : array_like, optional
+        The output of the forward call, :math:`m`, if saved (reduced shape, with or
+        without kept dims); otherwise it is recomputed (one more pass over ``x``).
+        An ndarray of the shape of ``x`` (where that is not a reduced shape) is instead
+        the buffer the gradient is written into, as ``out=`` of every other function:
+        the one keyword serves both, told apart by its shape.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``x``: its shape, its float dtype.
+
+    Notes
+    -----
+    In a slice whose maximum is nan the gradient goes to its nans (shared, or the first
+    one), as a nan wins in :func:`maxpool2d`; PyTorch's ``amax`` gives nan everywhere.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> x = np.array([1.0, 3.0, 3.0])
+    >>> fs.max_backward(1.0, x)
+    array([0. , 0.5, 0.5])
+    >>> fs.max_backward(1.0, x, ties="first", out=fs.max(x))   # with the saved output
+    array([0., 1., 0.])
+    """
+    return _extreme_backward(grad, x, out, axis, ties, 1.0, "max_backward")
+
+
+def min_(x, axis=-1, *, keepdims=False, ties="split", out=None):
+    r"""Minimum along ``axis`` (``fastsmooth.min``); nan if the slice holds a nan.
+
+    Parameters
+    ----------
+    x : array_like
+        Input.
+    axis : int, tuple of ints or None, default -1
+        Axis or axes to reduce; None reduces all of them.
+    keepdims : bool, default False
+        Keep the reduced axes with size one.
+    ties : {"split", "first"}, default "split"
+        As in :func:`max <max_>`: used by :func:`min_backward` only.
+    out : ndarray, optional
+        A buffer for the result, of its exact shape and dtype (C-contiguous or not; it
+        may be an input: the result is the same); returned. See :ref:`out-buffers`.
+
+    Returns
+    -------
+    ndarray or scalar
+        In the float dtype of ``x``.
+
+    See Also
+    --------
+    min_backward, numpy.min, torch.amin
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> fs.min([[1.0, 3.0], [-2.0, 0.0]], axis=None)
+    np.float64(-2.0)
+    """
+    return _extreme(x, axis, keepdims, ties, out, -1.0, "min")
+
+
+def min_backward(grad, x, axis=-1, *, ties="split", out=None):
+    r"""Vector-Jacobian product of :func:`min <min_>`: the gradient goes to the entries
+    equal to the minimum ``out``, in equal shares (``ties="split"``, as ``torch.amin``)
+    or all to the first one (``ties="first"``); nans win as in :func:`max_backward`.
+
+    Parameters
+    ----------
+    grad : array_like
+        In the reduced shape (with or without the kept dims).
+    x : array_like
+        The input of the forward call.
+    axis : int, tuple of ints or None, default -1
+        As in the forward call.
+    ties : {"split", "first"}, default "split"
+        The rule for tied minima.
+    out : array_like, optional
+        The output of the forward call, if saved; otherwise recomputed. An ndarray of
+        the shape of ``x`` (where that is not a reduced shape) is the buffer for the
+        gradient instead, as in :func:`max_backward`.
+
+    Returns
+    -------
+    ndarray
+        The gradient with respect to ``x``.
+
+    Examples
+    --------
+    >>> import fastsmooth as fs
+    >>> x = np.array([[2.0, 1.0], [1.0, 1.0]])
+    >>> fs.min_backward([1.0, 1.0], x)
+    array([[0. , 1. ],
+           [0.5, 0.5]])
+    """
+    return _extreme_backward(grad, x, out, axis, ties, -1.0, "min_backward")

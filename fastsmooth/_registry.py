@@ -19,7 +19,8 @@ FAMILIES = {
     "reductions": (
         "logsumexp", "logsumexp_backward", "softmax", "softmax_backward", "log_softmax",
         "log_softmax_backward", "soft_argmax", "soft_argmax_backward", "soft_argmax2d",
-        "soft_argmax2d_backward", "hardmax", "straight_through_hardmax",
+        "soft_argmax2d_backward", "hardmax", "straight_through_hardmax", "max", "max_backward", "min",
+        "min_backward",
     ),
     "sparsemax": ("sparsemax", "sparsemax_backward"),
     "losses": (
@@ -36,9 +37,9 @@ FAMILIES = {
     "hmm": ("hmm_forward_backward", "viterbi"),
     "elementwise": (
         "relu", "relu_backward", "abs", "abs_backward", "maximum",
-        "maximum_backward", "minimum", "minimum_backward", "max", "max_backward", "min", "min_backward",
-        "sigmoid", "sigmoid_backward", "softplus", "softplus_backward", "smooth_abs", "smooth_abs_backward",
-        "smooth_maximum", "smooth_maximum_backward", "smooth_minimum", "smooth_minimum_backward",
+        "maximum_backward", "minimum", "minimum_backward", "sigmoid", "sigmoid_backward", "softplus",
+        "softplus_backward", "smooth_abs", "smooth_abs_backward", "smooth_maximum", "smooth_maximum_backward",
+        "smooth_minimum", "smooth_minimum_backward",
     ),
     "dtw": (
         "soft_dtw", "soft_dtw_backward", "soft_dtw_alignment", "soft_dtw_cost", "soft_dtw_cost_backward",

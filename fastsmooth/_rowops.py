@@ -62,6 +62,15 @@ __all__ = [
     "CHUNK",
     "SUM_BLOCK",
     "block_max",
+    "block_min",
+    "row_extreme",
+    "extreme_grad",
+    "inf_row_softmax",
+    "softmax_row",
+    "log_softmax_span",
+    "inf_mean_index",
+    "weight_at",
+    "plane_moments",
     "block_sum_below",
     "chunk_state",
     "lse_state",
@@ -813,3 +822,159 @@ def wgroup_finish(m, c, s, tau, signed, v, sign):
         val = np.nan if (sg < 0.0) & (not signed) else val
         v[i] = val
         sign[i] = sg
+
+
+@jit
+def block_min(x, n):
+    """Smallest element of ``x[:n]`` (``inf`` if empty; a nan when it holds a negative
+    nan), over the integer keys of :mod:`._bits` that sort like the floats: LLVM
+    vectorizes an integer min-reduction, not a float one that must keep nan."""
+    k = sortable_key(x.dtype.type(np.inf))
+    for i in range(U(n)):
+        k = min(k, sortable_key(x[i]))
+    return from_sortable_key(k)
+
+
+@jit
+def row_extreme(x, n, sign):
+    """``max(x[:n])`` (``sign = 1.0``) or ``min`` (``sign = -1.0``); nan if any is nan
+    (the block helpers may or may not see a nan: it is counted separately)."""
+    m = block_min(x, n) if sign < 0.0 else block_max(x, 0, n)
+    nans = 0
+    for i in range(U(n)):
+        nans += 1 if x[i] != x[i] else 0
+    return np.nan if nans else m
+
+
+@jit
+def extreme_grad(xr, n, gr, o, first, dr):
+    """The subgradient of ``max``/``min`` of the row ``xr[:n]`` into ``dr``: ``gr`` goes to
+    the entries equal to the extreme ``o`` (the nans if ``o`` is nan): in equal shares,
+    or all of it to the first one (``first``)."""
+    zero = xr.dtype.type(0.0)
+    nan_row = o != o
+    if first:
+        for i in range(U(n)):
+            dr[i] = zero
+        for i in range(n):
+            v = xr[i]
+            if v == o or (nan_row and v != v):
+                dr[i] = gr
+                break
+    else:
+        count = 0
+        for i in range(U(n)):
+            v = xr[i]
+            count += 1 if (v == o) | (nan_row & (v != v)) else 0
+        share = xr.dtype.type(gr / max(count, 1))
+        for i in range(U(n)):
+            v = xr[i]
+            dr[i] = share if (v == o) | (nan_row & (v != v)) else zero
+
+
+@jit
+def inf_row_softmax(x, lo, hi, k, y):
+    """The limit of softmax on ``x[lo:hi]``, part of a row whose maximum is +inf:
+    uniform over the row's ``k`` +inf entries. ``k`` is nan when the row holds a nan
+    (anywhere, maybe outside ``[lo, hi)``), and then the output is nan."""
+    if k != k:
+        for i in range(U(lo), U(hi)):
+            y[i] = np.nan
+        return
+    w = x.dtype.type(1.0 / k)
+    for i in range(U(lo), U(hi)):
+        y[i] = w if x[i] == np.inf else x.dtype.type(0.0)
+
+
+@jit
+def softmax_row(x, inv_t, y):
+    """Softmax of one cache-resident row: max, exp (stored) and sum, scale. One exp
+    per element."""
+    n = x.size
+    m = block_max(x, 0, n)
+    if m == np.inf:
+        k = np.nan if has_nan(x, 0, n) else np.float64(count_equal(x, 0, n, m))
+        inf_row_softmax(x, 0, n, k, y)
+    elif m == -np.inf:
+        for i in range(U(n)):
+            y[i] = np.nan
+    else:
+        s = exp_store_sum(x, 0, n, m, inv_t, y)
+        scale = x.dtype.type(1.0 / s)
+        for i in range(U(n)):
+            y[i] *= scale
+
+
+@jit
+def log_softmax_span(x, m, s, inv_t, lo, hi, y):
+    """``y = (x - m)/tau - log1p(s)`` on ``[lo, hi)`` of a row with state ``(m, s)``."""
+    if m == -np.inf or s != s:
+        for i in range(U(lo), U(hi)):
+            y[i] = np.nan
+    elif m == np.inf:
+        top = x.dtype.type(-math.log1p(s))
+        for i in range(U(lo), U(hi)):
+            y[i] = top if x[i] == m else x.dtype.type(-np.inf)
+    else:
+        shift = x.dtype.type(math.log1p(s))
+        for i in range(U(lo), U(hi)):
+            y[i] = scaled_gap(x[i], m, inv_t) - shift
+
+
+@jit
+def inf_mean_index(x, lo, hi):
+    """``(count, sum of indices)`` of the +inf entries of ``x[lo:hi]``."""
+    c = 0.0
+    w = 0.0
+    for i in range(U(lo), U(hi)):
+        if x[i] == np.inf:
+            c += 1.0
+            w += i
+    return c, w
+
+
+@jit
+def weight_at(x, b, value):
+    """Sum of the weights ``b`` of the entries of ``x`` equal to ``value`` (float64)."""
+    t = 0.0
+    for i in range(U(x.size)):
+        t += np.float64(b[i]) if x[i] == value else 0.0
+    return t
+
+
+@jit
+def plane_moments(x, width, inv_t, e):
+    """Max of a flattened ``(H, W)`` plane; stores ``e = exp((x - m)/tau)`` (or, for a
+    +inf maximum, the indicator of +inf entries) and returns
+    ``(m, sum e, sum row * e, sum col * e)``."""
+    n = x.size
+    m = block_max(x, 0, n)
+    if m == -np.inf:
+        return m, np.nan, np.nan, np.nan
+    s = 0.0
+    wr = 0.0
+    wc = 0.0
+    w = U(width)
+    one = x.dtype.type(1.0)
+    zero = x.dtype.type(0.0)
+    for h in range(U(n // width)):
+        t = zero
+        u = zero
+        base = h * w
+        if m == np.inf:
+            for j in range(w):
+                v = x[base + j]
+                ev = one if v == m else (v if v != v else zero)
+                e[base + j] = ev
+                t += ev
+                u += ev * x.dtype.type(j)
+        else:
+            for j in range(w):
+                ev = exp((x[base + j] - m) * inv_t)
+                e[base + j] = ev
+                t += ev
+                u += ev * x.dtype.type(j)
+        s += np.float64(t)
+        wr += np.float64(t) * np.float64(h)
+        wc += np.float64(u)
+    return m, s, wr, wc

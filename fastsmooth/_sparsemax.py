@@ -1,11 +1,13 @@
 """Sparsemax (Martins & Astudillo 2016) and its backward pass: the Euclidean projection
 of ``x / temperature`` onto the probability simplex, a softmax with exact zeros.
 
-Layout: each public function validates its input, views it as C-contiguous rows
-(:func:`._arrays.to_rows`) and calls one ``prange`` kernel: over rows (a row is one
-task), or for rows of at most ``SHORT_ROW`` elements over groups of rows held as vector
-lanes (the row groups of :mod:`._rowops`). The plan depends on the row length only, so
-the result never depends on the thread count. The per-row math: :func:`_support` (one
+Layout: a row op of the layer of :mod:`._schedules` (the worked example of
+docs/developing.md): ``@jit`` bodies for one row and for a group of short rows, turned
+into kernels by :func:`._schedules.tasks_kernel` and :func:`._schedules.groups_kernel`;
+the public functions are :func:`._schedules.row_op` calls. Whole rows (a row is one
+task), or for rows of at most ``SHORT_ROW`` elements groups of rows held as vector
+lanes (the row groups of :mod:`._rowops`); by the row length only, so the result never
+depends on the thread count. The per-row math: :func:`_support` (one
 vectorized pass: how far the row reaches above a threshold, and how many entries do)
 and the Newton iteration of :func:`_threshold` that calls it, with an exact sorting
 finish (:func:`_sorted_threshold`) should the iteration run long.
@@ -14,22 +16,11 @@ finish (:func:`_sorted_threshold`) should the iteration run long.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 from numba import uint64 as U
 
-from ._arrays import as_float_array, cast, check_temperature, finish_out, normalize_axes, to_rows
-from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
-from ._rowops import (
-    GROUP,
-    SHORT_ROW,
-    SPAN_ROWS,
-    block_max,
-    count_equal,
-    gather_group,
-    group_max,
-    group_spans,
-    scatter_group,
-)
+from ._config import REDUCTION_FASTMATH, jit
+from ._rowops import GROUP, block_max, count_equal, gather_group, group_max, scatter_group
+from ._schedules import groups_kernel, row_op, run, tasks_kernel
 
 __all__ = ["sparsemax", "sparsemax_backward"]
 
@@ -42,12 +33,6 @@ def _inv_t64(tau):
     the maximum's ``0 * inv_t`` into nan (the clamp keeps the tau -> 0 limit)."""
     with np.errstate(over="ignore"):
         return min(1.0 / tau, _F64_MAX)
-
-
-def _result(rows, out, out_dtype):
-    """The row result back in the input's shape and the result dtype (quietly)."""
-    arr = cast(rows.restore(out), out_dtype)
-    return arr[()] if arr.ndim == 0 else arr
 
 
 # ---------------------------------------------------------------------------------------
@@ -164,10 +149,12 @@ def _sparsemax_row(x, inv_t, y):
             y[i] = x.dtype.type(max((np.float64(x[i]) - mm) * inv_t - theta, 0.0))
 
 
-@kernel
-def _sparsemax_rows(x, inv_t, y):
-    for r in prange(x.shape[0]):
-        _sparsemax_row(x[r], inv_t, y[r])
+@jit
+def _sparsemax_whole(x, r, lo, hi, inv_t, y):
+    _sparsemax_row(x[r], inv_t, y[r])
+
+
+_sparsemax_rows = tasks_kernel(_sparsemax_whole, "_sparsemax_rows")
 
 
 # Short rows (n <= SHORT_ROW): GROUP rows transposed into lanes (the row groups of
@@ -229,36 +216,33 @@ def _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out):
             oj[i] = buf.dtype.type(max((np.float64(bj[i]) - m[i]) * inv_t - theta[i], 0.0))
 
 
-@kernel
-def _short_sparsemax(x, inv_t, y):
-    n_rows, n = x.shape
-    for task in prange(group_spans(n_rows)):
-        buf = np.empty((n, GROUP), x.dtype)
-        out = np.empty((n, GROUP), x.dtype)
-        mx = np.empty(GROUP, x.dtype)
-        m = np.empty(GROUP)
-        theta = np.empty(GROUP)
-        f = np.empty(GROUP)
-        k = np.empty(GROUP)
-        t = np.empty(GROUP)
-        special = np.empty(GROUP)
-        for r0 in range(task * SPAN_ROWS, min(n_rows, (task + 1) * SPAN_ROWS), GROUP):
-            g = min(GROUP, n_rows - r0)
-            gather_group(x, r0, g, buf)
-            _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out)
-            scatter_group(out, r0, g, y)
-            for i in range(g):
-                if special[i] > 0.0:
-                    _sparsemax_row(x[r0 + i], inv_t, y[r0 + i])
+@jit
+def _lanes_scratch(x):
+    n = x.shape[1]  # buf, out, mx; m, theta, f, k, t, special
+    return (np.empty((n, GROUP), x.dtype), np.empty((n, GROUP), x.dtype), np.empty(GROUP, x.dtype), np.empty(GROUP),
+            np.empty(GROUP), np.empty(GROUP), np.empty(GROUP), np.empty(GROUP), np.empty(GROUP))
 
 
-def _sparsemax_any(rows, inv_t, y, parallel):
+@jit
+def _sparsemax_group(x, r0, g, scratch, inv_t, y):
+    buf, out, mx, m, theta, f, k, t, special = scratch
+    gather_group(x, r0, g, buf)
+    _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out)
+    scatter_group(out, r0, g, y)
+    for i in range(g):
+        if special[i] > 0.0:
+            _sparsemax_row(x[r0 + i], inv_t, y[r0 + i])
+
+
+_short_sparsemax = groups_kernel(_sparsemax_group, _lanes_scratch, "_short_sparsemax")
+
+
+def _sparsemax_any(rows, tau, parallel):
     """Row groups for short rows, whole rows otherwise (by length alone, so the plan
     never depends on the thread count)."""
-    if 0 < rows.shape[1] <= SHORT_ROW:
-        _short_sparsemax(rows, inv_t, y, parallel=parallel)
-    else:
-        _sparsemax_rows(rows, inv_t, y, parallel=parallel)
+    y = np.empty_like(rows)
+    run(rows, parallel, (_inv_t64(tau), y), short=_short_sparsemax, rows=_sparsemax_rows, whole=np.inf)
+    return y
 
 
 @jit(fastmath=REDUCTION_FASTMATH)
@@ -294,10 +278,18 @@ def _sparsemax_backward_row(g, y, inv_t, dx):
         dx[i] = y.dtype.type(v if y[i] > 0.0 else 0.0)
 
 
-@kernel
-def _sparsemax_backward_rows(g, y, inv_t, dx):
-    for r in prange(y.shape[0]):
-        _sparsemax_backward_row(g[r], y[r], inv_t, dx[r])
+@jit
+def _sparsemax_backward_whole(y, r, lo, hi, g, inv_t, dx):
+    _sparsemax_backward_row(g[r], y[r], inv_t, dx[r])
+
+
+_sparsemax_backward_rows = tasks_kernel(_sparsemax_backward_whole, "_sparsemax_backward_rows")
+
+
+def _sparsemax_backward_any(y, tau, parallel, g):
+    dx = np.empty_like(y)
+    _sparsemax_backward_rows(y, 1, max(y.shape[1], 1), g, _inv_t64(tau), dx, parallel=parallel)
+    return dx
 
 
 # ---------------------------------------------------------------------------------------
@@ -402,14 +394,7 @@ def sparsemax(x, axis=-1, *, temperature=1.0, out=None):
     >>> fs.sparsemax([1000.0, 1.0, np.inf, np.inf])   # the +inf limit, not nan
     array([0. , 0. , 0.5, 0.5])
     """
-    fname = "sparsemax"
-    a, out_dtype = as_float_array(x, fname)
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    rows = to_rows(a, axes)
-    y = np.empty_like(rows.data)
-    _sparsemax_any(rows.data, _inv_t64(tau), y, use_parallel(rows.data.size))
-    return finish_out(_result(rows, y, out_dtype), out, fname)
+    return row_op("sparsemax", x, axis, out, _sparsemax_any, temperature=temperature)
 
 
 def sparsemax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
@@ -470,12 +455,5 @@ def sparsemax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
     >>> fs.sparsemax_backward(np.ones(4), y)           # shift invariance
     array([0., 0., 0., 0.])
     """
-    fname = "sparsemax_backward"
-    a, out_dtype = as_float_array(y, fname, "y")
-    axes = normalize_axes(axis, a.ndim, fname)
-    tau = check_temperature(temperature, fname)
-    rows = to_rows(a, axes)
-    g = rows.like(grad, fname, "grad")
-    dx = np.empty_like(rows.data)
-    _sparsemax_backward_rows(g, rows.data, _inv_t64(tau), dx, parallel=use_parallel(rows.data.size))
-    return finish_out(_result(rows, dx, out_dtype), out, fname)
+    return row_op("sparsemax_backward", y, axis, out, _sparsemax_backward_any, temperature=temperature, name="y",
+                  extras=(("grad", grad, "like"),))

@@ -12,7 +12,7 @@ import pytest
 import scipy.special as sp
 
 import fastsmooth as fs
-from fastsmooth import _columns, _reductions
+from fastsmooth import _columns, _reductions, _schedules
 from fastsmooth._reference import SPECIAL_VALUES
 
 TOL = {np.float64: dict(rtol=1e-12, atol=1e-300), np.float32: dict(rtol=3e-6, atol=1e-7)}
@@ -236,6 +236,7 @@ def test_backward_serial_and_parallel_give_the_same_bits(monkeypatch, dtype):
     res = []
     for par in (False, True):
         monkeypatch.setattr(_reductions, "use_parallel", lambda size, par=par: par)
+        monkeypatch.setattr(_schedules, "use_parallel", lambda size, par=par: par)
         res.append((fs.softmax_backward(g, fs.softmax(x, 0), 0), fs.log_softmax_backward(g, fs.log_softmax(x, 0), 0),
                     fs.logsumexp_backward(gl, x, fs.logsumexp(x, 0), 0)))
     for a, b in zip(*res):

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastsmooth as fs
-from fastsmooth import _elementwise, _reference as ref
+from fastsmooth import _elementwise, _reductions, _schedules, _reference as ref
 
 from .helpers import check_vjp_fd, layouts, rng
 
@@ -425,6 +425,8 @@ def test_parallel_and_serial_paths_agree(monkeypatch, dtype):
     results = {}
     for mode in (False, True):
         monkeypatch.setattr(_elementwise, "use_parallel", lambda n, mode=mode: mode)
+        monkeypatch.setattr(_schedules, "use_parallel", lambda n, mode=mode: mode)
+        monkeypatch.setattr(_reductions, "use_parallel", lambda n, mode=mode: mode)
         res = [UNARY[n][0](x) for n in UNARY] + [UNARY[n][1](g, x) for n in UNARY]
         res += [BINARY[n][0](x, y) for n in BINARY] + [c for n in BINARY for c in BINARY[n][1](g, x, y)]
         res += [fs.max(x, 0), fs.min(x), fs.max_backward(np.ones(257, dtype), x, 0, out=fs.max(x, 0))]
@@ -471,7 +473,7 @@ def test_star_import_keeps_the_builtins():
     exec("from fastsmooth import *", namespace)
     assert "abs" not in namespace and "max" not in namespace and "min" not in namespace
     assert "relu" in namespace and "smooth_maximum_backward" in namespace
-    assert fs.abs is _elementwise.abs_ and fs.max is _elementwise.max_ and fs.min is _elementwise.min_
+    assert fs.abs is _elementwise.abs_ and fs.max is _reductions.max_ and fs.min is _reductions.min_
     assert all(hasattr(fs, name) for name in fs.__all__)
 
 

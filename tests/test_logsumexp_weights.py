@@ -12,7 +12,7 @@ import pytest
 import scipy.special as sp
 
 import fastsmooth as fs
-from fastsmooth import _reductions
+from fastsmooth import _reductions, _schedules
 from fastsmooth import _reference as ref
 
 from .helpers import check_vjp_fd, layouts, rng
@@ -212,8 +212,9 @@ def test_special_values(case, x, b, value, sign, scipy_agrees):
 
 @pytest.mark.parametrize("pos", [0, 4095, 8192, 33_333, 49_999])
 def test_specials_anywhere_in_long_rows_and_pieces(monkeypatch, pos):
-    monkeypatch.setattr(_reductions, "MIN_PIECE", 2048)
+    monkeypatch.setattr(_schedules, "MIN_PIECE", 2048)
     monkeypatch.setattr(_reductions, "use_parallel", lambda size: True)
+    monkeypatch.setattr(_schedules, "use_parallel", lambda size: True)
     x = rng(13).standard_normal((3, 50_000))
     b = rng(14).random((3, 50_000))
     base = _scipy(x, b)
@@ -246,7 +247,7 @@ def test_short_row_groups_agree_with_whole_rows(n):
     x[3::17] = -inf
     inv_t = _reductions._inv_t(1.0, x.dtype)
     want_o, want_s = np.empty(len(x)), np.empty(len(x))
-    _reductions._wlogsumexp_rows(x, b, inv_t, 1.0, True, want_o, want_s, parallel=False)
+    _reductions._wlogsumexp_rows(x, 1, x.shape[1], b, inv_t, 1.0, True, want_o, want_s, parallel=False)
     got_o, got_s = fs.logsumexp(x, b=b, return_sign=True)
     np.testing.assert_allclose(got_o, want_o, rtol=1e-14, atol=1e-14)
     np.testing.assert_array_equal(got_s, want_s)
@@ -279,11 +280,11 @@ def test_serial_and_parallel_twins_agree_exactly():
     outs = []
     for parallel in (False, True):
         out, sign = np.empty(40), np.empty(40)
-        _reductions._wlogsumexp_rows(x, b, inv_t, 0.7, True, out, sign, parallel=parallel)
+        _reductions._wlogsumexp_rows(x, 1, x.shape[1], b, inv_t, 0.7, True, out, sign, parallel=parallel)
         ms, cs, ss = np.empty((40, 1)), np.empty((40, 1)), np.empty((40, 1))  # one state per chunk
-        _reductions._wstats_pieces(x, b, inv_t, 1, 3000, ms, cs, ss, parallel=parallel)
+        _reductions._wstats_pieces(x, 1, 3000, b, inv_t, ms, cs, ss, parallel=parallel)
         dx = np.empty_like(x)
-        _reductions._wlse_backward_pieces(np.ones(40), x, b, out, inv_t, 1024, 3, dx, parallel=parallel)
+        _reductions._wlse_backward_pieces(x, 3, 1024, np.ones(40), out, b, inv_t, dx, parallel=parallel)
         short = rng(17).standard_normal((1000, 7))
         short_b = rng(18).standard_normal((1000, 7))
         so, ss_ = np.empty(1000), np.empty(1000)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastsmooth as fs
-from fastsmooth import _reductions, _reference as ref
+from fastsmooth import _reductions, _schedules, _reference as ref
 from fastsmooth._reference import SPECIAL_VALUES
 
 from .helpers import check_vjp_fd, full_jacobian_fd, layouts, rng
@@ -272,8 +272,9 @@ def test_special_values(case, dtype):
 def test_special_values_in_the_middle_of_long_rows_and_pieces(monkeypatch):
     """Specials placed anywhere in rows long enough for several blocks, also when rows
     are cut into pieces on several threads."""
-    monkeypatch.setattr(_reductions, "MIN_PIECE", 2048)
+    monkeypatch.setattr(_schedules, "MIN_PIECE", 2048)
     monkeypatch.setattr(_reductions, "use_parallel", lambda size: True)
+    monkeypatch.setattr(_schedules, "use_parallel", lambda size: True)
     base = _data((3, 50_000), np.float64, seed=10)
     for pos in (0, 2047, 2048, 33_333, 49_999):
         for val in (np.inf, np.nan, -np.inf):
@@ -529,11 +530,13 @@ def test_long_rows_split_across_threads_agree(monkeypatch, dtype):
     serial = {}
     for mode in ("serial", "pieces"):
         if mode == "pieces":
-            monkeypatch.setattr(_reductions, "MIN_PIECE", 2048)
+            monkeypatch.setattr(_schedules, "MIN_PIECE", 2048)
             monkeypatch.setattr(_reductions, "use_parallel", lambda size: True)
-            assert _reductions._plan(2, 40_000, True)[0] > 1
+            monkeypatch.setattr(_schedules, "use_parallel", lambda size: True)
+            assert _schedules._plan(2, 40_000, True)[0] > 1
         else:
             monkeypatch.setattr(_reductions, "use_parallel", lambda size: False)
+            monkeypatch.setattr(_schedules, "use_parallel", lambda size: False)
         lse = fs.logsumexp(x)
         y = fs.softmax(x)
         res = dict(

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import fastsmooth as fs
-from fastsmooth import _config, _elementwise, _losses, _pooling, _reductions
+from fastsmooth import _config, _elementwise, _losses, _pooling, _reductions, _schedules
 from fastsmooth._rowops import CHUNK
 
 from .helpers import rng
@@ -126,12 +126,14 @@ def test_every_plan_of_the_reductions_gives_the_same_bits(monkeypatch, dtype, sh
     x[0, 12345] = 9.0  # a maximum inside a chunk, away from piece edges
     g = rng(2).standard_normal(shape).astype(dtype)
     monkeypatch.setattr(_reductions, "use_parallel", lambda size: False)
+    monkeypatch.setattr(_schedules, "use_parallel", lambda size: False)
     calls = _reduction_calls(x, g)
     want = {name: call() for name, call in calls.items()}
     for parallel in (False, True):
         monkeypatch.setattr(_reductions, "use_parallel", lambda size, p=parallel: p)
+        monkeypatch.setattr(_schedules, "use_parallel", lambda size, p=parallel: p)
         for label, plan in PLANS.items():
-            monkeypatch.setattr(_reductions, "_plan", lambda n_rows, n, par, plan=plan: plan(n))
+            monkeypatch.setattr(_schedules, "_plan", lambda n_rows, n, par, plan=plan: plan(n))
             for name, call in _reduction_calls(x, g).items():
                 _equal(call(), want[name], f"{name}, {label}, parallel={parallel}")
 
@@ -143,7 +145,7 @@ def test_the_plan_never_reads_the_thread_count(monkeypatch):
     monkeypatch.setattr(_config.numba, "get_num_threads", refuse)
     monkeypatch.setattr(_config, "num_threads", refuse)
     for n_rows, n in [(1, 10**6), (2, 70_001), (64, 10**5), (1000, 100)]:
-        assert _reductions._plan(n_rows, n, True) == _reductions._plan(n_rows, n, True)
+        assert _schedules._plan(n_rows, n, True) == _schedules._plan(n_rows, n, True)
     for planes, rows in [(1, 500), (3, 100), (100, 10)]:
         assert _pooling._bands(planes, rows, True) >= 1
 
@@ -461,12 +463,12 @@ def test_results_do_not_depend_on_the_alignment_of_inputs_and_outputs(dtype):
     g = rng(21).standard_normal(x.shape).astype(dtype)
     inv_t = _reductions._inv_t(1.0, x.dtype)
     want = np.empty_like(x)
-    _reductions._softmax_rows(x, inv_t, want, parallel=False)
+    _reductions._softmax_rows(x, 1, x.shape[1], inv_t, want, parallel=False)
     for parallel in (False, True):
         for xo in (0, 1, 3, 4):
             for yo in (0, 1, 2, 4, 8):
                 y = _at(np.zeros_like(x), yo)
-                _reductions._softmax_rows(_at(x, xo), inv_t, y, parallel=parallel)
+                _reductions._softmax_rows(_at(x, xo), 1, x.shape[1], inv_t, y, parallel=parallel)
                 np.testing.assert_array_equal(y, want, err_msg=f"x +{xo}, y +{yo}, parallel={parallel}")
     calls = {
         "softmax": lambda a, b: fs.softmax(a),

@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 
 import fastsmooth as fs
 from fastsmooth import _reference as ref
-from fastsmooth import _sparsemax
+from fastsmooth import _schedules, _sparsemax
 
 from .helpers import check_vjp_fd, full_jacobian_fd, layouts, rng
 
@@ -349,7 +349,7 @@ def test_serial_twin_equals_parallel(monkeypatch, shape, dtype):
     g = _data(shape, dtype, seed=15)
     results = {}
     for parallel in (False, True):
-        monkeypatch.setattr(_sparsemax, "use_parallel", lambda size, p=parallel: p)
+        monkeypatch.setattr(_schedules, "use_parallel", lambda size, p=parallel: p)
         y = fs.sparsemax(x, temperature=0.7)
         results[parallel] = (y, fs.sparsemax_backward(g, y, temperature=0.7))
     for a, b in zip(results[False], results[True]):
@@ -385,7 +385,7 @@ def test_short_row_groups_agree_with_whole_rows(monkeypatch, n, dtype):
     x[7] = -np.inf
     x[9, 0] = -np.inf
     got = fs.sparsemax(x, temperature=0.8)
-    monkeypatch.setattr(_sparsemax, "SHORT_ROW", 0)
+    monkeypatch.setattr(_schedules, "SHORT_ROW", 0)
     want = fs.sparsemax(x, temperature=0.8)
     np.testing.assert_allclose(got, want, **TOL[dtype])
     np.testing.assert_allclose(got, ref.sparsemax(x.astype(np.float64), temperature=0.8).astype(dtype), **TOL[dtype])
