@@ -410,7 +410,10 @@ def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
     x : array_like
         The input of the forward call.
     out : array_like
-        The output of the forward call (reduced shape, with or without kept dims).
+        The output of the forward call (reduced shape, with or without kept dims). It
+        is read, never written: this ``out`` is the saved forward result (the signature
+        of the first release), so unlike the other functions this one takes no buffer
+        for its result (see :ref:`out-buffers`).
     axis : int, tuple of ints or None, default -1
         As in the forward call.
     b : array_like, optional
