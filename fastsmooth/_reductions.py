@@ -31,6 +31,7 @@ from ._columns import (as_columns, col_log_softmax, col_logsumexp, col_logsumexp
                        col_softmax_backward, like_columns, per_column, reduced_shape)
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, log1p
+from ._outbuf import empty_like
 from ._rowops import (
     CHUNK,
     GROUP,
@@ -860,7 +861,7 @@ def _softmax_apply(x, m, s, inv_t, piece, pieces, y):
 
 def _softmax_rows_any(rows, tau, parallel):
     inv_t = _inv_t(tau, rows.dtype)
-    y = np.empty_like(rows)
+    y = empty_like(rows)  # recycled when large (_outbuf)
     n_rows, n = rows.shape
     if _short(n):
         _short_softmax(rows, inv_t, y, parallel=parallel)
@@ -1153,7 +1154,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
 
 def _log_softmax_rows_any(rows, tau, parallel):
     inv_t = _inv_t(tau, rows.dtype)
-    y = np.empty_like(rows)
+    y = empty_like(rows)  # recycled when large (_outbuf)
     n_rows, n = rows.shape
     if _short(n):
         _short_log_softmax(rows, inv_t, y, parallel=parallel)

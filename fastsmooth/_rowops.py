@@ -400,20 +400,26 @@ SHORT_ROW = 32
 def _gather_stride(flat, base, g, buf, k):
     """``buf[j, i] = flat[base + i * k + j]``; inlined where ``k`` is a literal, so that
     LLVM sees a constant stride and vectorizes the loads as interleaved groups (wide loads
-    and shuffles) instead of one scalar load per element."""
-    for j in range(U(k)):
-        bj = buf[j]
-        for i in range(U(g)):
-            bj[i] = flat[base + i * U(k) + j]
+    and shuffles) instead of one scalar load per element.
+
+    The row loop is the outer one and the ``k`` columns the inner, which LLVM unrolls
+    fully: the ``i`` loop then reads ``k`` members of one interleaved group, lowered to
+    wide loads and shuffles (``vpermt2ps``). With the loops the other way round each
+    ``j`` loop read one strided column alone, lowered to gathers (and the scatter to
+    ``vscatterqps``): on AMD Zen 4 the gather + scatter of (1M, 8) float32 took 30.6 ms
+    that way, 5.7 ms this way (one thread), as fast as a plain copy."""
+    for i in range(U(g)):
+        for j in range(U(k)):
+            buf[j, i] = flat[base + i * U(k) + j]
 
 
 @jit(inline="always")
 def _scatter_stride(buf, base, g, flat, k):
-    """``flat[base + i * k + j] = buf[j, i]`` (a constant ``k``: interleaved stores)."""
-    for j in range(U(k)):
-        bj = buf[j]
-        for i in range(U(g)):
-            flat[base + i * U(k) + j] = bj[i]
+    """``flat[base + i * k + j] = buf[j, i]`` (a constant ``k``: interleaved stores,
+    rows outer for the reason of :func:`_gather_stride`)."""
+    for i in range(U(g)):
+        for j in range(U(k)):
+            flat[base + i * U(k) + j] = buf[j, i]
 
 
 @jit
