@@ -41,6 +41,7 @@ from ._rowops import (
     chunk_dot,
     chunk_state,
     count_equal,
+    exp_scale_store,
     exp_store_sum,
     first_argmax,
     gather_group,
@@ -854,9 +855,7 @@ def _softmax_apply(x, m, s, inv_t, piece, pieces, y):
             for i in range(U(lo), U(hi)):
                 yr[i] = np.nan
         else:
-            scale = x.dtype.type(1.0 / (1.0 + s[r]))
-            for i in range(U(lo), U(hi)):
-                yr[i] = exp((xr[i] - mr) * inv_t) * scale
+            exp_scale_store(xr, lo, hi, mr, inv_t, x.dtype.type(1.0 / (1.0 + s[r])), yr)
 
 
 def _softmax_rows_any(rows, tau, parallel):
