@@ -82,6 +82,8 @@ __all__ = [
 #: Elements per parallel task of the element-wise kernels.
 CHUNK = 1 << 14
 _LN2 = math.log(2.0)
+#: The smallest float32 >= 1e-8: ``a < _SERIES_BELOW32`` is ``a < 1e-8`` in float32.
+_SERIES_BELOW32 = float(np.nextafter(np.float32(1e-8), np.float32(1.0)))
 
 # op codes of the unary kernels
 RELU, ABS, SIGMOID, SOFTPLUS, SMOOTH_ABS = range(5)
@@ -159,6 +161,70 @@ def _smooth_extreme2(x, y, tau, inv_t, is_min, zero):
     return hard - soft if is_min else hard + soft
 
 
+
+# The smooth ops in passes over blocks of ``BLOCK`` elements, ``out`` holding the
+# intermediate (an ``out`` never shares memory with an input: ``direct_out``). Fused
+# into one loop, ``exp``/``expm1`` -> division -> ``log1p`` is one long dependency chain
+# per element (three divisions and two polynomials in a row for smooth_abs); the loop is
+# vectorized but latency-bound, and split it runs up to 2-3x faster. Each pass computes
+# exactly what the fused loop did, so the results are the same bits.
+
+#: Elements per pass of the multi-pass smooth kernels (L1-resident: 8 KiB of float64).
+BLOCK = 1024
+
+
+@jit
+def _softplus_block(x, lo, hi, tau, inv_t, zero, out):
+    for i in range(U(lo), U(hi)):
+        out[i] = exp(-abs(x[i]) * inv_t)
+    for i in range(U(lo), U(hi)):
+        v = x[i]
+        pos = v if v > zero else zero
+        out[i] = pos + tau * log1p(out[i])
+
+
+@jit
+def _smooth_abs_block(x, lo, hi, tau, inv_t, ln2, two, out):
+    """:func:`_smooth_abs` in three passes: ``expm1(-a)``; the argument of ``log1p``;
+    ``log1p`` and the result."""
+    for i in range(U(lo), U(hi)):
+        out[i] = expm1(-(abs(x[i]) * inv_t))
+    for i in range(U(lo), U(hi)):
+        a = abs(x[i]) * inv_t
+        e = out[i]
+        t = -e / (two + e)
+        out[i] = -t * t if a < two else exp(-a)
+    tiny = x.dtype.type(_SERIES_BELOW32 if x.itemsize == 4 else 1e-8)  # a < tiny <=> a < 1e-8
+    for i in range(U(lo), U(hi)):
+        ax = abs(x[i])
+        a = ax * inv_t
+        lg = log1p(out[i])
+        near = -tau * lg
+        near = near if near > 0.0 else near - near  # +0 rather than -0 at x = 0
+        near = ax * a / (two * two) if a < tiny else near
+        out[i] = near if a < two else ax + two * tau * (lg - ln2)
+
+
+@jit
+def _smooth_extreme_block(x, y, lo, hi, tau, inv_t, is_min, zero, out):
+    """:func:`_smooth_extreme2` in two passes (``y`` full size or one value)."""
+    if y.size == 1:
+        b = y[0]
+        for i in range(U(lo), U(hi)):
+            out[i] = exp(-_gap(x[i], b, inv_t, zero))
+        for i in range(U(lo), U(hi)):
+            soft = tau * log1p(out[i])
+            hard = _extreme2(x[i], b, is_min)
+            out[i] = hard - soft if is_min else hard + soft
+    else:
+        for i in range(U(lo), U(hi)):
+            out[i] = exp(-_gap(x[i], y[i], inv_t, zero))
+        for i in range(U(lo), U(hi)):
+            soft = tau * log1p(out[i])
+            hard = _extreme2(x[i], y[i], is_min)
+            out[i] = hard - soft if is_min else hard + soft
+
+
 # ---------------------------------------------------------------------------------------
 # Kernels. Each task owns a chunk of the flat output; one loop per op code.
 
@@ -185,12 +251,12 @@ def _unary_chunk(op, x, lo, hi, tau, inv_t, out):
         for i in range(U(lo), U(hi)):
             out[i] = _sigmoid(x[i] * inv_t, one)
     elif op == SOFTPLUS:
-        for i in range(U(lo), U(hi)):
-            out[i] = _softplus(x[i], tau, inv_t, zero)
+        for b in range(lo, hi, BLOCK):
+            _softplus_block(x, b, min(hi, b + BLOCK), tau, inv_t, zero, out)
     else:
         ln2 = x.dtype.type(_LN2)
-        for i in range(U(lo), U(hi)):
-            out[i] = _smooth_abs(x[i], tau, inv_t, ln2, two)
+        for b in range(lo, hi, BLOCK):
+            _smooth_abs_block(x, b, min(hi, b + BLOCK), tau, inv_t, ln2, two, out)
 
 
 @kernel
@@ -279,13 +345,8 @@ def _binary_chunk(op, x, y, lo, hi, tau, inv_t, out):
                 out[i] = abs(x[i] - y[i])
     else:
         is_min = op == SMOOTH_MINIMUM
-        if y.size == 1:
-            b = y[0]
-            for i in range(U(lo), U(hi)):
-                out[i] = _smooth_extreme2(x[i], b, tau, inv_t, is_min, zero)
-        else:
-            for i in range(U(lo), U(hi)):
-                out[i] = _smooth_extreme2(x[i], y[i], tau, inv_t, is_min, zero)
+        for b in range(lo, hi, BLOCK):
+            _smooth_extreme_block(x, y, b, min(hi, b + BLOCK), tau, inv_t, is_min, zero, out)
 
 
 @kernel
