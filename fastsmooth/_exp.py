@@ -286,12 +286,14 @@ def _log1p32_reduce(x):
     one = np.float32(1.0)
     zero = np.float32(0.0)
     u = one + x
-    iu = np.int64(as_int(u)) + _OFF32
-    k = (iu >> 23) - 127
+    # int32 throughout (np.int32(...): Numba widens int32 arithmetic to int64, which
+    # halves the vector width); a nan's bits may wrap here: its result is selected below
+    iu = np.int32(as_int(u) + np.int32(_OFF32))
+    k = np.int32((iu >> np.int32(23)) - np.int32(127))
     c = (one - (u - x)) if k >= 2 else (x - (u - one))
     c = c / u
     c = c if k < 25 else zero
-    f = as_float(np.int32((iu & 0x007FFFFF) + _SQRT1_2_32)) - one
+    f = as_float(np.int32((iu & np.int32(0x007FFFFF)) + np.int32(_SQRT1_2_32))) - one
     direct = (x >= _DIRECT_LO32) & (x < _DIRECT_HI32)
     f = x if direct else f
     c = zero if direct else c
