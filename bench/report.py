@@ -196,7 +196,7 @@ def headline(paths):
 
 
 #: the rows of the headline table when it is written from ``fastsmooth bench`` JSON
-#: (issue 13: the peers are torch, ONNX Runtime and JAX)
+#: (issue 13: the peers are SciPy, NumPy, torch, ONNX Runtime and JAX)
 HEADLINE_CLI = [
     ("logsumexp", (4096, 4096), "float64"),
     ("logsumexp", (4096, 4096), "float32"),
@@ -212,7 +212,7 @@ HEADLINE_CLI = [
 
 def headline_cli(paths):
     """The headline from ``fastsmooth bench --json`` files (one thread count): best of the
-    runs' medians per library, speed-up of fastsmooth over NumPy, torch, ONNX Runtime, JAX."""
+    runs' medians per library, speed-up of fastsmooth over SciPy, NumPy, torch, ONNX Runtime, JAX."""
     runs = [json.loads(Path(p).read_text()) for p in paths]
     best = {}
     for run in runs:
@@ -222,7 +222,8 @@ def headline_cli(paths):
                 if t and (lib not in best.setdefault(key, {}) or t < best[key][lib]):
                     best[key][lib] = t
     meta = runs[-1]["meta"]
-    peers = [("numpy", "NumPy"), ("torch", "torch"), ("onnxruntime", "ONNX Runtime"), ("jax", "JAX")]
+    peers = [("scipy", "SciPy"), ("numpy", "NumPy"), ("torch", "torch"), ("onnxruntime", "ONNX Runtime"),
+             ("jax", "JAX")]
     rows = ["| op | shape | dtype | fastsmooth | " + " | ".join(f"× vs {name}" for _, name in peers) + " |",
             "|---|---|---|---:|" + "---:|" * len(peers)]
     for op, shape, dtype in HEADLINE_CLI:
