@@ -235,8 +235,8 @@ def headline_cli(paths):
         cells += [f"{g[p] / t:.2f}" if p in g else "–" for p, _ in peers]
         rows.append("| " + " | ".join(cells) + " |")
     note = (f"Measured {meta.get('date', '')[:10]} on {meta.get('cpu', '?')} ({meta.get('isa', '?')}, "
-            f"{meta.get('cores', '?')} cores, shared with other jobs), {meta.get('threads')} Numba thread(s) and "
-            f"{meta.get('peer_threads')} for the peers, best of {len(runs)} runs' medians; fastsmooth "
+            f"{meta.get('cores', '?')} cores, shared with other jobs), Numba threads: {meta.get('threads')}, the "
+            f"peers' threads: {meta.get('peer_threads')}, best of {len(runs)} runs' medians; fastsmooth "
             f"{meta.get('fastsmooth')}, NumPy {meta.get('numpy')}, Numba {meta.get('numba')}, torch "
             f"{meta.get('torch', '-')}, ONNX Runtime {meta.get('onnxruntime', '-')}, JAX {meta.get('jax', '-')}. "
             f"Command: `fastsmooth bench --ops logsumexp,softmax,log_softmax,maxpool2d --threads "
