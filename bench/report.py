@@ -195,6 +195,55 @@ def headline(paths):
     return "\n".join(rows) + "\n\n" + note
 
 
+#: the rows of the headline table when it is written from ``fastsmooth bench`` JSON
+#: (issue 13: the peers are SciPy, NumPy, torch, ONNX Runtime and JAX)
+HEADLINE_CLI = [
+    ("logsumexp", (4096, 4096), "float64"),
+    ("logsumexp", (4096, 4096), "float32"),
+    ("logsumexp", (1_000_000, 8), "float32"),
+    ("softmax", (4096, 4096), "float32"),
+    ("softmax", (1, 16_000_000), "float32"),
+    ("softmax", (1_000_000, 8), "float32"),
+    ("log_softmax", (1, 16_000_000), "float64"),
+    ("softmax", (64, 1000), "float32"),
+    ("maxpool2d", (32, 64, 112, 112), "float32"),
+]
+
+
+def headline_cli(paths):
+    """The headline from ``fastsmooth bench --json`` files (one thread count): best of the
+    runs' medians per library, speed-up of fastsmooth over SciPy, NumPy, torch, ONNX Runtime, JAX."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    best = {}
+    for run in runs:
+        for r in run["results"]:
+            key = (r["op"], tuple(r["shape"]), r["dtype"])
+            for lib, t in r["times"].items():
+                if t and (lib not in best.setdefault(key, {}) or t < best[key][lib]):
+                    best[key][lib] = t
+    meta = runs[-1]["meta"]
+    peers = [("scipy", "SciPy"), ("numpy", "NumPy"), ("torch", "torch"), ("onnxruntime", "ONNX Runtime"),
+             ("jax", "JAX")]
+    rows = ["| op | shape | dtype | fastsmooth | " + " | ".join(f"× vs {name}" for _, name in peers) + " |",
+            "|---|---|---|---:|" + "---:|" * len(peers)]
+    for op, shape, dtype in HEADLINE_CLI:
+        g = best.get((op, shape, dtype))
+        if not g or "fastsmooth" not in g:
+            raise SystemExit(f"{paths[0]}: no fastsmooth result for {op} {shape} {dtype}")
+        t = g["fastsmooth"]
+        cells = [op, "×".join(map(str, shape)), dtype, f"{_ms(t)} ms"]
+        cells += [f"{g[p] / t:.2f}" if p in g else "–" for p, _ in peers]
+        rows.append("| " + " | ".join(cells) + " |")
+    note = (f"Measured {meta.get('date', '')[:10]} on {meta.get('cpu', '?')} ({meta.get('isa', '?')}, "
+            f"{meta.get('cores', '?')} cores, shared with other jobs), {meta.get('threads')} Numba thread(s) and "
+            f"{meta.get('peer_threads')} for the peers, best of {len(runs)} runs' medians; fastsmooth "
+            f"{meta.get('fastsmooth')}, NumPy {meta.get('numpy')}, Numba {meta.get('numba')}, torch "
+            f"{meta.get('torch', '-')}, ONNX Runtime {meta.get('onnxruntime', '-')}, JAX {meta.get('jax', '-')}. "
+            f"Command: `fastsmooth bench --ops logsumexp,softmax,log_softmax,maxpool2d --threads "
+            f"{meta.get('threads')} --json FILE`, then `python bench/report.py FILE... --headline README.md`.")
+    return "\n".join(rows) + "\n\n" + note
+
+
 def combine_cli(runs):
     """Several ``--json`` outputs of ``fastsmooth bench`` as one: each library's time is
     the best of the runs' medians (as :func:`load`), the bandwidth the best measured; the
@@ -371,7 +420,9 @@ def main(argv=None):
     p.add_argument("--ops", type=_names, default=None, help="comma-separated cases of the table to render")
     args = p.parse_args(argv)
     if args.headline:
-        _replace(Path(args.headline), "<!-- headline:start -->", "<!-- headline:end -->", headline(args.json))
+        cli = "results" in json.loads(Path(args.json[0]).read_text())
+        _replace(Path(args.headline), "<!-- headline:start -->", "<!-- headline:end -->",
+                 headline_cli(args.json) if cli else headline(args.json))
         return
     by_name = defaultdict(list)
     for path in args.json:

@@ -109,27 +109,38 @@ def inv_temperature(tau, dtype):
     return hit
 
 
-def weighted(a, out_dtype, b, fname):
-    """``(a, w, out_dtype)``: ``x`` and the weights ``b`` broadcast against each other,
-    in one float dtype. A float array ``b`` takes part in the dtype rule (float32 ``x``
-    with float64 ``b`` computes in float64); a bool or int ``b`` (a mask, counts) and a
-    Python number do not."""
-    weak = isinstance(b, (int, float))  # a Python number does not promote (NEP 50)
-    w = np.asarray(b)
-    if w.dtype.kind not in "biuf":
+def weights_dtypes(w_dtype, weak, x_dtype, out_dtype, fname):
+    """``(compute, out_dtype)``: the dtype ``x`` is computed in and the result dtype,
+    with weights ``b`` of dtype ``w_dtype``. A float array ``b`` takes part in the dtype
+    rule (float32 ``x`` with float64 ``b`` computes in float64); a bool or int ``b`` (a
+    mask, counts) and a Python number (``weak``: NEP 50) do not."""
+    if w_dtype.kind not in "biuf":
         raise TypeError(
-            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w.dtype}"
+            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w_dtype}"
         )
-    if w.dtype.kind == "f" and not weak:
-        compute, out = float_dtypes(w.dtype, fname, "b")
-        a = a.astype(np.result_type(a.dtype, compute), copy=False)
-        out_dtype = np.result_type(out_dtype, out)
+    if w_dtype.kind == "f" and not weak:
+        compute, out = float_dtypes(w_dtype, fname, "b")
+        return np.result_type(x_dtype, compute), np.result_type(out_dtype, out)
+    return x_dtype, out_dtype
+
+
+def weights_shape(x_shape, w_shape, fname):
+    """The shape ``x`` and the weights ``b`` broadcast to (a clear error if they do not)."""
     try:
-        shape = np.broadcast_shapes(a.shape, w.shape)
+        return np.broadcast_shapes(x_shape, w_shape)
     except ValueError:
         raise ValueError(
-            f"{fname}: `b` of shape {w.shape} does not broadcast against `x` of shape {a.shape}"
+            f"{fname}: `b` of shape {w_shape} does not broadcast against `x` of shape {x_shape}"
         ) from None
+
+
+def weighted(a, out_dtype, b, fname):
+    """``(a, w, out_dtype)``: ``x`` and the weights ``b`` broadcast against each other,
+    in one float dtype (:func:`weights_dtypes`)."""
+    w = np.asarray(b)
+    compute, out_dtype = weights_dtypes(w.dtype, isinstance(b, (int, float)), a.dtype, out_dtype, fname)
+    a = a.astype(compute, copy=False)
+    shape = weights_shape(a.shape, w.shape, fname)
     return np.broadcast_to(a, shape), np.broadcast_to(w, shape), out_dtype
 
 

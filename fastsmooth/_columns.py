@@ -37,6 +37,7 @@ from numba import uint64 as U
 
 from ._config import jit, kernel
 from ._exp import exp, log1p
+from ._outbuf import empty_like
 from ._rowops import lse_merge
 
 __all__ = ["COL_BLOCK_BYTES", "CHUNK_ROWS", "as_columns", "reduced_shape", "col_plan", "col_logsumexp", "col_softmax",
@@ -294,7 +295,7 @@ def _col_apply(x, m, par, inv_t, width, blocks, piece, pieces, log, y):
 def _col_normalize(x, inv_t, parallel, log):
     m, s, (width, blocks, pieces, piece) = _col_states(x, inv_t, parallel)
     par = _softmax_params(m, s, log)
-    y = np.empty_like(x)
+    y = empty_like(x)  # recycled when large (_outbuf)
     _col_apply(x, m, par, inv_t, width, blocks, piece, pieces, log, y, parallel=parallel)
     return y
 

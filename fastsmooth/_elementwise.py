@@ -72,6 +72,8 @@ __all__ = [
 #: Elements per parallel task of the element-wise kernels.
 CHUNK = 1 << 14
 _LN2 = math.log(2.0)
+#: The smallest float32 >= 1e-8: ``a < _SERIES_BELOW32`` is ``a < 1e-8`` in float32.
+_SERIES_BELOW32 = float(np.nextafter(np.float32(1e-8), np.float32(1.0)))
 
 # op codes of the unary kernels
 RELU, ABS, SIGMOID, SOFTPLUS, SMOOTH_ABS = range(5)
@@ -95,35 +97,11 @@ def _sigmoid(z, one):
 
 
 @jit(inline="always")
-def _softplus(x, tau, inv_t, zero):
-    """``tau * log(1 + exp(x / tau)) = max(x, 0) + tau * log1p(exp(-|x| / tau))``."""
-    pos = x if x > zero else zero
-    return pos + tau * log1p(exp(-abs(x) * inv_t))
-
-
-@jit(inline="always")
 def _tanh_half(a, two):
     """``tanh(a / 2)`` for ``a >= 0`` as ``-expm1(-a) / (2 + expm1(-a))``: accurate
     near 0 (where ``1 - exp(-a)`` would cancel) and exactly 1 for ``a = inf``."""
     e = expm1(-a)
     return -e / (two + e)
-
-
-@jit(inline="always")
-def _smooth_abs(x, tau, inv_t, ln2, two):
-    """``2 tau log cosh(x / (2 tau))``. For ``a = |x| / tau < 2`` it is
-    ``-tau log1p(-tanh(a/2)**2)`` (no cancellation near 0), and ``|x| a / 4`` (its
-    series) below ``a = 1e-8``, where ``tanh**2`` could underflow; above 2,
-    ``|x| + 2 tau (log1p(exp(-a)) - log 2)`` (no overflow)."""
-    ax = abs(x)
-    a = ax * inv_t
-    t = _tanh_half(a, two)
-    small = a < two
-    lg = log1p(-t * t if small else exp(-a))
-    near = -tau * lg
-    near = near if near > 0.0 else near - near  # +0 rather than -0 at x = 0
-    near = ax * a / (two * two) if a < 1e-8 else near
-    return near if small else ax + two * tau * (lg - ln2)
 
 
 @jit
@@ -139,14 +117,75 @@ def _gap(x, y, inv_t, zero):
     return zero if x == y else abs(x - y) * inv_t
 
 
-@jit(inline="always")
-def _smooth_extreme2(x, y, tau, inv_t, is_min, zero):
+# The smooth ops in passes over blocks of ``BLOCK`` elements, ``out`` holding the
+# intermediate (an ``out`` never shares memory with an input: ``direct_out``). Fused
+# into one loop, ``exp``/``expm1`` -> division -> ``log1p`` is one long dependency chain
+# per element (three divisions and two polynomials in a row for smooth_abs); the loop is
+# vectorized but latency-bound (the out-of-order window holds 2-3 iterations), and split
+# it runs 1.3-2x faster (docs/performance.md). Each pass computes what the fused loop
+# did: the same values, up to LLVM contracting ``pos + tau * lg`` into an FMA or not.
+
+#: Elements per pass of the multi-pass smooth kernels (L1-resident: 8 KiB of float64).
+BLOCK = 1024
+
+
+@jit
+def _softplus_block(x, lo, hi, tau, inv_t, zero, out):
+    """``tau * log(1 + exp(x / tau)) = max(x, 0) + tau * log1p(exp(-|x| / tau))``."""
+    for i in range(U(lo), U(hi)):
+        out[i] = exp(-abs(x[i]) * inv_t)
+    for i in range(U(lo), U(hi)):
+        v = x[i]
+        pos = v if v > zero else zero
+        out[i] = pos + tau * log1p(out[i])
+
+
+@jit
+def _smooth_abs_block(x, lo, hi, tau, inv_t, ln2, two, out):
+    """``2 tau log cosh(x / (2 tau))``. For ``a = |x| / tau < 2`` it is
+    ``-tau log1p(-tanh(a/2)**2)`` (no cancellation near 0), and ``|x| a / 4`` (its
+    series) below ``a = 1e-8``, where ``tanh**2`` could underflow; above 2,
+    ``|x| + 2 tau (log1p(exp(-a)) - log 2)`` (no overflow). Three passes: ``expm1(-a)``;
+    the argument of ``log1p``; ``log1p`` and the result."""
+    for i in range(U(lo), U(hi)):
+        out[i] = expm1(-(abs(x[i]) * inv_t))
+    for i in range(U(lo), U(hi)):
+        a = abs(x[i]) * inv_t
+        e = out[i]
+        t = -e / (two + e)
+        out[i] = -t * t if a < two else exp(-a)
+    tiny = x.dtype.type(_SERIES_BELOW32 if x.itemsize == 4 else 1e-8)  # a < tiny <=> a < 1e-8
+    for i in range(U(lo), U(hi)):
+        ax = abs(x[i])
+        a = ax * inv_t
+        lg = log1p(out[i])
+        near = -tau * lg
+        near = near if near > 0.0 else near - near  # +0 rather than -0 at x = 0
+        near = ax * a / (two * two) if a < tiny else near
+        out[i] = near if a < two else ax + two * tau * (lg - ln2)
+
+
+@jit
+def _smooth_extreme_block(x, y, lo, hi, tau, inv_t, is_min, zero, out):
     """``tau * log(exp(x/tau) + exp(y/tau))`` (``-tau log(exp(-x/tau) + exp(-y/tau))``
-    if ``is_min``) as ``max(x, y) + tau * log1p(exp(-|x - y| / tau))``. Equal inputs
-    give ``x + tau log 2`` (``+-inf`` for two equal infinities); a nan gives nan."""
-    soft = tau * log1p(exp(-_gap(x, y, inv_t, zero)))
-    hard = _extreme2(x, y, is_min)
-    return hard - soft if is_min else hard + soft
+    if ``is_min``) as ``max(x, y) + tau * log1p(exp(-|x - y| / tau))``, in two passes
+    (``y`` full size or one value). Equal inputs give ``x + tau log 2`` (``+-inf`` for two
+    equal infinities); a nan gives nan."""
+    if y.size == 1:
+        b = y[0]
+        for i in range(U(lo), U(hi)):
+            out[i] = exp(-_gap(x[i], b, inv_t, zero))
+        for i in range(U(lo), U(hi)):
+            soft = tau * log1p(out[i])
+            hard = _extreme2(x[i], b, is_min)
+            out[i] = hard - soft if is_min else hard + soft
+    else:
+        for i in range(U(lo), U(hi)):
+            out[i] = exp(-_gap(x[i], y[i], inv_t, zero))
+        for i in range(U(lo), U(hi)):
+            soft = tau * log1p(out[i])
+            hard = _extreme2(x[i], y[i], is_min)
+            out[i] = hard - soft if is_min else hard + soft
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,12 +214,12 @@ def _unary_chunk(op, x, lo, hi, tau, inv_t, out):
         for i in range(U(lo), U(hi)):
             out[i] = _sigmoid(x[i] * inv_t, one)
     elif op == SOFTPLUS:
-        for i in range(U(lo), U(hi)):
-            out[i] = _softplus(x[i], tau, inv_t, zero)
+        for b in range(lo, hi, BLOCK):
+            _softplus_block(x, b, min(hi, b + BLOCK), tau, inv_t, zero, out)
     else:
         ln2 = x.dtype.type(_LN2)
-        for i in range(U(lo), U(hi)):
-            out[i] = _smooth_abs(x[i], tau, inv_t, ln2, two)
+        for b in range(lo, hi, BLOCK):
+            _smooth_abs_block(x, b, min(hi, b + BLOCK), tau, inv_t, ln2, two, out)
 
 
 @kernel
@@ -269,13 +308,8 @@ def _binary_chunk(op, x, y, lo, hi, tau, inv_t, out):
                 out[i] = abs(x[i] - y[i])
     else:
         is_min = op == SMOOTH_MINIMUM
-        if y.size == 1:
-            b = y[0]
-            for i in range(U(lo), U(hi)):
-                out[i] = _smooth_extreme2(x[i], b, tau, inv_t, is_min, zero)
-        else:
-            for i in range(U(lo), U(hi)):
-                out[i] = _smooth_extreme2(x[i], y[i], tau, inv_t, is_min, zero)
+        for b in range(lo, hi, BLOCK):
+            _smooth_extreme_block(x, y, b, min(hi, b + BLOCK), tau, inv_t, is_min, zero, out)
 
 
 @kernel

@@ -22,11 +22,13 @@ from ._columns import (col_log_softmax, col_logsumexp, col_logsumexp_backward, c
                        like_columns, per_column)
 from ._config import jit, use_parallel
 from ._exp import exp, log1p
-from ._rowops import (CHUNK, GROUP, block_max, count_equal, first_argmax, gather_group, group_exp_buffers,
-                      group_exps, group_state_buffers, group_states, has_nan, inf_mean_index, inf_row_softmax,
-                      log_softmax_span, lse_state, lse_value, plane_moments, row_dot, row_extreme, extreme_grad, row_sum,
-                      scale_lanes, scaled_gap, scatter_group, softmax_row, weight_at, weighted_exp_sum,
-                      wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state, wlse_value)
+from ._outbuf import empty_like
+from ._rowops import (CHUNK, GROUP, block_max, count_equal, exp_scale_store, first_argmax, gather_group,
+                      group_exp_buffers, group_exps, group_state_buffers, group_states, has_nan,
+                      inf_mean_index, inf_row_softmax, log_softmax_span, lse_state, lse_value, plane_moments,
+                      row_dot, row_extreme, extreme_grad, row_sum, scale_lanes, scaled_gap, scatter_group,
+                      softmax_row, weight_at, weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state,
+                      wlse_merge, wlse_state, wlse_value)
 from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, fast_path, folded, groups_kernel, row_op, row_stats,
                          row_sums, run, tasks_kernel, two_pass)
 
@@ -414,7 +416,10 @@ def logsumexp_backward(grad, x, out, axis=-1, *, b=None, temperature=1.0):
     x : array_like
         The input of the forward call.
     out : array_like
-        The output of the forward call (reduced shape, with or without kept dims).
+        The output of the forward call (reduced shape, with or without kept dims). It
+        is read, never written: this ``out`` is the saved forward result (the signature
+        of the first release), so unlike the other functions this one takes no buffer
+        for its result (see :ref:`out-buffers`).
     axis : int, tuple of ints or None, default -1
         As in the forward call.
     b : array_like, optional
@@ -490,9 +495,7 @@ def _softmax_piece(x, r, lo, hi, m, s, inv_t, y):
         for i in range(U(lo), U(hi)):
             yr[i] = np.nan
     else:
-        scale = x.dtype.type(1.0 / (1.0 + s[r]))
-        for i in range(U(lo), U(hi)):
-            yr[i] = exp((xr[i] - mr) * inv_t) * scale
+        exp_scale_store(xr, lo, hi, mr, inv_t, x.dtype.type(1.0 / (1.0 + s[r])), yr)
 
 
 @jit
@@ -512,7 +515,8 @@ _SOFTMAX_PIECES = two_pass(_lse_stats, _softmax_apply)
 
 
 def _softmax_rows_any(rows, tau, parallel):
-    y = np.empty_like(rows)  # rows by length alone: the one- and two-pass forms sum differently
+    # recycled when large (_outbuf); rows by length alone: the one- and two-pass forms sum differently
+    y = empty_like(rows)
     run(rows, parallel, (_inv_t(tau, rows.dtype), y), short=_short_softmax, rows=_softmax_rows,
         pieces=_SOFTMAX_PIECES, whole=ROW_IN_CACHE)
     return y
@@ -732,7 +736,7 @@ _LOG_SOFTMAX_PIECES = two_pass(_lse_stats, _log_softmax_apply)
 
 
 def _log_softmax_rows_any(rows, tau, parallel):
-    y = np.empty_like(rows)
+    y = empty_like(rows)  # recycled when large (_outbuf)
     run(rows, parallel, (_inv_t(tau, rows.dtype), y), short=_short_log_softmax, rows=_log_softmax_rows,
         pieces=_LOG_SOFTMAX_PIECES, whole=ROW_IN_CACHE)
     return y

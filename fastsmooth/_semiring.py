@@ -812,7 +812,9 @@ def logmatmulexp_backward(grad, a, b, out, *, temperature=1.0):
     a, b : array_like
         The operands of the forward call.
     out : array_like, shape (..., n, m)
-        The forward result ``c = logmatmulexp(a, b, temperature=temperature)``.
+        The forward result ``c = logmatmulexp(a, b, temperature=temperature)``. It is
+        read, never written: this ``out`` is the saved forward result, so this function
+        takes no buffer for its results (see :ref:`out-buffers`).
     temperature : float, optional
         The forward's :math:`\tau`.
 

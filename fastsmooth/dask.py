@@ -61,7 +61,7 @@ import numpy as np
 import fastsmooth as _fs
 
 from . import _config
-from ._arrays import check_temperature, float_dtypes, normalize_axes
+from ._arrays import check_temperature, float_dtypes, normalize_axes, weights_dtypes, weights_shape
 from ._chunkstates import (
     LSE_STATE,
     SOFT_ARGMAX_STATE,
@@ -314,20 +314,9 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, split_ever
 def _weighted_logsumexp(x, out_dtype, b, axis, temperature, keepdims, split_every):
     fname = "logsumexp"
     w = b if isinstance(b, da.Array) else da.asarray(np.asarray(b))
-    if w.dtype.kind not in "biuf":
-        raise TypeError(
-            f"{fname}: `b` must be an array of real numbers (bool, int or float), got dtype {w.dtype}"
-        )
-    if w.dtype.kind == "f" and not isinstance(b, (int, float)):
-        compute, out = float_dtypes(w.dtype, fname, "b")
-        x = x.astype(np.result_type(x.dtype, compute))
-        out_dtype = np.result_type(out_dtype, out)
-    try:
-        shape = np.broadcast_shapes(x.shape, w.shape)
-    except ValueError:
-        raise ValueError(
-            f"{fname}: `b` of shape {w.shape} does not broadcast against `x` of shape {x.shape}"
-        ) from None
+    compute, out_dtype = weights_dtypes(w.dtype, isinstance(b, (int, float)), x.dtype, out_dtype, fname)
+    x = x.astype(compute)
+    shape = weights_shape(x.shape, w.shape, fname)
     axes = normalize_axes(axis, len(shape), fname)
     tau = check_temperature(temperature, fname)
     inv_t = _inv_t(tau, x.dtype)
