@@ -29,8 +29,8 @@ from ._rowops import (CHUNK, GROUP, block_max, count_equal, exp_scale_store, fir
                       row_dot, row_extreme, extreme_grad, row_sum, scale_lanes, scaled_gap, scatter_group,
                       softmax_row, weight_at, weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state,
                       wlse_merge, wlse_state, wlse_value)
-from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, folded, groups_kernel, row_op, row_stats, row_sums, run,
-                         tasks_kernel, two_pass)
+from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, fast_path, folded, groups_kernel, row_op, row_stats,
+                         row_sums, run, tasks_kernel, two_pass)
 
 __all__ = ["logsumexp", "logsumexp_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
            "soft_argmax", "soft_argmax_backward", "soft_argmax2d", "soft_argmax2d_backward", "hardmax",
@@ -86,6 +86,9 @@ def _logsumexp_any(rows, tau, parallel):
     run(rows, parallel, (_inv_t(tau, rows.dtype), tau, out), short=_short_lse, rows=_logsumexp_rows,
         pieces=_lse_pieces)
     return out
+
+
+_LSE_FAST = fast_path(lambda tau, dt: (_inv_t(tau, dt), tau), short=_short_lse, rows=_logsumexp_rows, reduce=True)
 
 
 # Weighted LogSumExp (``b=``): the state (m, c, s) of :mod:`._rowops`, the same schedules.
@@ -299,7 +302,8 @@ def logsumexp(x, axis=-1, *, b=None, temperature=1.0, keepdims=False, return_sig
     """
     plain = b is None and not return_sign
     return row_op("logsumexp", x, axis, out, _lse_signed if return_sign else _lse_compute, temperature=temperature, reduce=True,
-                  keepdims=keepdims, weights=b, columns=_col_logsumexp if plain else None, fast=plain)
+                  keepdims=keepdims, weights=b, columns=_col_logsumexp if plain else None,
+                  fast=_LSE_FAST if plain else False)
 
 
 #: ``logsumexp_backward`` trusts the saved ``out`` while ``|out| / tau`` is at most this:
@@ -518,6 +522,13 @@ def _softmax_rows_any(rows, tau, parallel):
     return y
 
 
+def _inv_t_lead(tau, dt):
+    return (_inv_t(tau, dt),)
+
+
+_SOFTMAX_FAST = fast_path(_inv_t_lead, short=_short_softmax, rows=_softmax_rows, whole=ROW_IN_CACHE)
+
+
 def _col_softmax(cols, a, tau, axes):
     return col_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
 
@@ -585,7 +596,8 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None):
     >>> fs.softmax([1000.0, 1.0, np.inf, np.inf])   # the +inf limit, not nan
     array([0. , 0. , 0.5, 0.5])
     """
-    return row_op("softmax", x, axis, out, _softmax_rows_any, temperature=temperature, columns=_col_softmax)
+    return row_op("softmax", x, axis, out, _softmax_rows_any, temperature=temperature, columns=_col_softmax,
+                  fast=_SOFTMAX_FAST)
 
 
 @jit
@@ -730,6 +742,9 @@ def _log_softmax_rows_any(rows, tau, parallel):
     return y
 
 
+_LOG_SOFTMAX_FAST = fast_path(_inv_t_lead, short=_short_log_softmax, rows=_log_softmax_rows, whole=ROW_IN_CACHE)
+
+
 def _col_log_softmax(cols, a, tau, axes):
     return col_log_softmax(cols, _inv_t(tau, a.dtype), use_parallel(a.size))
 
@@ -788,7 +803,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
     array([       -inf, -0.69314718, -0.69314718])
     """
     return row_op("log_softmax", x, axis, out, _log_softmax_rows_any, temperature=temperature,
-                  columns=_col_log_softmax)
+                  columns=_col_log_softmax, fast=_LOG_SOFTMAX_FAST)
 
 
 _LOG_SOFTMAX_BACKWARD = _backward_compute(_log_softmax_backward_pieces, True)
@@ -909,6 +924,9 @@ def _soft_argmax_rows_any(rows, tau, parallel):
     return res
 
 
+_SOFT_ARGMAX_FAST = fast_path(_inv_t_lead, short=_short_soft_argmax, reduce=True)  # (long rows: a Python pass)
+
+
 def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
     r"""Smooth argmax: the expected index under ``softmax(x / temperature)``.
 
@@ -956,7 +974,7 @@ def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):
     3.0
     """
     return row_op("soft_argmax", x, axis, out, _soft_argmax_rows_any, temperature=temperature, multiple=False,
-                  reduce=True)
+                  reduce=True, fast=_SOFT_ARGMAX_FAST)
 
 
 @jit
@@ -1196,6 +1214,9 @@ def _hardmax_any(rows, tau, parallel):
     return res
 
 
+_HARDMAX_FAST = fast_path(lambda tau, dt: (), rows=_hardmax_rows)
+
+
 def hardmax(x, axis=-1, *, out=None):
     r"""One-hot of the argmax along ``axis``: the hard function that :func:`softmax`
     smooths.
@@ -1233,7 +1254,7 @@ def hardmax(x, axis=-1, *, out=None):
     >>> fs.hardmax([2.0, 5.0, 5.0])          # ties: first
     array([0., 1., 0.])
     """
-    return row_op("hardmax", x, axis, out, _hardmax_any, multiple=False)
+    return row_op("hardmax", x, axis, out, _hardmax_any, multiple=False, fast=_HARDMAX_FAST)
 
 
 def straight_through_hardmax(x, axis=-1, *, temperature=1.0, out=None):
@@ -1299,6 +1320,8 @@ def _extreme_backward_row(x, r, lo, hi, g, out, first, dx):
 _extreme_rows = tasks_kernel(_extreme_row, "_extreme_rows")
 _extreme_rows_backward = tasks_kernel(_extreme_backward_row, "_extreme_rows_backward")
 _TIES = ("split", "first")
+_EXTREME_FAST = {sign: fast_path(lambda tau, dt, sign=sign: (sign,), rows=_extreme_rows, reduce=True)
+                 for sign in (1.0, -1.0)}
 
 
 def _check_ties(ties, fname):
@@ -1319,7 +1342,7 @@ def _extreme(x, axis, keepdims, ties, out, sign, fname):
     _check_ties(ties, fname)
     return row_op(fname, x, axis, out, lambda rows, tau, parallel: _extremes(rows, sign, parallel, fname, x,
                                                                               f", axis {axis!r}"),
-                  reduce=True, keepdims=keepdims)
+                  reduce=True, keepdims=keepdims, fast=_EXTREME_FAST[sign])
 
 
 def _extreme_backward(grad, x, out, axis, ties, sign, fname):

@@ -29,11 +29,11 @@ from numba import prange
 from ._arrays import (as_float_array, check_temperature, fast_rows, finish_out, normalize_axes, result_cast,
                       sum_to_shape, to_rows, weighted)
 from ._columns import as_columns, reduced_shape
-from ._config import Kernel, jit, kernel, use_parallel
+from ._config import PARALLEL_MIN_ELEMENTS, Kernel, jit, kernel, use_parallel
 from ._rowops import CHUNK, GROUP, SHORT_ROW, SPAN_ROWS, chunk_dot, chunk_state, group_spans, lse_merge
 
 __all__ = ["ROW_IN_CACHE", "MIN_PIECE", "SPLIT_ROWS", "tasks_kernel", "groups_kernel", "schedule", "run",
-           "two_pass", "row_op"]
+           "two_pass", "row_op", "fast_path"]
 
 #: A row longer than this is not assumed to stay in cache between passes.
 ROW_IN_CACHE = 1 << 16
@@ -132,8 +132,13 @@ def row_op(fname, x, axis, out, compute, *, temperature=_UNTEMPERED, name="x", m
     (then a gradient is summed back to the shape of ``x``). ``columns(cols, a, tau,
     axes)``: the result for an outer axis
     (:func:`._columns.as_columns`), or None to take rows. ``fast``: the common call (:func:`._arrays.
-    fast_rows`) goes straight to ``compute``."""
-    if fast and not extras and weights is None:
+    fast_rows`) goes straight to ``compute``; a :func:`fast_path` takes the small serial
+    ones first, straight to the kernel's compiled entry point."""
+    if fast is not False and not extras and weights is None:
+        if fast is not True:
+            res = fast(x, axis, out, temperature, keepdims, fname)
+            if res is not None:
+                return res
         rows = fast_rows(x, axis, out)
         if rows is not None:
             tau = None if temperature is _UNTEMPERED else check_temperature(temperature, fname)
@@ -159,6 +164,106 @@ def row_op(fname, x, axis, out, compute, *, temperature=_UNTEMPERED, name="x", m
         if weights is not None and not reduce:
             res = sum_to_shape(res, x_shape)
     return finish_out(_map(res, lambda r: result_cast(r, out_dtype)), out, fname)
+
+
+#: The array flags the entry points of :func:`fast_path` were compiled for: C-contiguous,
+#: aligned and writeable (NPY_ARRAY_C_CONTIGUOUS | ALIGNED | WRITEABLE; Numba types a
+#: read-only or an unaligned array differently).
+_ENTRY_FLAGS = 0x0001 | 0x0100 | 0x0400
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_ndarray = np.ndarray
+_empty = np.empty
+
+
+def star_entry(k, lead, star):
+    """The serial twin's compiled entry point of the generated kernel ``k`` (its
+    arguments ``lead`` then ``*star``), for the Numba types of these values, loaded from
+    the cache or compiled now if needed. Numba's dispatcher packs the star arguments
+    into one tuple before it types them, so the entry point takes them as that tuple:
+    ``entry(*lead, tuple(star))`` runs the very machine code that ``k(*lead, *star,
+    parallel=False)`` runs, without typing every argument (and packing the tuple) on
+    every call. The caller must have checked the types (exact dtypes; arrays
+    C-contiguous, aligned, writeable): the entry point checks nothing."""
+    d = k.serial
+    return d.compile(tuple(d.typeof_pyval(a) for a in lead) + (d.typeof_pyval(tuple(star)),))
+
+
+def fast_path(lead, *, short=None, rows=None, whole=None, reduce=False):
+    """The fast path of a row op for small serial calls, given to :func:`row_op` as
+    ``fast``: ``f(x, axis, out, temperature, keepdims)`` gives the result, or None to
+    leave the call to :func:`row_op`.
+
+    It takes the calls of :func:`._arrays.fast_rows` (a non-empty C-contiguous
+    float32/float64 ndarray, the last axis, no ``out``) that are also aligned and
+    writeable, under ``PARALLEL_MIN_ELEMENTS`` elements (the serial twin), and calls
+    the compiled entry point (:func:`star_entry`, memoized per dtype) of the kernel that
+    :func:`run` would pick there -- ``short(x, *lead, y)`` for rows of at most SHORT_ROW
+    elements, else ``rows(x, 1, n, *lead, y)`` (up to ``whole`` elements when given,
+    as :func:`schedule` decides serially) -- so the same compiled code as the
+    dispatcher: the same bits. Other calls (soft_argmax's long rows, which take a
+    Python pass) return None. ``lead(tau, dtype)``: the kernel's arguments before the
+    result ``y`` (``tau`` the checked temperature; None for an op that has none), as
+    :func:`run` gets them; memoized per dtype and float temperature, so the check runs
+    on the first call of each (a bad temperature raises the full path's error).
+    ``reduce``: ``y`` holds one value per row."""
+    most = whole if whole is not None else PARALLEL_MIN_ELEMENTS
+    leads = {4: {}, 8: {}}  # itemsize -> temperature -> lead
+    entries = {}  # itemsize + (1 if short) -> entry point
+
+    def first_lead(temperature, dt, fname):
+        tau = None if temperature is _UNTEMPERED else check_temperature(temperature, fname)
+        got = tuple(lead(tau, dt))
+        memo = leads[dt.itemsize]
+        if type(temperature) is float or temperature is _UNTEMPERED:
+            if len(memo) > 256:
+                memo.clear()
+            memo[temperature] = got
+        return got
+
+    def call(x, axis, out, temperature, keepdims, fname):
+        if out is not None or type(x) is not _ndarray or type(axis) is not int:
+            return None
+        dt = x.dtype
+        if not (dt is _F32 or dt is _F64) or x.flags.num & _ENTRY_FLAGS != _ENTRY_FLAGS:
+            return None
+        size = x.size
+        nd = x.ndim
+        if not (0 < size < PARALLEL_MIN_ELEMENTS and nd and (axis == -1 or axis == nd - 1)):
+            return None
+        shape = x.shape
+        n = shape[-1]
+        is_short = short is not None and n <= SHORT_ROW
+        if not is_short and (rows is None or n > most):
+            return None
+        k = dt.itemsize
+        lt = (leads[k].get(temperature) if type(temperature) is float or temperature is _UNTEMPERED
+              else None)
+        if lt is None:
+            lt = first_lead(temperature, dt, fname)
+        xr = x[None] if nd == 1 else x.reshape(-1, n)
+        if reduce:
+            y = yr = _empty(size // n, dt)
+        else:
+            y = _empty(shape, dt)
+            yr = y[None] if nd == 1 else y.reshape(-1, n)
+        key = k + is_short
+        entry = entries.get(key)
+        if is_short:
+            if entry is None:
+                entry = entries[key] = star_entry(short, (xr,), lt + (yr,))
+            entry(xr, lt + (yr,))
+        else:
+            if entry is None:
+                entry = entries[key] = star_entry(rows, (xr, 1, n), lt + (yr,))
+            entry(xr, 1, n, lt + (yr,))
+        if not reduce:
+            return y
+        if nd == 1 and not keepdims:
+            return y[0]
+        return y.reshape(shape[:-1] + (1,) * keepdims)
+
+    return call
 
 
 def _map(res, f):

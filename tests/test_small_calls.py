@@ -102,3 +102,31 @@ def test_the_entry_points_are_the_dispatchers_own_code():
                            (4, _elementwise._unary_backward, _elementwise._UNARY_BACKWARD_ENTRY)):
         entries = [c.entry_point for c in kern.serial.overloads.values()]
         assert any(table[k] is e for e in entries)
+
+
+ROW_OPS = {"softmax": fs.softmax, "log_softmax": fs.log_softmax, "logsumexp": fs.logsumexp,
+           "soft_argmax": fs.soft_argmax, "hardmax": fs.hardmax, "max": fs.max, "min": fs.min}
+TEMPERED = ("softmax", "log_softmax", "logsumexp", "soft_argmax")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (8,), (33,), (1000,), (64, 1000), (3, 4, 50)], ids=str)
+def test_row_op_fast_path_gives_the_bits_of_the_full_path(dtype, shape):
+    x = _data(shape, dtype, 5)
+    for name, f in ROW_OPS.items():
+        for kw in [{}] + ([{"temperature": 0.3}] if name in TEMPERED else []):
+            got = f(x, **kw)
+            full = f(x, out=np.full(np.shape(got), 7.0, dtype), **kw)
+            assert np.asarray(got).dtype == dtype and np.shape(got) == np.shape(full)
+            np.testing.assert_array_equal(np.atleast_1d(got).view(np.uint8), np.atleast_1d(full).view(np.uint8),
+                                          err_msg=f"{name} {kw}")
+
+
+def test_row_op_fast_path_errors_unchanged():
+    x = _data((50,), np.float32, 6)
+    fs.softmax(x)
+    for bad, exc in ((True, TypeError), (np.nan, ValueError), (0.0, ValueError), (-1.0, ValueError)):
+        with pytest.raises(exc, match="softmax: `temperature`"):
+            fs.softmax(x, temperature=bad)
+        with pytest.raises(exc, match="logsumexp: `temperature`"):
+            fs.logsumexp(x, temperature=bad)
