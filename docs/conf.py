@@ -10,8 +10,10 @@ MathJax comes with the build (the ``sphinx-mathjax-offline`` extension copies Ma
 into ``_static/mathjax``), so formulas render without internet access.
 
 The pages are Markdown (MyST) except the API reference, which is reStructuredText so
-that autodoc and numpydoc render the docstrings. Three pieces are generated at build
-time from the code, so they cannot drift from it: the special-value table
+that autodoc and numpydoc render the docstrings. Its lists of functions come from the
+registry of ops (``fastsmooth._registry``: the ``fastsmooth-ops`` directive below), and
+three pieces are generated at build time from the code, so they cannot drift from it:
+the special-value table
 (``fastsmooth._reference.SPECIAL_VALUES``, the table the tests use), the output of
 ``fastsmooth demo`` and the ``fastsmooth bench --help`` text. The gallery figures are made by
 ``docs/gallery/make_figures.py`` and committed; the build only uses them.
@@ -125,5 +127,42 @@ def generate(_app=None):
     _write_if_changed(out / "bench_help.txt", bench_help())
 
 
+def op_lines(page, section=None):
+    """The reStructuredText of ``.. fastsmooth-ops:: [section]`` on ``docs/api/<page>.rst``:
+    an autosummary of the page's ops (:func:`fastsmooth._registry.api_ops`), then each
+    one's docstring."""
+    from fastsmooth import _registry
+
+    ops = _registry.api_ops(page, section)
+    if not ops:
+        raise ValueError(f"docs/api/{page}.rst: no ops in section {section!r} (fastsmooth._registry.PAGES)")
+    return [".. autosummary::", ""] + [f"   {op}" for op in ops] + [""] + [f".. autofunction:: {op}" for op in ops]
+
+
+def _ops_directive():
+    from docutils import nodes
+    from docutils.statemachine import StringList
+    from sphinx.util.docutils import SphinxDirective
+
+    class OpsDirective(SphinxDirective):
+        """``.. fastsmooth-ops:: [section]``: the functions of the registry that this page
+        documents (in ``section``, or the page's first list)."""
+
+        optional_arguments = 1
+
+        def run(self):
+            page = self.env.docname.rpartition("/")[2]
+            try:
+                lines = op_lines(page, self.arguments[0] if self.arguments else None)
+            except (KeyError, ValueError) as e:
+                raise self.error(str(e)) from None
+            holder = nodes.Element()
+            self.state.nested_parse(StringList(lines, source=self.get_source_info()[0]), self.content_offset, holder)
+            return holder.children
+
+    return OpsDirective
+
+
 def setup(app):
     app.connect("builder-inited", generate)
+    app.add_directive("fastsmooth-ops", _ops_directive())

@@ -81,13 +81,6 @@ _logsumexp_rows = tasks_kernel(_lse_row, "_logsumexp_rows")
 _short_lse = groups_kernel(_lse_group, group_state_buffers, "_short_lse")
 
 
-def _logsumexp_any(rows, tau, parallel):
-    out = np.empty(rows.shape[0], rows.dtype)
-    run(rows, parallel, (_inv_t(tau, rows.dtype), tau, out), short=_short_lse, rows=_logsumexp_rows,
-        pieces=_lse_pieces)
-    return out
-
-
 _LSE_FAST = fast_path(lambda tau, dt: (_inv_t(tau, dt), tau), short=_short_lse, rows=_logsumexp_rows, reduce=True)
 
 
@@ -166,7 +159,9 @@ def _lse_compute(rows, tau, parallel, b=None, signed=False):
     """``compute`` of :func:`row_op` for logsumexp: ``out`` (or ``(out, sign)``), weighted
     by ``b`` when given."""
     if b is None:
-        res = _logsumexp_any(rows, tau, parallel)
+        res = np.empty(rows.shape[0], rows.dtype)
+        run(rows, parallel, (_inv_t(tau, rows.dtype), tau, res), short=_short_lse, rows=_logsumexp_rows,
+            pieces=_lse_pieces)
         return (res, _unweighted_sign(res)) if signed else res
     out, sign = np.empty(rows.shape[0]), np.empty(rows.shape[0])
     run(rows, parallel, (b, _inv_t(tau, rows.dtype), tau, signed, out, sign), short=_short_wlse,
@@ -511,22 +506,19 @@ def _softmax_group(x, r0, g, scratch, inv_t, y):
 _softmax_rows = tasks_kernel(_softmax_whole, "_softmax_rows")
 _softmax_apply = tasks_kernel(_softmax_piece, "_softmax_apply")
 _short_softmax = groups_kernel(_softmax_group, _exp_scratch, "_short_softmax")
-_SOFTMAX_PIECES = two_pass(_lse_stats, _softmax_apply)
 
 
-def _softmax_rows_any(rows, tau, parallel):
-    # recycled when large (_outbuf); rows by length alone: the one- and two-pass forms sum differently
-    y = empty_like(rows)
-    run(rows, parallel, (_inv_t(tau, rows.dtype), y), short=_short_softmax, rows=_softmax_rows,
-        pieces=_SOFTMAX_PIECES, whole=ROW_IN_CACHE)
-    return y
+def _row_transform(short, rows, pieces):
+    """``compute`` and the fast path of softmax and log-softmax: a row in, a row out."""
+    def compute(x, tau, parallel):
+        # recycled when large (_outbuf); rows by length alone: the one- and two-pass forms sum differently
+        y = empty_like(x)
+        run(x, parallel, (_inv_t(tau, x.dtype), y), short=short, rows=rows, pieces=pieces, whole=ROW_IN_CACHE)
+        return y
+    return compute, fast_path(short=short, rows=rows, whole=ROW_IN_CACHE)
 
 
-def _inv_t_lead(tau, dt):
-    return (_inv_t(tau, dt),)
-
-
-_SOFTMAX_FAST = fast_path(_inv_t_lead, short=_short_softmax, rows=_softmax_rows, whole=ROW_IN_CACHE)
+_SOFTMAX, _SOFTMAX_FAST = _row_transform(_short_softmax, _softmax_rows, two_pass(_lse_stats, _softmax_apply))
 
 
 def _col_softmax(cols, a, tau, axes):
@@ -596,7 +588,7 @@ def softmax(x, axis=-1, *, temperature=1.0, out=None):
     >>> fs.softmax([1000.0, 1.0, np.inf, np.inf])   # the +inf limit, not nan
     array([0. , 0. , 0.5, 0.5])
     """
-    return row_op("softmax", x, axis, out, _softmax_rows_any, temperature=temperature, columns=_col_softmax,
+    return row_op("softmax", x, axis, out, _SOFTMAX, temperature=temperature, columns=_col_softmax,
                   fast=_SOFTMAX_FAST)
 
 
@@ -732,17 +724,8 @@ def _log_softmax_group(x, r0, g, scratch, inv_t, y):
 _log_softmax_rows = tasks_kernel(_log_softmax_whole, "_log_softmax_rows")
 _log_softmax_apply = tasks_kernel(_log_softmax_piece, "_log_softmax_apply")
 _short_log_softmax = groups_kernel(_log_softmax_group, group_state_buffers, "_short_log_softmax")
-_LOG_SOFTMAX_PIECES = two_pass(_lse_stats, _log_softmax_apply)
-
-
-def _log_softmax_rows_any(rows, tau, parallel):
-    y = empty_like(rows)  # recycled when large (_outbuf)
-    run(rows, parallel, (_inv_t(tau, rows.dtype), y), short=_short_log_softmax, rows=_log_softmax_rows,
-        pieces=_LOG_SOFTMAX_PIECES, whole=ROW_IN_CACHE)
-    return y
-
-
-_LOG_SOFTMAX_FAST = fast_path(_inv_t_lead, short=_short_log_softmax, rows=_log_softmax_rows, whole=ROW_IN_CACHE)
+_LOG_SOFTMAX, _LOG_SOFTMAX_FAST = _row_transform(_short_log_softmax, _log_softmax_rows,
+                                                  two_pass(_lse_stats, _log_softmax_apply))
 
 
 def _col_log_softmax(cols, a, tau, axes):
@@ -802,7 +785,7 @@ def log_softmax(x, axis=-1, *, temperature=1.0, out=None):
     >>> fs.log_softmax([1.0, np.inf, np.inf])
     array([       -inf, -0.69314718, -0.69314718])
     """
-    return row_op("log_softmax", x, axis, out, _log_softmax_rows_any, temperature=temperature,
+    return row_op("log_softmax", x, axis, out, _LOG_SOFTMAX, temperature=temperature,
                   columns=_col_log_softmax, fast=_LOG_SOFTMAX_FAST)
 
 
@@ -924,7 +907,7 @@ def _soft_argmax_rows_any(rows, tau, parallel):
     return res
 
 
-_SOFT_ARGMAX_FAST = fast_path(_inv_t_lead, short=_short_soft_argmax, reduce=True)  # (long rows: a Python pass)
+_SOFT_ARGMAX_FAST = fast_path(short=_short_soft_argmax, reduce=True)  # (long rows: a Python pass)
 
 
 def soft_argmax(x, axis=-1, *, temperature=1.0, out=None):

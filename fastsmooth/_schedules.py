@@ -26,8 +26,8 @@ import types
 import numpy as np
 from numba import prange
 
-from ._arrays import (as_float_array, check_temperature, fast_rows, finish_out, normalize_axes, result_cast,
-                      sum_to_shape, to_rows, weighted)
+from ._arrays import (as_float_array, check_temperature, fast_rows, finish_out, inv_temperature, normalize_axes,
+                      result_cast, sum_to_shape, to_rows, weighted)
 from ._columns import as_columns, reduced_shape
 from ._config import PARALLEL_MIN_ELEMENTS, Kernel, jit, kernel, use_parallel
 from ._rowops import CHUNK, GROUP, SHORT_ROW, SPAN_ROWS, chunk_dot, chunk_state, group_spans, lse_merge
@@ -189,7 +189,7 @@ def star_entry(k, lead, star):
     return d.compile(tuple(d.typeof_pyval(a) for a in lead) + (d.typeof_pyval(tuple(star)),))
 
 
-def fast_path(lead, *, short=None, rows=None, whole=None, reduce=False):
+def fast_path(lead=None, *, short=None, rows=None, whole=None, reduce=False):
     """The fast path of a row op for small serial calls, given to :func:`row_op` as
     ``fast``: ``f(x, axis, out, temperature, keepdims)`` gives the result, or None to
     leave the call to :func:`row_op`.
@@ -204,10 +204,13 @@ def fast_path(lead, *, short=None, rows=None, whole=None, reduce=False):
     dispatcher: the same bits. Other calls (soft_argmax's long rows, which take a
     Python pass) return None. ``lead(tau, dtype)``: the kernel's arguments before the
     result ``y`` (``tau`` the checked temperature; None for an op that has none), as
-    :func:`run` gets them; memoized per dtype and float temperature, so the check runs
+    :func:`run` gets them (default: ``(1 / tau,)`` in the dtype, :func:`._arrays.inv_temperature`); memoized per dtype and float temperature, so the check runs
     on the first call of each (a bad temperature raises the full path's error).
     ``reduce``: ``y`` holds one value per row."""
     most = whole if whole is not None else PARALLEL_MIN_ELEMENTS
+    if lead is None:
+        def lead(tau, dt):
+            return (inv_temperature(tau, dt),)
     leads = {4: {}, 8: {}}  # itemsize -> temperature -> lead
     entries = {}  # itemsize + (1 if short) -> entry point
 

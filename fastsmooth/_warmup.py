@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from . import _config
+from . import _config, _registry
 
 __all__ = ["warmup", "WARMUP_OPS"]
 
@@ -27,113 +27,9 @@ def _rows(shape, dtype, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
 
 
-def _pair(x):
-    return (x, x[::-1].copy())
-
-
-def _labels(x):
-    return np.arange(x.shape[0]) % x.shape[1]
-
-
-# op -> builder(x) -> (args, kwargs); x has rows (R, n) (planes (C, H, W) for 2-D ops)
-_EXAMPLES = {
-    "logsumexp": lambda fs, x: ((x,), {}),
-    "logsumexp_backward": lambda fs, x: ((np.ones(x.shape[0], x.dtype), x, fs.logsumexp(x)), {}),
-    "softmax": lambda fs, x: ((x,), {}),
-    "softmax_backward": lambda fs, x: ((x, fs.softmax(x)), {}),
-    "log_softmax": lambda fs, x: ((x,), {}),
-    "log_softmax_backward": lambda fs, x: ((x, fs.log_softmax(x)), {}),
-    "soft_argmax": lambda fs, x: ((x,), {}),
-    "soft_argmax_backward": lambda fs, x: ((np.ones(x.shape[0], x.dtype), x), {}),
-    "soft_argmax2d": lambda fs, x: ((x,), {}),
-    "soft_argmax2d_backward": lambda fs, x: ((np.ones(x.shape[:-2] + (2,), x.dtype), x), {}),
-    "hardmax": lambda fs, x: ((x,), {}),
-    "straight_through_hardmax": lambda fs, x: ((x,), {}),
-    "soft_confusion": lambda fs, x: ((x, x > 0), {}),
-    "soft_accuracy_loss": lambda fs, x: ((x, x > 0), {}),
-    "soft_accuracy_loss_backward": lambda fs, x: ((1.0, x, x > 0), {}),
-    "soft_precision_loss": lambda fs, x: ((x, x > 0), {}),
-    "soft_precision_loss_backward": lambda fs, x: ((1.0, x, x > 0), {}),
-    "soft_recall_loss": lambda fs, x: ((x, x > 0), {}),
-    "soft_recall_loss_backward": lambda fs, x: ((1.0, x, x > 0), {}),
-    "soft_fbeta_loss": lambda fs, x: ((x, x > 0), {}),
-    "soft_fbeta_loss_backward": lambda fs, x: ((1.0, x, x > 0), {}),
-    "softmax_accuracy_loss": lambda fs, x: ((x, _labels(x)), {}),
-    "softmax_accuracy_loss_backward": lambda fs, x: ((1.0, x, _labels(x)), {}),
-    "softmax_fbeta_loss": lambda fs, x: ((x, _labels(x)), {}),
-    "softmax_fbeta_loss_backward": lambda fs, x: ((1.0, x, _labels(x)), {}),
-    "maxpool1d": lambda fs, x: ((x, 3), {"stride": 2, "padding": 1}),
-    "maxpool1d_backward": lambda fs, x: (
-        (lambda y, i: (y, i, x.shape))(*fs.maxpool1d(x, 3, 2, 1)), {}),
-    "maxpool2d": lambda fs, x: ((x, 3), {"stride": 2, "padding": 1}),
-    "maxpool2d_backward": lambda fs, x: (
-        (lambda y, i: (y, i, x.shape))(*fs.maxpool2d(x, 3, 2, 1)), {}),
-    "maxunpool2d": lambda fs, x: ((lambda y, i: (y, i, x.shape))(*fs.maxpool2d(x, 2)), {}),
-    "global_maxpool2d": lambda fs, x: ((x,), {}),
-    "global_maxpool2d_backward": lambda fs, x: (
-        (lambda y, i: (y, i, x.shape))(*fs.global_maxpool2d(x)), {}),
-    "relu": lambda fs, x: ((x,), {}),
-    "relu_backward": lambda fs, x: ((x, x), {}),
-    "abs": lambda fs, x: ((x,), {}),
-    "abs_backward": lambda fs, x: ((x, x), {}),
-    "l1_loss": lambda fs, x: (_pair(x), {}),
-    "l1_loss_backward": lambda fs, x: ((1.0, *_pair(x)), {}),
-    "maximum": lambda fs, x: (_pair(x), {}),
-    "maximum_backward": lambda fs, x: ((x, *_pair(x)), {}),
-    "minimum": lambda fs, x: (_pair(x), {}),
-    "minimum_backward": lambda fs, x: ((x, *_pair(x)), {}),
-    "max": lambda fs, x: ((x,), {}),
-    "max_backward": lambda fs, x: ((np.ones(x.shape[0], x.dtype), x), {}),
-    "min": lambda fs, x: ((x,), {}),
-    "min_backward": lambda fs, x: ((np.ones(x.shape[0], x.dtype), x), {}),
-    "sigmoid": lambda fs, x: ((x,), {}),
-    "sigmoid_backward": lambda fs, x: ((x, x), {}),
-    "softplus": lambda fs, x: ((x,), {}),
-    "softplus_backward": lambda fs, x: ((x, x), {}),
-    "smooth_abs": lambda fs, x: ((x,), {}),
-    "smooth_abs_backward": lambda fs, x: ((x, x), {}),
-    "smooth_maximum": lambda fs, x: (_pair(x), {}),
-    "smooth_maximum_backward": lambda fs, x: ((x, *_pair(x)), {}),
-    "smooth_minimum": lambda fs, x: (_pair(x), {}),
-    "smooth_minimum_backward": lambda fs, x: ((x, *_pair(x)), {}),
-    "sparsemax": lambda fs, x: ((x,), {}),
-    "sparsemax_backward": lambda fs, x: ((x, fs.sparsemax(x)), {}),
-    # semiring products: x (R, n) times its (n, R) transpose; an HMM of n states with
-    # R steps (log-probabilities from a softmax)
-    "logmatmulexp": lambda fs, x: ((x[:256, :256], x[:256, :256].T.copy()), {}),
-    "logmatmulexp_backward": lambda fs, x: (
-        (lambda a, b: (np.ones((a.shape[0], b.shape[1]), x.dtype), a, b, fs.logmatmulexp(a, b)))(
-            x[:256, :256], x[:256, :256].T.copy()), {}),
-    "maxplus_matmul": lambda fs, x: ((x[:256, :256], x[:256, :256].T.copy()), {}),
-    "maxplus_matmul_backward": lambda fs, x: (
-        (np.ones((min(len(x), 256),) * 2, x.dtype), fs.maxplus_matmul(x[:256, :256], x[:256, :256].T.copy())[1],
-         x[:256, :256].shape, x[:256, :256].T.shape), {}),
-    "hmm_forward_backward": lambda fs, x: _hmm(fs, x),
-    "viterbi": lambda fs, x: _hmm(fs, x),
-    # soft-DTW: the rows of x as a series (R, 8), and a batch of one pair
-    "soft_dtw": lambda fs, x: (_series(x), {}),
-    "soft_dtw_backward": lambda fs, x: ((np.ones((1,), x.dtype), *_series(x, batch=True)), {}),
-    "soft_dtw_alignment": lambda fs, x: (_series(x), {}),
-    "soft_dtw_cost": lambda fs, x: ((np.abs(x[:64, :64]),), {}),
-    "soft_dtw_cost_backward": lambda fs, x: ((np.ones((), x.dtype), np.abs(x[:64, :64])), {}),
-    "soft_dtw_divergence": lambda fs, x: (_series(x), {}),
-    "soft_dtw_divergence_backward": lambda fs, x: ((np.ones((1,), x.dtype), *_series(x, batch=True)), {}),
-}
-
-
-def _hmm(fs, x):
-    s = min(x.shape[1], 16)
-    start = fs.log_softmax(x[0, :s])
-    trans = fs.log_softmax(x[:s, :s] if x.shape[0] >= s else np.zeros((s, s), x.dtype))
-    return (start, trans, fs.log_softmax(x[:, :s])), {}
-
-
-def _series(x, batch=False):
-    a, b = x[:256, :8], x[::-1][:256, :8].copy()
-    return (a[None], b[None]) if batch else (a, b)
-
-#: The ops :func:`warmup` knows: every public function of fastsmooth.
-WARMUP_OPS = tuple(_EXAMPLES)
+#: The ops :func:`warmup` knows: every public function of fastsmooth (it runs their
+#: examples, :data:`._registry.FAMILIES`).
+WARMUP_OPS = _registry.OPS
 
 #: Input shapes per op: short rows, rows that fit in cache, and two large inputs (many
 #: rows; few long rows cut into pieces) that take the parallel twins.
@@ -152,7 +48,7 @@ def _check(ops, dtypes):
     elif isinstance(ops, str):
         ops = (ops,)
     ops = tuple(ops)
-    unknown = [o for o in ops if o not in _EXAMPLES]
+    unknown = [o for o in ops if o not in WARMUP_OPS]
     if unknown:
         raise ValueError(
             f"warmup: unknown op(s) {', '.join(map(repr, unknown))} in `ops`; choose from "
@@ -215,7 +111,7 @@ def _run(ops, dtypes, progress, stream):
         f = getattr(fs, op)
         for dtype in dtypes:
             for shape in _shapes(op):
-                args, kwargs = _EXAMPLES[op](fs, _rows(shape, dtype))
+                args, kwargs = _registry.example(op)(fs, _rows(shape, dtype))
                 if np.prod(shape) < _config.PARALLEL_MIN_ELEMENTS:
                     f(*args, **kwargs)
                     calls += 1

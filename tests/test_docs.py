@@ -73,6 +73,11 @@ def test_doctests_are_collected_from_the_package():
 
 
 def _api_names():
+    """Every name that docs/api/*.rst documents, the ``fastsmooth-ops`` directives (the
+    registry's ops of the page) expanded as docs/conf.py expands them."""
+    spec = importlib.util.spec_from_file_location("docs_conf", DOCS / "conf.py")
+    conf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conf)
     names = set()
     for rst in (DOCS / "api").glob("*.rst"):
         module = None
@@ -80,9 +85,12 @@ def _api_names():
             m = re.match(r"\.\. (?:currentmodule|module):: (\S+)", line)
             if m:
                 module = m.group(1)
-            m = re.match(r"\.\. auto(?:function|class):: (\S+)", line)
-            if m:
-                names.add(f"{module}.{m.group(1)}")
+            m = re.match(r"\.\. fastsmooth-ops::(?: (\S+))?$", line)
+            lines = conf.op_lines(rst.stem, m.group(1)) if m else [line]
+            for line in lines:
+                m = re.match(r"\.\. auto(?:function|class):: (\S+)", line)
+                if m:
+                    names.add(f"{module}.{m.group(1)}")
     return names
 
 

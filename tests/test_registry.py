@@ -11,9 +11,9 @@ import types
 import pytest
 
 import fastsmooth as fs
-from fastsmooth import _peers, _reference, _registry, _warmup
+from fastsmooth import _peers, _reference, _registry
 
-from .test_api import CALLS, SKIP
+from .test_api import CALLS
 
 
 def test_all_is_derived_from_the_registry():
@@ -31,9 +31,30 @@ def test_every_public_callable_is_registered():
     assert public == set(_registry.OPS + _registry.CLASSES + _registry.HELPERS)
 
 
-def test_every_op_has_an_argument_builder_for_the_cross_cutting_tests():
-    assert set(_registry.OPS) - SKIP <= set(CALLS)
-    assert set(CALLS) <= set(_registry.OPS)
+def test_the_namespace_is_built_from_the_families_modules():
+    import importlib
+
+    for family, ops in _registry.FAMILIES.items():
+        module = importlib.import_module(f"fastsmooth._{family}")
+        for op in ops:
+            assert getattr(fs, op) is getattr(module, _registry.attribute(op)), op
+            assert callable(_registry.example(op)), op
+
+
+def test_every_op_is_on_a_page_of_the_api_reference():
+    from pathlib import Path
+
+    api = Path(__file__).resolve().parents[1] / "docs" / "api"
+    assert set(_registry.PAGES) == set(_registry.FAMILIES)
+    listed = set()
+    for page in set(_registry.PAGES.values()):
+        text = (api / f"{page}.rst").read_text()
+        sections = {None} | {s for s in _registry.SECTIONS if _registry.api_ops(page, s)}
+        for section in sections:
+            if _registry.api_ops(page, section):
+                assert f".. fastsmooth-ops::{'' if section is None else ' ' + section}\n" in text, (page, section)
+                listed.update(_registry.api_ops(page, section))
+    assert listed == set(_registry.OPS)
 
 
 def _params(f, drop=("out",)):
@@ -45,10 +66,6 @@ def test_every_twin_has_the_public_signature(op):
     twin = getattr(_reference, _registry.twin_name(op), None)
     assert twin is not None, f"fastsmooth._reference has no twin of {op}"
     assert _params(twin) == _params(getattr(fs, op)), op
-
-
-def test_warmup_knows_every_op():
-    assert set(_warmup.WARMUP_OPS) == set(_registry.OPS)
 
 
 def test_the_benchmark_table_times_registered_ops():
