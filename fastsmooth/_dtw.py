@@ -36,18 +36,9 @@ from numba import uint64 as U
 from ._arrays import check_temperature, finish_out, float_dtypes
 from ._config import jit, kernel, use_parallel
 from ._exp import exp, log1p
+from ._registry import names_in
 
-__all__ = [
-    "soft_dtw",
-    "soft_dtw_backward",
-    "soft_dtw_alignment",
-    "soft_dtw_cost",
-    "soft_dtw_cost_backward",
-    "soft_dtw_divergence",
-    "soft_dtw_divergence_backward",
-    "TILE",
-    "WAVEFRONT_MIN_CELLS",
-]
+__all__ = names_in("dtw") + ["TILE", "WAVEFRONT_MIN_CELLS"]
 
 #: Side of the square tiles of the wavefront schedule (one long pair).
 TILE = 256

@@ -46,28 +46,10 @@ from ._arrays import (
 )
 from ._config import PARALLEL_MIN_ELEMENTS, jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
-from ._reductions import _cast
+from ._arrays import result_cast as _cast
+from ._registry import names_in
 
-__all__ = [
-    "relu",
-    "relu_backward",
-    "abs_",
-    "abs_backward",
-    "maximum",
-    "maximum_backward",
-    "minimum",
-    "minimum_backward",
-    "sigmoid",
-    "sigmoid_backward",
-    "softplus",
-    "softplus_backward",
-    "smooth_abs",
-    "smooth_abs_backward",
-    "smooth_maximum",
-    "smooth_maximum_backward",
-    "smooth_minimum",
-    "smooth_minimum_backward",
-]
+__all__ = names_in("elementwise")
 
 #: Elements per parallel task of the element-wise kernels.
 CHUNK = 1 << 14

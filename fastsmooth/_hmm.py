@@ -46,11 +46,12 @@ from numba import uint64 as U
 from ._arrays import finish_out, float_dtypes
 from ._config import kernel, use_parallel, jit
 from ._exp import exp
-from ._reductions import _cast
+from ._arrays import result_cast as _cast
 from ._rowops import first_argmax, row_dot
 from ._semiring import TILE_COLS, _lse_finish, _lse_rows_state, _zero_partner
+from ._registry import names_in
 
-__all__ = ["hmm_forward_backward", "viterbi"]
+__all__ = names_in("hmm")
 
 _THRESHOLD = 2.0 ** -900
 _UNIT_TOL = 1e-8

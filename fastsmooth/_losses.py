@@ -74,28 +74,11 @@ from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
 from ._elementwise import (ABS_DIFF, _binary, _binary_backward, _binary_op_backward, _binary_operands,
                            _check_share, _float_pair, _result)
 from ._exp import exp
-from ._reductions import _cast, _inv_t
+from ._arrays import inv_temperature as _inv_t, result_cast as _cast
 from ._rowops import BLOCK, block_max
+from ._registry import names_in
 
-__all__ = [
-    "SoftConfusion",
-    "soft_confusion",
-    "soft_accuracy_loss",
-    "soft_accuracy_loss_backward",
-    "soft_precision_loss",
-    "soft_precision_loss_backward",
-    "soft_recall_loss",
-    "soft_recall_loss_backward",
-    "soft_fbeta_loss",
-    "soft_fbeta_loss_backward",
-    "softmax_accuracy_loss",
-    "softmax_accuracy_loss_backward",
-    "softmax_fbeta_loss",
-    "softmax_fbeta_loss_backward",
-    "l1_loss",
-    "l1_loss_backward",
-    "FbetaAccumulator",
-]
+__all__ = names_in("losses") + ["SoftConfusion", "FbetaAccumulator"]
 
 #: Elements per task of every kernel. Fixed (not derived from the thread count) so that
 #: the partial sums, and therefore the results, do not depend on how many threads run.

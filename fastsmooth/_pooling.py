@@ -32,18 +32,11 @@ from numba import uint64 as U
 
 from ._arrays import as_float_array, asarray, finish_out
 from ._config import jit, kernel, use_parallel
-from ._reductions import _cast
+from ._arrays import result_cast as _cast
 from ._rowops import block_max
+from ._registry import names_in
 
-__all__ = [
-    "maxpool1d",
-    "maxpool1d_backward",
-    "maxpool2d",
-    "maxpool2d_backward",
-    "maxunpool2d",
-    "global_maxpool2d",
-    "global_maxpool2d_backward",
-]
+__all__ = names_in("pooling")
 
 _I64 = np.dtype(np.int64)
 

@@ -31,10 +31,9 @@ from ._rowops import (CHUNK, GROUP, block_max, count_equal, exp_scale_store, fir
                       wlse_merge, wlse_state, wlse_value)
 from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, fast_path, folded, groups_kernel, row_op, row_stats,
                          row_sums, run, tasks_kernel, two_pass)
+from ._registry import names_in
 
-__all__ = ["logsumexp", "logsumexp_backward", "softmax", "softmax_backward", "log_softmax", "log_softmax_backward",
-           "soft_argmax", "soft_argmax_backward", "soft_argmax2d", "soft_argmax2d_backward", "hardmax",
-           "straight_through_hardmax", "max_", "max_backward", "min_", "min_backward"]
+__all__ = names_in("reductions")
 
 
 @jit

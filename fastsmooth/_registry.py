@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["FAMILIES", "OPS", "PAGES", "SECTIONS", "SHADOWING", "CLASSES", "HELPERS", "public_all", "twin_name",
-           "attribute", "example", "api_ops"]
+           "attribute", "names_in", "example", "api_ops"]
 
 
 def _pair(x):
@@ -183,6 +183,12 @@ def twin_name(op):
 
 #: the name of an op in its family's module (``abs_`` for ``abs``...)
 attribute = twin_name
+
+
+def names_in(family):
+    """The names of ``family``'s ops in their module (``abs_`` for ``abs``...): the
+    module's ``__all__``."""
+    return [attribute(op) for op in FAMILIES[family]]
 
 
 def family_of(op):

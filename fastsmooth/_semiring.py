@@ -71,14 +71,10 @@ from ._arrays import check_temperature, finish_out, float_dtypes
 from ._bits import as_float, as_int
 from ._config import REDUCTION_FASTMATH, jit, kernel, use_parallel
 from ._exp import exp, log1p
-from ._reductions import _cast
+from ._arrays import result_cast as _cast
+from ._registry import names_in
 
-__all__ = [
-    "logmatmulexp",
-    "logmatmulexp_backward",
-    "maxplus_matmul",
-    "maxplus_matmul_backward",
-]
+__all__ = names_in("semiring")
 
 #: Output rows per task of the exact kernels (each loaded row of ``b`` serves them all).
 TILE_ROWS = 4

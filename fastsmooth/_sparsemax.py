@@ -21,8 +21,9 @@ from numba import uint64 as U
 from ._config import REDUCTION_FASTMATH, jit
 from ._rowops import GROUP, block_max, count_equal, gather_group, group_max, scatter_group
 from ._schedules import groups_kernel, row_op, run, tasks_kernel
+from ._registry import names_in
 
-__all__ = ["sparsemax", "sparsemax_backward"]
+__all__ = names_in("sparsemax")
 
 _F64_MAX = float(np.finfo(np.float64).max)
 

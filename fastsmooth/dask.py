@@ -77,7 +77,7 @@ from ._chunkstates import (
     merge_lse_states,
     merge_soft_argmax_states,
 )
-from ._reductions import _inv_t
+from ._arrays import inv_temperature as _inv_t
 
 try:
     from distributed import WorkerPlugin as _WorkerPlugin

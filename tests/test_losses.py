@@ -829,3 +829,28 @@ def test_every_soft_metric_loss_takes_the_fbeta_signature():
     assert fs.softmax_accuracy_loss(z, labels, beta=2.0) == fs.softmax_accuracy_loss(z, labels)
     with pytest.raises(ValueError, match="beta"):
         fs.softmax_accuracy_loss_backward(1.0, z, labels, beta=-1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_losses_take_the_special_rows_of_softmax(dtype):
+    """The softmax losses' row softmax (``_losses._softmax_row``, which also returns
+    ``1 - p`` at the maximum to full precision) follows the special-value rule of
+    :func:`fastsmooth.softmax`: a row with ``+inf`` logits is its limit, uniform over
+    them; a row of ``-inf`` is nan. Their counts come from ``fs.softmax``'s output."""
+    from fastsmooth import _reference
+
+    x = np.array([[1.0, np.inf, np.inf, 0.0], [1.0, 2.0, 3.0, 0.0], [np.inf, -np.inf, 0.0, 1.0],
+                  [0.5, 0.25, -np.inf, 2.0]], dtype)
+    labels = np.array([1, 2, 0, 3])
+    p = fs.softmax(x).astype(np.float64)
+    y = np.eye(4)[labels]
+    counts = _reference._softmax_counts(p, y)
+    for average in ("none", "macro", "micro"):
+        want = _reference._metric_loss(counts, "fbeta", 2.0, average, 1e-7)[0]
+        got = fs.softmax_fbeta_loss(x, labels, beta=2.0, average=average)
+        np.testing.assert_allclose(got, want, rtol=3e-6 if dtype == np.float32 else 1e-12)
+    # the backward is finite there too (softmax's Jacobian at the limit row)
+    assert np.all(np.isfinite(fs.softmax_fbeta_loss_backward(np.ones(4), x, labels, average="none")))
+    bad = x.copy()
+    bad[1] = -np.inf
+    assert np.all(np.isnan(fs.softmax_fbeta_loss(bad, labels, average="none")))
