@@ -172,6 +172,17 @@ def _col_state(xb, lo, hi, c0, c1, inv_t, m, s, cm, t, cnt):
             m[cu + i] = mx if grew else mo
 
 
+@jit(inline="always")
+def _col_task(k, pieces, blocks, width, n_c, piece):
+    """Task ``k`` of a column kernel: ``(b, p, c0, w, lo)``, the batch, the piece ``p``
+    (rows from ``lo``) and the block of ``w`` columns from ``c0``; tasks run piece
+    fastest, then column block, then batch."""
+    p = k % pieces
+    rest = k // pieces
+    c0 = (rest % blocks) * width
+    return rest // blocks, p, c0, min(n_c, c0 + width) - c0, p * piece
+
+
 @kernel
 def _col_stats(x, inv_t, width, blocks, piece, ms, ss):
     """States of every column of ``x`` (B, n, C) over each piece of the reduced axis:
@@ -179,13 +190,8 @@ def _col_stats(x, inv_t, width, blocks, piece, ms, ss):
     n_b, n, n_c = x.shape
     pieces = ms.shape[0]
     for k in prange(n_b * blocks * pieces):
-        p = k % pieces
-        rest = k // pieces
-        blk = rest % blocks
-        b = rest // blocks
-        c0 = blk * width
-        c1 = min(n_c, c0 + width)
-        lo = p * piece
+        b, p, c0, w, lo = _col_task(k, pieces, blocks, width, n_c, piece)
+        c1 = c0 + w
         cm = np.empty(width, x.dtype)
         t = np.empty(width, x.dtype)
         cnt = np.empty(width, x.dtype)
@@ -265,14 +271,8 @@ def _col_apply(x, m, par, inv_t, width, blocks, piece, pieces, log, y):
     n_b, n, n_c = x.shape
     zero = x.dtype.type(0.0)
     for k in prange(n_b * blocks * pieces):
-        p = k % pieces
-        rest = k // pieces
-        blk = rest % blocks
-        b = rest // blocks
-        c0 = blk * width
-        w = min(n_c, c0 + width) - c0
+        b, p, c0, w, lo = _col_task(k, pieces, blocks, width, n_c, piece)
         cu = U(c0)
-        lo = p * piece
         mb = m[b]
         pb = par[b]
         xb = x[b]
@@ -347,14 +347,8 @@ def _col_sums(a, b, width, blocks, piece, out):
     n_b, n, n_c = a.shape
     pieces = out.shape[0]
     for k in prange(n_b * blocks * pieces):
-        p = k % pieces
-        rest = k // pieces
-        blk = rest % blocks
-        bi = rest // blocks
-        c0 = blk * width
-        w = min(n_c, c0 + width) - c0
+        bi, p, c0, w, lo = _col_task(k, pieces, blocks, width, n_c, piece)
         cu = U(c0)
-        lo = p * piece
         hi = min(n, lo + piece)
         acc = np.zeros(width, np.float64)
         ab = a[bi]
@@ -415,14 +409,8 @@ def _col_grad_apply(g, y, d, inv_t, width, blocks, piece, pieces, log, dx):
     ``d`` per column (B, C), float64."""
     n_b, n, n_c = y.shape
     for k in prange(n_b * blocks * pieces):
-        p = k % pieces
-        rest = k // pieces
-        blk = rest % blocks
-        b = rest // blocks
-        c0 = blk * width
-        w = min(n_c, c0 + width) - c0
+        b, p, c0, w, lo = _col_task(k, pieces, blocks, width, n_c, piece)
         cu = U(c0)
-        lo = p * piece
         db = d[b]
         gb = g[b]
         yb = y[b]

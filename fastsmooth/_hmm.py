@@ -48,7 +48,7 @@ from ._config import kernel, use_parallel, jit
 from ._exp import exp
 from ._arrays import result_cast as _cast
 from ._rowops import first_argmax, row_dot
-from ._semiring import TILE_COLS, _lse_finish, _lse_rows_state, _zero_partner
+from ._semiring import TILE_COLS, _lse_finish, _lse_rows_state, maxplus_update
 from ._registry import names_in
 
 __all__ = names_in("hmm")
@@ -415,16 +415,7 @@ def _maxplus_step(d, trans, out, arg):
         out[j] = ninf
         arg[j] = 0
     for i in range(S):
-        di = d[i]
-        z = _zero_partner(di, nan)
-        row = trans[i]
-        for j in range(U(S)):
-            bv = row[j]
-            t = ninf if bv == z else di + bv
-            cur = out[j]
-            upd = (t > cur) | ((t != t) & (cur == cur))
-            out[j] = t if upd else cur
-            arg[j] = i if upd else arg[j]
+        maxplus_update(d[i], trans[i], 0, S, i, out, arg, ninf, nan)
 
 
 @kernel

@@ -143,6 +143,24 @@ def _lse_finish(m, s, tau):
 # Exact tiles
 
 
+@jit(inline="always")
+def maxplus_update(av, brow, lo, hi, k, c, idx, ninf, nan):
+    """One term of a max-plus product: ``c[j] = max(c[j], av (x) brow[j])`` for ``j`` in
+    ``[lo, hi)``, with ``idx[j] = k`` where the term wins: strictly larger (the first
+    ``k`` keeps a tie), or a nan over a number (the first nan wins). The term is ``-inf``
+    where ``brow[j]`` is ``av``'s zero partner (``-inf`` annihilates ``+inf``). Selects,
+    no branch: vectorized across ``j`` (inlined, so the caller's loop is the one that
+    vectorizes)."""
+    z = _zero_partner(av, nan)
+    for j in range(U(lo), U(hi)):
+        bv = brow[j]
+        t = ninf if bv == z else av + bv
+        cur = c[j]
+        upd = (t > cur) | ((t != t) & (cur == cur))
+        c[j] = t if upd else cur
+        idx[j] = k if upd else idx[j]
+
+
 @jit
 def _maxplus_rows(a, b, i0, i1, j0, j1, c, idx):
     """``c[i, j] = max_k (a[i, k] + b[k, j])`` and the winning ``k`` in ``idx`` for the
@@ -160,17 +178,7 @@ def _maxplus_rows(a, b, i0, i1, j0, j1, c, idx):
     for kk in range(k):
         brow = b[kk]
         for i in range(i0, i1):
-            av = a[i, kk]
-            z = _zero_partner(av, nan)
-            ci = c[i]
-            ii = idx[i]
-            for j in range(U(j0), U(j1)):
-                bv = brow[j]
-                t = ninf if bv == z else av + bv
-                cur = ci[j]
-                upd = (t > cur) | ((t != t) & (cur == cur))
-                ci[j] = t if upd else cur
-                ii[j] = kk if upd else ii[j]
+            maxplus_update(a[i, kk], brow, j0, j1, kk, c[i], idx[i], ninf, nan)
 
 
 @jit
@@ -274,15 +282,22 @@ def _n_tiles(n):
     return (n + TILE_ROWS - 1) // TILE_ROWS
 
 
+@jit(inline="always")
+def _row_tile(task, nt, n):
+    """Task ``task`` of a kernel over (batch, row tile), ``nt`` tiles a batch entry:
+    ``(bi, i0, i1)``, the batch entry and the rows ``[i0, i1)`` of its tile."""
+    bi = task // nt
+    i0 = (task - bi * nt) * TILE_ROWS
+    return bi, i0, min(i0 + TILE_ROWS, n)
+
+
 @kernel
 def _lme_exact(a, b, ia, ib, inv_t, tau, c):
     """Log-space product by the exact two-pass kernel: prange over (batch, row tile)."""
     n_b, n, m = c.shape
     nt = _n_tiles(n)
     for task in prange(n_b * nt):
-        bi = task // nt
-        i0 = (task - bi * nt) * TILE_ROWS
-        i1 = min(i0 + TILE_ROWS, n)
+        bi, i0, i1 = _row_tile(task, nt, n)
         ab = a[ia[bi]]
         bb = b[ib[bi]]
         cb = c[bi]
@@ -305,9 +320,7 @@ def _maxplus(a, b, ia, ib, c, idx):
     n_b, n, m = c.shape
     nt = _n_tiles(n)
     for task in prange(n_b * nt):
-        bi = task // nt
-        i0 = (task - bi * nt) * TILE_ROWS
-        i1 = min(i0 + TILE_ROWS, n)
+        bi, i0, i1 = _row_tile(task, nt, n)
         for j0 in range(0, m, TILE_COLS):
             _maxplus_rows(a[ia[bi]], b[ib[bi]], i0, i1, j0, min(j0 + TILE_COLS, m), c[bi], idx[bi])
 
@@ -364,9 +377,7 @@ def _lme_repair(a, b, ia, ib, ma, mb, P, thr, inv_t, tau, c):
     n_b, n, m = c.shape
     nt = _n_tiles(n)
     for task in prange(n_b * nt):
-        bi = task // nt
-        i0 = (task - bi * nt) * TILE_ROWS
-        i1 = min(i0 + TILE_ROWS, n)
+        bi, i0, i1 = _row_tile(task, nt, n)
         ab = a[ia[bi]]
         bb = b[ib[bi]]
         mab = ma[ia[bi]]
