@@ -885,7 +885,7 @@ def block_min(x, n):
     return from_sortable_key(k)
 
 
-@jit
+@jit(inline="always")
 def row_extreme(x, n, sign):
     """``max(x[:n])`` (``sign = 1.0``) or ``min`` (``sign = -1.0``); nan if any is nan
     (the block helpers may or may not see a nan: it is counted separately)."""
@@ -896,7 +896,7 @@ def row_extreme(x, n, sign):
     return np.nan if nans else m
 
 
-@jit
+@jit(inline="always")
 def extreme_grad(xr, n, gr, o, first, dr):
     """The subgradient of ``max``/``min`` of the row ``xr[:n]`` into ``dr``: ``gr`` goes to
     the entries equal to the extreme ``o`` (the nans if ``o`` is nan): in equal shares,

@@ -65,8 +65,8 @@ kernels = _config.all_kernels()
 names = [k._fn.__qualname__ for k in kernels]
 dup = sorted(n for n in names if names.count(n) > 1)
 closures = sorted(k.__name__ for k in kernels if k._fn.__closure__ is not None)
-code = _schedules._tasks_template.__code__.co_code
-print(len(dup), len(closures), sum(k._fn.__code__.co_code == code for k in kernels), dup, closures)
+codes = {t.__code__.co_code for t in _schedules._TASKS_TEMPLATES.values()}
+print(len(dup), len(closures), sum(k._fn.__code__.co_code in codes for k in kernels), dup, closures)
 """
 
 
