@@ -35,9 +35,16 @@ __all__ = [
     "direct_out",
     "finish_out",
     "fast_rows",
+    "ENTRY_FLAGS",
 ]
 
 _F16, _F32, _F64 = np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
+
+#: ``x.flags.num`` bits of an array that a fast path may hand to a kernel's compiled
+#: entry point: C-contiguous, aligned and writeable (NPY_ARRAY_C_CONTIGUOUS | ALIGNED |
+#: WRITEABLE), the array type the entry points are compiled for (Numba types a
+#: read-only or an unaligned array differently).
+ENTRY_FLAGS = 0x0001 | 0x0100 | 0x0400
 _INF = float("inf")  # (``float("inf")`` in a test costs more than the rest of the check)
 
 

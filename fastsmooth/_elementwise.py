@@ -36,6 +36,7 @@ from numba import prange
 from numba import uint64 as U
 
 from ._arrays import (
+    ENTRY_FLAGS as _ENTRY_FLAGS,
     as_float_array,
     asarray,
     cast,
@@ -43,6 +44,7 @@ from ._arrays import (
     check_temperature,
     direct_out,
     finish_out,
+    inv_temperature,
 )
 from ._config import PARALLEL_MIN_ELEMENTS, jit, kernel, use_parallel
 from ._exp import exp, expm1, log1p
@@ -405,8 +407,7 @@ def _temperature(temperature, dtype, fname):
         if hit is not None:
             return hit
     tau = check_temperature(temperature, fname)
-    big = float(np.finfo(dtype).max)
-    pair = dtype.type(min(tau, big)), dtype.type(min(1.0 / tau, big))
+    pair = dtype.type(min(tau, float(np.finfo(dtype).max))), inv_temperature(tau, dtype)
     if type(temperature) is float:
         if len(memo) > 256:
             memo.clear()
@@ -424,11 +425,6 @@ def _fast(x):
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
-#: ``x.flags.num`` bits of an array the fast path hands to a kernel's entry point:
-#: C-contiguous, aligned and writeable (NPY_ARRAY_C_CONTIGUOUS | ALIGNED | WRITEABLE),
-#: the array type the entry point was compiled for (Numba types a read-only or an
-#: unaligned array differently).
-_ENTRY_FLAGS = 0x0001 | 0x0100 | 0x0400
 
 #: The serial twins' compiled entry points for flat C arrays, by itemsize (4: float32,
 #: 8: float64), filled on the first fast call of each dtype

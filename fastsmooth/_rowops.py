@@ -273,18 +273,6 @@ def lse_value(m, s, tau):
 
 
 @jit(fastmath=REDUCTION_FASTMATH)
-def _exp_store(x, lo, hi, m, inv_t, y):
-    """``y[i] = exp((x[i] - m) * inv_t)`` on ``[lo, hi)`` (``inv_t == 1``: no multiply,
-    as :func:`_exp_sum`; the same values either way, ``v * 1 == v``)."""
-    if inv_t == x.dtype.type(1.0):
-        for i in range(U(lo), U(hi)):
-            y[i] = exp(x[i] - m)
-    else:
-        for i in range(U(lo), U(hi)):
-            y[i] = exp((x[i] - m) * inv_t)
-
-
-@jit(fastmath=REDUCTION_FASTMATH)
 def _block_sum(y, lo, hi):
     """``sum(y[lo:hi])`` in the dtype of ``y`` (one :data:`SUM_BLOCK` at most)."""
     t = y.dtype.type(0.0)
@@ -296,7 +284,8 @@ def _block_sum(y, lo, hi):
 @jit(fastmath=REDUCTION_FASTMATH)
 def exp_scale_store(x, lo, hi, m, inv_t, scale, y):
     """``y[i] = exp((x[i] - m) * inv_t) * scale`` on ``[lo, hi)``: the write pass of a
-    long row's softmax (``inv_t == 1``: no multiply, the same values)."""
+    long row's softmax, and (``scale = 1``, exact) the exp pass of
+    :func:`exp_store_sum` (``inv_t == 1``: no multiply, the same values)."""
     if inv_t == x.dtype.type(1.0):
         for i in range(U(lo), U(hi)):
             y[i] = exp(x[i] - m) * scale
@@ -319,6 +308,7 @@ def exp_store_sum(x, lo, hi, m, inv_t, y):
     piece = PREFETCH_BYTES // x.itemsize
     line = 64 // x.itemsize
     ahead = hi - lo
+    one = x.dtype.type(1.0)
     s = 0.0
     for blo in range(lo, hi, SUM_BLOCK):
         bhi = min(blo + SUM_BLOCK, hi)
@@ -326,7 +316,7 @@ def exp_store_sum(x, lo, hi, m, inv_t, y):
             phi = min(plo + piece, bhi)
             for j in range(plo + ahead, phi + ahead, line):
                 prefetch(x, j)
-            _exp_store(x, plo, phi, m, inv_t, y)
+            exp_scale_store(x, plo, phi, m, inv_t, one, y)
         # the sum in a loop of its own: a loop that stores and sums at once let LLVM peel
         # iterations to align the stores, so the grouping of the vector sum (and the
         # last bits of the result) followed the address of ``y`` (issue 10)

@@ -26,10 +26,10 @@ import types
 import numpy as np
 from numba import prange
 
-from ._arrays import (as_float_array, check_temperature, fast_rows, finish_out, inv_temperature, normalize_axes,
-                      result_cast, sum_to_shape, to_rows, weighted)
+from ._arrays import (ENTRY_FLAGS as _ENTRY_FLAGS, as_float_array, check_temperature, fast_rows, finish_out,
+                      inv_temperature, normalize_axes, result_cast, sum_to_shape, to_rows, weighted)
 from ._columns import as_columns, reduced_shape
-from ._config import PARALLEL_MIN_ELEMENTS, Kernel, jit, kernel, use_parallel
+from ._config import FASTMATH, PARALLEL_MIN_ELEMENTS, Kernel, jit, kernel, use_parallel
 from ._rowops import CHUNK, GROUP, SHORT_ROW, SPAN_ROWS, chunk_dot, chunk_state, group_spans, lse_merge
 
 __all__ = ["ROW_IN_CACHE", "MIN_PIECE", "SPLIT_ROWS", "tasks_kernel", "groups_kernel", "schedule", "run",
@@ -166,10 +166,6 @@ def row_op(fname, x, axis, out, compute, *, temperature=_UNTEMPERED, name="x", m
     return finish_out(_map(res, lambda r: result_cast(r, out_dtype)), out, fname)
 
 
-#: The array flags the entry points of :func:`fast_path` were compiled for: C-contiguous,
-#: aligned and writeable (NPY_ARRAY_C_CONTIGUOUS | ALIGNED | WRITEABLE; Numba types a
-#: read-only or an unaligned array differently).
-_ENTRY_FLAGS = 0x0001 | 0x0100 | 0x0400
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _ndarray = np.ndarray
@@ -197,16 +193,17 @@ def fast_path(lead=None, *, short=None, rows=None, whole=None, reduce=False):
     It takes the calls of :func:`._arrays.fast_rows` (a non-empty C-contiguous
     float32/float64 ndarray, the last axis, no ``out``) that are also aligned and
     writeable, under ``PARALLEL_MIN_ELEMENTS`` elements (the serial twin), and calls
-    the compiled entry point (:func:`star_entry`, or ``serial_entry`` of a tasks kernel;
-    memoized per dtype) of the kernel that
-    :func:`run` would pick there -- ``short(x, *lead, y)`` for rows of at most SHORT_ROW
+    the compiled entry point (:func:`star_entry` of a groups kernel, ``serial_entry`` of
+    a tasks kernel; memoized per dtype) of the kernel that :func:`run` would pick there -- ``short(x, *lead, y)`` for rows of at most SHORT_ROW
     elements, else ``rows(x, 1, n, *lead, y)`` (up to ``whole`` elements when given,
     as :func:`schedule` decides serially) -- so the same compiled code as the
     dispatcher: the same bits. Other calls (soft_argmax's long rows, which take a
     Python pass) return None. ``lead(tau, dtype)``: the kernel's arguments before the
     result ``y`` (``tau`` the checked temperature; None for an op that has none), as
-    :func:`run` gets them (default: ``(1 / tau,)`` in the dtype, :func:`._arrays.inv_temperature`); memoized per dtype and float temperature, so the check runs
-    on the first call of each (a bad temperature raises the full path's error).
+    :func:`run` gets them (default: ``(1 / tau,)`` in the dtype,
+    :func:`._arrays.inv_temperature`); memoized per dtype and float temperature, so the
+    check runs on the first call of each (a bad temperature raises the full path's
+    error).
     ``reduce``: ``y`` holds one value per row."""
     most = whole if whole is not None else PARALLEL_MIN_ELEMENTS
     if lead is None:
@@ -278,17 +275,17 @@ def _map(res, f):
 # The kernel factories
 
 
-def _generated(template, name, **bodies):
+def _generated(template, name, fastmath=FASTMATH, **bodies):
     """A :class:`._config.Kernel` of a copy of ``template`` whose globals add
     ``bodies``, named ``name`` (its cache files are named after it). The copy's code
     claims the file of its ``BODY``: Numba keys a cache on the source file's stamp, so
     editing a body recompiles its kernels (a change of the template changes the
-    bytecode, which is in the key too)."""
+    bytecode, which is in the key too). ``fastmath``: the kernel's flags."""
     code = template.__code__.replace(co_filename=bodies["BODY"].py_func.__code__.co_filename)
     fn = types.FunctionType(code, dict(template.__globals__, **bodies), name)
     fn.__qualname__ = name
     fn.__module__ = template.__module__
-    return Kernel(fn)
+    return Kernel(fn, fastmath=fastmath)
 
 
 _TASKS_TEMPLATES = {}
@@ -327,8 +324,10 @@ def tasks_kernel(body, name):
     """``kernel(x, pieces, piece, *args)``: ``body(x, r, lo, hi, *args)`` for each piece
     ``[lo, hi)`` of each row ``r`` (the plan of :func:`_tasks`; ``pieces = 1, piece =
     n`` for whole rows), one task each."""
-    inlined = jit(body.py_func, fastmath=body.targetoptions["fastmath"], inline="always")
-    return _generated(_tasks_template(body.py_func.__code__.co_argcount - 4), name, BODY=inlined)
+    # inlined at the IR level, the body's code takes the kernel's flags: give the kernel its own
+    flags = body.targetoptions["fastmath"]
+    inlined = jit(body.py_func, fastmath=flags, inline="always")
+    return _generated(_tasks_template(body.py_func.__code__.co_argcount - 4), name, flags, BODY=inlined)
 
 
 def _groups_template(x, *args):
