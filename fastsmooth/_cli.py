@@ -132,6 +132,12 @@ def _demo_soft_f1(p, fs):
       f"{100 * off / np.max(np.abs(grad)):.0f}% of the largest entry (F1 is not a sum over samples)")
 
 
+def _host_cpu():
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_name()
+
+
 def info(out=None):
     """Print versions, Numba's threading layer and thread count, SVML, cache dir."""
     import importlib.util
@@ -162,6 +168,7 @@ def info(out=None):
     p(f"threading layer: {layer} ({safe}); threads: {_config.num_threads()} "
       f"(NUMBA_NUM_THREADS {numba.config.NUMBA_NUM_THREADS}, cores {numba.config.NUMBA_DEFAULT_NUM_THREADS}); "
       f"serial below {_config.PARALLEL_MIN_ELEMENTS} elements")
+    p(f"vector width: {_config.VECTOR_WIDTH}; LLVM host CPU {numba.config.CPU_NAME or _host_cpu()}")
     p(f"SVML: {bool(numba.config.USING_SVML)} (fastsmooth's kernels use their own vectorized exp either way)")
     cache = numba.config.CACHE_DIR or "(next to the package, __pycache__; NUMBA_CACHE_DIR not set)"
     p(f"cache dir: {cache}")

@@ -57,6 +57,24 @@ Cache
 Kernels are cached on disk (``cache=True``). Where Numba finds no writable cache
 directory (a read-only install), :func:`_njit` compiles without a cache and warns once.
 
+Vector width
+------------
+On Intel CPUs with AVX-512 (Skylake-SP to Emerald Rapids) LLVM's tuning prefers 256-bit
+vectors, so Numba's code for them uses ``ymm`` registers only; on AMD Zen 4 it uses the
+512-bit ``zmm`` ones. fastsmooth's loops are exp-bound and gain from the full width:
+measured on an Emerald Rapids core, in-cache softmax and LogSumExp rows 15-35 % faster
+(docs/performance.md). At import, before Numba's code generator exists,
+:func:`_choose_vector_width` therefore asks LLVM for 512-bit vectors on an AVX-512 host
+(the feature ``-prefer-256-bit``). The choice is Numba's, process-wide: it also applies
+to the user's own Numba functions compiled later in the process, and it is part of
+Numba's cache key (functions cached under the other choice compile once more). It is
+left alone where the user chose the code generation (``NUMBA_CPU_NAME`` or
+``NUMBA_CPU_FEATURES``), where Numba's code generator already existed when fastsmooth was
+imported, and with ``FASTSMOOTH_VECTOR_WIDTH=llvm``. The vector width changes how sums
+are grouped, hence the last bits of float results, as another ISA does; it is fixed for
+a machine and a setting, so results stay reproducible there. ``fastsmooth info`` prints
+what was chosen (:data:`VECTOR_WIDTH`).
+
 First compile
 -------------
 Compiling a kernel takes seconds (more on a busy machine), loading it from the cache
@@ -77,6 +95,34 @@ import warnings
 import numba
 from numba.core import event as _event
 
+
+def _choose_vector_width():
+    """Ask LLVM for 512-bit vectors on an AVX-512 host (see the module notes); returns
+    what was chosen and why, as :data:`VECTOR_WIDTH` (``fastsmooth info``)."""
+    import os
+
+    want = os.environ.get("FASTSMOOTH_VECTOR_WIDTH", "auto").strip().lower() or "auto"
+    if want not in ("auto", "llvm"):
+        raise ValueError(f"FASTSMOOTH_VECTOR_WIDTH must be 'auto' or 'llvm', not {want!r}")
+    if want == "llvm":
+        return "LLVM's choice (FASTSMOOTH_VECTOR_WIDTH=llvm)"
+    if numba.config.CPU_NAME is not None or numba.config.CPU_FEATURES is not None:
+        return "LLVM's choice for NUMBA_CPU_NAME / NUMBA_CPU_FEATURES (set by the user)"
+    from numba.core.registry import cpu_target
+
+    if "_toplevel_target_context" in cpu_target.__dict__:
+        return "LLVM's choice (Numba's code generator existed before fastsmooth was imported)"
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    features = llvm.get_host_cpu_features().flatten()
+    if "+avx512f" not in features.split(","):
+        return "LLVM's choice (no AVX-512 on this host)"
+    numba.config.CPU_FEATURES = features + ",-prefer-256-bit"
+    cpu_target.target_context  # the code generator, made now with these features
+    return "512-bit preferred (AVX-512 host; FASTSMOOTH_VECTOR_WIDTH=llvm leaves it to LLVM)"
+
+
 if numba.config.DISABLE_JIT:
     # the kernels call helpers (our exp, log1p, the bit tricks) that exist only as
     # compiled code: without the JIT nothing can run, so say so at once, not at a call
@@ -85,6 +131,9 @@ if numba.config.DISABLE_JIT:
         "(or set it to 0) to use fastsmooth"
     )
 
+#: What :func:`_choose_vector_width` chose at import (``fastsmooth info`` prints it)
+VECTOR_WIDTH = _choose_vector_width()
+
 __all__ = [
     "COMPILE_NOTICE_SECONDS",
     "CompileNotice",
@@ -92,6 +141,7 @@ __all__ = [
     "REDUCTION_FASTMATH",
     "PARALLEL_MIN_ELEMENTS",
     "THREAD_SAFE_LAYERS",
+    "VECTOR_WIDTH",
     "Kernel",
     "LATE_POOL_FALLBACK",
     "all_kernels",

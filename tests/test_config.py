@@ -313,3 +313,77 @@ def test_the_late_pool_rule_can_be_switched_off(monkeypatch):
     ids = np.full(4096, -1)
     _thread_ids(ids, parallel=True)
     assert len(set(ids)) == numba.get_num_threads()
+
+
+# ------------------------------------------------------ the vector width (AVX-512 hosts)
+
+_WIDTH_SCRIPT = r"""
+import json, sys
+import numba
+if sys.argv[1] == "numba-first":
+    numba.njit(lambda v: v)  # Numba's code generator exists before fastsmooth's import
+import numpy as np
+import fastsmooth as fs
+from fastsmooth import _config, _rowops
+asm = ""
+if sys.argv[2] == "asm":  # an empty NUMBA_CACHE_DIR: the helper compiles here
+    x = np.linspace(-3.0, 3.0, 4096, dtype=np.float32)
+    _rowops._exp_sum(x, 0, x.size, np.float32(3.0), np.float32(1.0))
+    asm = "".join(_rowops._exp_sum.inspect_asm().values())
+print(json.dumps({"features": numba.config.CPU_FEATURES, "width": _config.VECTOR_WIDTH,
+                  "zmm": "%zmm" in asm}))
+"""
+
+
+def _host_has_avx512():
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    return "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
+
+
+def _width_report(tmp_path, order="fastsmooth-first", asm=False, **env_vars):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES", "FASTSMOOTH_VECTOR_WIDTH")}
+    env.update(env_vars)
+    if asm:
+        env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache")
+    proc = subprocess.run([sys.executable, "-c", _WIDTH_SCRIPT, order, "asm" if asm else "-"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    return proc
+
+
+def test_an_avx512_host_gets_512_bit_vectors(tmp_path):
+    proc = _width_report(tmp_path, asm=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    if not _host_has_avx512():
+        assert report["features"] is None and "no AVX-512" in report["width"]
+        pytest.skip("no AVX-512 on this host: LLVM's choice stands (checked)")
+    assert report["features"].endswith(",-prefer-256-bit")
+    assert report["width"].startswith("512-bit")
+    assert report["zmm"], "the exp-sum loop of an AVX-512 host should use zmm registers"
+
+
+@pytest.mark.parametrize("how", ["opt-out", "user-features", "user-cpu", "numba-first"])
+def test_the_vector_width_is_left_to_llvm_when_the_user_chose(tmp_path, how):
+    env, order = {}, "fastsmooth-first"
+    if how == "opt-out":
+        env["FASTSMOOTH_VECTOR_WIDTH"] = "llvm"
+    elif how == "user-features":
+        env["NUMBA_CPU_FEATURES"] = "+sse2,+avx,+avx2,+fma"
+    elif how == "user-cpu":
+        env["NUMBA_CPU_NAME"] = "haswell"
+    else:
+        order = "numba-first"
+    proc = _width_report(tmp_path, order, **env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["features"] == env.get("NUMBA_CPU_FEATURES")  # untouched (None: unset)
+    assert report["width"].startswith("LLVM's choice")
+
+
+def test_a_bad_vector_width_setting_fails_the_import_with_a_clear_error(tmp_path):
+    proc = _width_report(tmp_path, FASTSMOOTH_VECTOR_WIDTH="1024")
+    assert proc.returncode != 0
+    assert "ValueError: FASTSMOOTH_VECTOR_WIDTH must be 'auto' or 'llvm', not '1024'" in proc.stderr
