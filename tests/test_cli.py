@@ -67,6 +67,7 @@ def test_info(capsys):
     from fastsmooth import _config
     assert layer == _config.threading_layer()
     assert f"threads: {_config.num_threads()} " in out
+    assert f"vector width: {_config.VECTOR_WIDTH}; LLVM host CPU " in out
 
 
 def test_info_with_a_thread_cap_and_no_layer(capsys, monkeypatch):
