@@ -339,8 +339,9 @@ def machine_info(quick=False):
 
 
 def isa():
-    """The vector ISA Numba compiles for: ``"AVX-512"``, ``"AVX2"`` or the CPU name (from
-    ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` when set, else the host)."""
+    """The vector ISA Numba compiles for: ``"AVX-512, ..."`` (with the vector width),
+    ``"AVX2"`` or the CPU name (from ``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES`` when set,
+    else the host)."""
     import numba
     from numba.core import config
 
@@ -354,7 +355,9 @@ def isa():
     del numba
     feats = features or ""
     if "+avx512f" in feats:
-        return "AVX-512"
+        # the width fastsmooth asked LLVM for (_config.VECTOR_WIDTH), else LLVM's choice
+        # for the CPU (256 bits on Intel, 512 on AMD Zen 4)
+        return "AVX-512, 512-bit vectors" if "-prefer-256-bit" in feats else f"AVX-512, LLVM's width for {name}"
     if "+avx2" in feats:
         return f"AVX2 ({name} codegen)" if config.CPU_NAME else "AVX2"
     known = {"haswell": "AVX2", "broadwell": "AVX2", "skylake": "AVX2", "znver1": "AVX2", "znver2": "AVX2",
