@@ -179,9 +179,10 @@ def _lanes_support(buf, g, m, inv_t, theta, f, k):
 
 
 @jit
-def _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out):
+def _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, live, special, out):
     """Sparsemax of the lanes of ``buf`` into ``out`` (both (n, GROUP)); ``special[i]``
-    is set for the lanes the row helper must redo (their ``out`` is garbage)."""
+    is set for the lanes the row helper must redo (their ``out`` is garbage); ``live``
+    is scratch."""
     n = buf.shape[0]
     group_max(buf, g, mx)
     for i in range(U(g)):
@@ -198,17 +199,24 @@ def _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out):
         m[i] = 0.0 if bad else v  # keeps the arithmetic of a special lane harmless
         theta[i] = -1.0
     _lanes_support(buf, g, m, inv_t, theta, f, k)
+    # each lane stops stepping once its own support has settled, so that a row's result
+    # does not depend on the other rows of its group (the group stepping on until every
+    # lane had settled moved a settled theta by rounding, which followed the group size)
+    for i in range(U(g)):
+        live[i] = 0.0  # >= 0: the lane steps on (holding its last k); -1: settled
     for _ in range(n + 1):  # each step shrinks a support or ends: at most n steps
         for i in range(U(g)):
-            t[i] = theta[i] + max(f[i] - 1.0, 0.0) / max(k[i], 1.0)
+            on = live[i] >= 0.0
+            t[i] = theta[i] + max(f[i] - 1.0, 0.0) / max(k[i], 1.0) if on else theta[i]
+            live[i] = k[i] if on else -1.0
+        _lanes_support(buf, g, m, inv_t, t, f, k)
         changed = 0.0
         for i in range(U(g)):
-            changed += k[i]  # (k after the step is compared through the sum)
-        _lanes_support(buf, g, m, inv_t, t, f, k)
-        for i in range(U(g)):
-            changed -= k[i]
             theta[i] = t[i]
-        if changed == 0.0:  # supports only shrink: equal sums mean equal supports
+            moving = (live[i] >= 0.0) & (k[i] != live[i])  # supports only shrink
+            live[i] = 0.0 if moving else -1.0
+            changed += 1.0 if moving else 0.0
+        if changed == 0.0:
             break
     for j in range(U(n)):
         bj = buf[j]
@@ -219,16 +227,16 @@ def _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out):
 
 @jit
 def _lanes_scratch(x):
-    n = x.shape[1]  # buf, out, mx; m, theta, f, k, t, special
+    n = x.shape[1]  # buf, out, mx; m, theta, f, k, t, live, special
     return (np.empty((n, GROUP), x.dtype), np.empty((n, GROUP), x.dtype), np.empty(GROUP, x.dtype), np.empty(GROUP),
-            np.empty(GROUP), np.empty(GROUP), np.empty(GROUP), np.empty(GROUP), np.empty(GROUP))
+            np.empty(GROUP), np.empty(GROUP), np.empty(GROUP), np.empty(GROUP), np.empty(GROUP), np.empty(GROUP))
 
 
 @jit
 def _sparsemax_group(x, r0, g, scratch, inv_t, y):
-    buf, out, mx, m, theta, f, k, t, special = scratch
+    buf, out, mx, m, theta, f, k, t, live, special = scratch
     gather_group(x, r0, g, buf)
-    _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, special, out)
+    _lanes_sparsemax(buf, g, inv_t, mx, m, theta, f, k, t, live, special, out)
     scatter_group(out, r0, g, y)
     for i in range(g):
         if special[i] > 0.0:
@@ -358,7 +366,7 @@ def sparsemax(x, axis=-1, *, temperature=1.0, out=None):
     normal data, about 4.5 passes at 4096 entries, plus one for the maximum, one for
     nan and one to write the result (an input crafted to drop one entry per step is
     finished by sorting after 24 steps). Rows of at most 32 entries run the same iteration
-    on 64 rows at once, one row per vector lane. The gaps are taken from the maximum in
+    on GROUP (256) rows at once, one row per vector lane. The gaps are taken from the maximum in
     float64 for float32 inputs too, so float32 results are the float64 answer rounded,
     and huge inputs (``[1e308, -1e308]``) or tiny temperatures lose nothing. Sorting
     (the textbook :math:`O(n \log n)` method and the NumPy twin of the tests) was 6 to
