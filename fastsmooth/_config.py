@@ -112,10 +112,9 @@ def _choose_vector_width():
 
     if "_toplevel_target_context" in cpu_target.__dict__:
         return "LLVM's choice (Numba's code generator existed before fastsmooth was imported)"
-    import llvmlite.binding as llvm
+    from numba.core.codegen import get_host_cpu_features
 
-    llvm.initialize_native_target()
-    features = llvm.get_host_cpu_features().flatten()
+    features = get_host_cpu_features()  # Numba's own reading ('' where LLVM cannot tell)
     if "+avx512f" not in features.split(","):
         return "LLVM's choice (no AVX-512 on this host)"
     numba.config.CPU_FEATURES = features + ",-prefer-256-bit"
