@@ -96,8 +96,9 @@ _P0, _P1, _P2, _P3, _P4 = _P32
 
 def _exp64(x):
     # below _LO64 (and -inf, nan) the result is selected below: reduce 0 instead of the
-    # clamp _LO64, whose 2**k is subnormal (a microcode assist per vector on AVX2: softmax
-    # of -inf-masked rows, the skipped maxima of a LogSumExp, ran 6x slower)
+    # clamp _LO64, whose 2**k is subnormal (a microcode assist per vector in AVX2 code:
+    # the short-row LogSumExp loop, which gives each row's maximum the exponent -inf, ran
+    # 8x slower there than in AVX-512 code)
     xc = min(x if x >= _LO64 else 0.0, _HI64)
     kf = np.floor(xc * _LOG2E + 0.5)
     r = xc - kf * _LN2_HI
