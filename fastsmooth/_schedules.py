@@ -194,10 +194,10 @@ def fast_path(lead=None, *, short=None, rows=None, whole=None, reduce=False):
     float32/float64 ndarray, the last axis, no ``out``) that are also aligned and
     writeable, under ``PARALLEL_MIN_ELEMENTS`` elements (the serial twin), and calls
     the compiled entry point (:func:`star_entry` of a groups kernel, ``serial_entry`` of
-    a tasks kernel; memoized per dtype) of the kernel that :func:`run` would pick there -- ``short(x, *lead, y)`` for rows of at most SHORT_ROW
-    elements, else ``rows(x, 1, n, *lead, y)`` (up to ``whole`` elements when given,
-    as :func:`schedule` decides serially) -- so the same compiled code as the
-    dispatcher: the same bits. Other calls (soft_argmax's long rows, which take a
+    a tasks kernel; memoized per dtype) of the kernel that :func:`run` would pick there:
+    ``short(x, *lead, y)`` for rows of at most SHORT_ROW elements, else ``rows(x, 1, n,
+    *lead, y)`` (up to ``whole`` elements when given, as :func:`schedule` decides
+    serially) -- the same compiled code as the dispatcher, so the same bits. Other calls (soft_argmax's long rows, which take a
     Python pass) return None. ``lead(tau, dtype)``: the kernel's arguments before the
     result ``y`` (``tau`` the checked temperature; None for an op that has none), as
     :func:`run` gets them (default: ``(1 / tau,)`` in the dtype,

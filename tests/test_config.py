@@ -336,10 +336,9 @@ print(json.dumps({"features": numba.config.CPU_FEATURES, "width": _config.VECTOR
 
 
 def _host_has_avx512():
-    import llvmlite.binding as llvm
+    from numba.core.codegen import get_host_cpu_features  # the reading _config decides on
 
-    llvm.initialize_native_target()
-    return "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
+    return "+avx512f" in get_host_cpu_features().split(",")
 
 
 def _width_report(tmp_path, order="fastsmooth-first", asm=False, **env_vars):
