@@ -40,8 +40,11 @@ def _equal(got, want, label):
 # ------------------------------------------------------------------- thread counts
 
 
-def _digests(threads, cache):
-    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), NUMBA_CACHE_DIR=str(cache))
+def _digests(threads):
+    """The digests of a new process with ``threads`` Numba threads, sharing this
+    process's Numba cache (``NUMBA_CACHE_DIR`` if set, else the checkout's
+    ``__pycache__``)."""
+    env = dict(os.environ, NUMBA_NUM_THREADS=str(threads))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-m", "tests.repro_digest"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
@@ -51,41 +54,50 @@ def _digests(threads, cache):
     return report["digests"]
 
 
-def test_processes_with_1_2_3_and_8_threads_give_the_same_sha256_for_every_output(tmp_path):
+@pytest.fixture(scope="module")
+def in_process():
+    """``{threads: digests}`` of this process, with Numba's thread count set to 1 (every
+    serial twin) and left as it is (the parallel twins, on a machine of several cores)."""
+    from . import repro_digest
+
+    before = _config.numba.get_num_threads()
+    got = {before: repro_digest.digests()}
+    if before > 1:
+        try:
+            _config.numba.set_num_threads(1)
+            got[1] = repro_digest.digests()
+        finally:
+            _config.numba.set_num_threads(before)
+    return got
+
+
+def test_processes_with_1_2_3_and_8_threads_give_the_same_sha256_for_every_output(in_process):
     """``NUMBA_NUM_THREADS=1`` runs every serial twin; 2, 3 and 8 the parallel twins on
     as many threads (more threads than cores is allowed, and changes nothing).
 
-    The processes share an empty Numba cache directory, so the ones that compile a
-    kernel are compared with the ones that load it from the cache: the first process
-    (1 thread) compiles every serial twin, the second (2 threads) every parallel twin;
-    the later ones (1, 3 and 8 threads) load both. A compiling process runs the
-    helpers' own libraries where a loading one runs the kernel's copies of them, so
-    this also checks that no helper's flags let LLVM's second optimization of a copy
-    change its rounding (``reassoc`` with ``nsz``: see docs/guide/reproducibility.md)."""
-    cache = tmp_path / "numba-cache"
-    runs = {"1 (compiles)": _digests(1, cache), "2 (compiles)": _digests(2, cache)}
-    runs.update({f"{n} (loads)": _digests(n, cache) for n in (1, 3, 8)})
-    base = runs["1 (compiles)"]
+    Compiling and loading: the digests of this process come first, so every kernel
+    they use is compiled here or was loaded here from Numba's cache; the new processes
+    share that cache and load them. On a fresh clone (CI) this process compiles
+    them, so the processes that load a kernel are compared with the one that compiled
+    it. A compiling process runs the helpers' own libraries where a loading one runs
+    the kernel's copies of them, so this also checks that no helper's flags let LLVM's
+    second optimization of a copy change its rounding (``reassoc`` with ``nsz``: see
+    docs/guide/reproducibility.md). (Compiling everything again in an empty cache
+    directory, twice, cost 3 of CI's 20 minutes.)"""
+    base = next(iter(in_process.values()))
     assert len(base) > 150
+    runs = {f"{n} in this process": got for n, got in in_process.items()}
+    runs.update({f"{n} (new process)": _digests(n) for n in (1, 2, 3, 8)})
     for label, got in runs.items():
         differ = sorted(k for k in base if got[k] != base[k])
         assert not differ, f"NUMBA_NUM_THREADS={label} changes the bits of {differ}"
 
 
-def test_numba_set_num_threads_in_process_changes_nothing():
-    from . import repro_digest
-
-    if _config.num_threads() < 2:
+def test_numba_set_num_threads_in_process_changes_nothing(in_process):
+    if len(in_process) < 2:
         pytest.skip("one thread only")
-    before = _config.numba.get_num_threads()
-    try:
-        got = {}
-        for n in (1, 2):
-            _config.numba.set_num_threads(n)
-            got[n] = repro_digest.digests()
-    finally:
-        _config.numba.set_num_threads(before)
-    assert got[1] == got[2]
+    one, many = in_process[1], in_process[max(in_process)]
+    assert one == many
 
 
 # ------------------------------------------------------------------- forced plans
