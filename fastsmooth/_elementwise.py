@@ -423,30 +423,40 @@ def _fast(x):
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
-
-
-
-#: The serial twins' compiled entry points for flat C arrays, by itemsize (4: float32,
-#: 8: float64), filled on the first fast call of each dtype
-#: (:meth:`fastsmooth._config.Kernel.serial_entry`): the same machine code the
-#: dispatcher runs, without its typing of five arguments on every call.
-_UNARY_ENTRY = {}
-_UNARY_BACKWARD_ENTRY = {}
-
-
-#: ``temperature -> (tau, 1 / tau)`` of the fast path, per dtype, as Python floats (the
-#: exact float32/float64 values of :func:`_temperature`, which the entry points take as
-#: such): filled by the first call at each float temperature.
-_FAST_TAUS = {4: {1.0: (1.0, 1.0)}, 8: {1.0: (1.0, 1.0)}}
+_ndarray = np.ndarray
 _empty = np.empty
+
+
+class _Fast:
+    """What the fast path keeps per dtype (one instance for float32, one for float64:
+    attribute reads, no hashing of a dtype on the common call).
+
+    ``taus``: ``temperature -> (tau, 1 / tau)`` as Python floats, the exact
+    float32/float64 values of :func:`_temperature` (which the entry points take as
+    such), filled by the first call at each float temperature. ``unary``,
+    ``unary_backward``: the serial twins' compiled entry points for flat C arrays of the
+    dtype, made on the first fast call (:meth:`fastsmooth._config.Kernel.serial_entry`):
+    the same machine code the dispatcher runs, without its typing of five or six
+    arguments on every call."""
+
+    __slots__ = ("type", "taus", "unary", "unary_backward")
+
+    def __init__(self, dtype):
+        self.type = dtype.type
+        self.taus = {1.0: (1.0, 1.0)}
+        self.unary = self.unary_backward = None
+
+
+_FAST = {4: _Fast(_F32), 8: _Fast(_F64)}
+_FAST32, _FAST64 = _FAST[4], _FAST[8]
 #: Below this many elements the fast path runs the serial twin without asking
 #: :func:`use_parallel` (which says serial below ``PARALLEL_MIN_ELEMENTS`` anyway).
 _SERIAL_BELOW = min(4096, PARALLEL_MIN_ELEMENTS)
 
 
 def _fast_taus(temperature, dt, fname):
-    """``(tau, 1 / tau)`` of the fast path (see :data:`_FAST_TAUS`)."""
-    memo = _FAST_TAUS[dt.itemsize]
+    """``(tau, 1 / tau)`` of the fast path (see :class:`_Fast`)."""
+    memo = _FAST[dt.itemsize].taus
     if type(temperature) is float:
         hit = memo.get(temperature)
         if hit is not None:
@@ -461,27 +471,47 @@ def _fast_taus(temperature, dt, fname):
     return pair
 
 
+def _small_unary(op, x, positional):
+    """The smallest common call of the unary ops, checked in their own frame (issue 12
+    times ``relu`` and ``sigmoid`` against a bare NumPy ufunc, and each frame costs
+    ~0.07 us of a 0.7 us call): a 1-d C-contiguous (aligned, writeable)
+    float32/float64 ndarray of fewer than ``_SERIAL_BELOW`` elements, temperature 1, no
+    ``out``, and an entry point already made; ``None`` for anything else (the caller
+    goes on to :func:`_unary_op`, which gives the same bits)."""
+    dt = x.dtype
+    st = _FAST32 if dt is _F32 else (_FAST64 if dt is _F64 else None)
+    if (st is None or x.ndim != 1 or x.size >= _SERIAL_BELOW or positional is not _NO_POSITIONAL
+            or x.flags.num & _ENTRY_FLAGS != _ENTRY_FLAGS or st.unary is None):
+        return None
+    y = _empty(x.size, dt)
+    st.unary(op, x, 1.0, 1.0, y)
+    return y
+
+
 def _unary_op(op, x, fname, temperature=1.0, out=None):
-    if out is None and type(x) is np.ndarray:
+    if type(x) is _ndarray and out is None:
         # the fast path: a C-contiguous (aligned, writeable) float32/float64 ndarray of at
         # least one dimension -- a few attribute reads; nothing to convert or check
         dt = x.dtype
-        if (dt is _F32 or dt is _F64) and x.flags.num & _ENTRY_FLAGS == _ENTRY_FLAGS and x.ndim:
-            k = dt.itemsize
-            taus = _FAST_TAUS[k].get(temperature) if type(temperature) is float else None
-            if taus is None:
-                taus = _fast_taus(temperature, dt, fname)
-            tau, inv_t = taus
+        st = _FAST32 if dt is _F32 else (_FAST64 if dt is _F64 else None)
+        if st is not None and x.flags.num & _ENTRY_FLAGS == _ENTRY_FLAGS and x.ndim:
+            taus = st.taus.get(temperature) if type(temperature) is float else None
+            tau, inv_t = taus if taus is not None else _fast_taus(temperature, dt, fname)
             n = x.size
-            y = _empty(x.shape, dt)
-            flat, yf = (x, y) if x.ndim == 1 else (x.reshape(-1), y.reshape(-1))
-            if n >= _SERIAL_BELOW and use_parallel(n):
-                _unary(op, flat, dt.type(tau), dt.type(inv_t), yf, parallel=True)  # (dtype scalars)
-                return y
-            entry = _UNARY_ENTRY.get(k)
-            if entry is None:
-                entry = _UNARY_ENTRY[k] = _unary.serial_entry(op, flat, dt.type(tau), dt.type(inv_t), yf)
-            entry(op, flat, tau, inv_t, yf)
+            if x.ndim == 1:
+                flat = x
+                y = yf = _empty(n, dt)
+            else:
+                flat = x.reshape(-1)
+                yf = _empty(n, dt)
+                y = yf.reshape(x.shape)
+            if n < _SERIAL_BELOW or not use_parallel(n):
+                entry = st.unary
+                if entry is None:
+                    entry = st.unary = _unary.serial_entry(op, flat, st.type(tau), st.type(inv_t), yf)
+                entry(op, flat, tau, inv_t, yf)
+            else:
+                _unary(op, flat, st.type(tau), st.type(inv_t), yf, parallel=True)  # (dtype scalars)
             return y
     a, out_dtype = as_float_array(x, fname)
     tau, inv_t = _temperature(temperature, a.dtype, fname)
@@ -494,24 +524,30 @@ def _unary_op(op, x, fname, temperature=1.0, out=None):
 
 
 def _unary_op_backward(op, grad, x, fname, at_zero=0.0, temperature=1.0, out=None):
-    if out is None and type(x) is np.ndarray and type(grad) is np.ndarray:
+    if type(x) is _ndarray and type(grad) is _ndarray and out is None:
         dt = x.dtype
-        if ((dt is _F32 or dt is _F64) and x.ndim and grad.dtype is dt and grad.shape == x.shape
+        st = _FAST32 if dt is _F32 else (_FAST64 if dt is _F64 else None)
+        if (st is not None and grad.dtype is dt and x.ndim and grad.shape == x.shape
                 and x.flags.num & grad.flags.num & _ENTRY_FLAGS == _ENTRY_FLAGS):
-            pair = _FAST_TAUS[dt.itemsize].get(temperature) if type(temperature) is float else None
-            inv_t = (pair or _fast_taus(temperature, dt, fname))[1]
-            dx = _empty(x.shape, dt)
-            flat, g, df = (x, grad, dx) if x.ndim == 1 else (x.reshape(-1), grad.reshape(-1), dx.reshape(-1))
-            z = dt.type(at_zero)
+            taus = st.taus.get(temperature) if type(temperature) is float else None
+            inv_t = (taus if taus is not None else _fast_taus(temperature, dt, fname))[1]
             n = x.size
-            if n >= _SERIAL_BELOW and use_parallel(n):
-                _unary_backward(op, g, flat, z, dt.type(inv_t), df, parallel=True)
+            if x.ndim == 1:
+                flat, g = x, grad
+                dx = df = _empty(n, dt)
             else:
-                entry = _UNARY_BACKWARD_ENTRY.get(dt.itemsize)
+                flat, g = x.reshape(-1), grad.reshape(-1)
+                df = _empty(n, dt)
+                dx = df.reshape(x.shape)
+            z = st.type(at_zero)
+            if n < _SERIAL_BELOW or not use_parallel(n):
+                entry = st.unary_backward
                 if entry is None:
-                    entry = _UNARY_BACKWARD_ENTRY[dt.itemsize] = _unary_backward.serial_entry(
-                        op, g, flat, z, dt.type(inv_t), df)
+                    entry = st.unary_backward = _unary_backward.serial_entry(
+                        op, g, flat, z, st.type(inv_t), df)
                 entry(op, g, flat, z, inv_t, df)
+            else:
+                _unary_backward(op, g, flat, z, st.type(inv_t), df, parallel=True)
             return dx
     a, out_dtype = as_float_array(x, fname)
     _, inv_t = _temperature(temperature, a.dtype, fname)
@@ -655,7 +691,11 @@ def relu(x, at_zero=0.0, *, out=None):
     >>> fs.relu([-2.0, 0.0, 3.0, np.nan])
     array([ 0.,  0.,  3., nan])
     """
-    if type(at_zero) is not float or not 0.0 <= at_zero <= 1.0:  # (the common call: no call)
+    if type(x) is _ndarray and out is None and type(at_zero) is float and 0.0 <= at_zero <= 1.0:
+        y = _small_unary(RELU, x, _NO_POSITIONAL)
+        if y is not None:
+            return y
+    if type(at_zero) is not float or not 0.0 <= at_zero <= 1.0:
         _check_share(at_zero, 0.0, 1.0, "relu", "at_zero")
     return _unary_op(RELU, x, "relu", 1.0, out)
 
@@ -740,6 +780,10 @@ def abs_(x, at_zero=0.0, *, out=None):
     >>> fs.abs([-2.0, 0.0, 3.0])
     array([2., 0., 3.])
     """
+    if type(x) is _ndarray and out is None and type(at_zero) is float and -1.0 <= at_zero <= 1.0:
+        y = _small_unary(ABS, x, _NO_POSITIONAL)
+        if y is not None:
+            return y
     _check_share(at_zero, -1.0, 1.0, "abs", "at_zero")
     return _unary_op(ABS, x, "abs", out=out)
 
@@ -1014,6 +1058,10 @@ def sigmoid(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     >>> fs.sigmoid([-0.1, 0.1], temperature=0.01)
     array([4.53978687e-05, 9.99954602e-01])
     """
+    if type(x) is _ndarray and out is None and type(temperature) is float and temperature == 1.0:
+        y = _small_unary(SIGMOID, x, _positional)
+        if y is not None:
+            return y
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("sigmoid", _positional)
     return _unary_op(SIGMOID, x, "sigmoid", temperature, out)
@@ -1092,6 +1140,10 @@ def softplus(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     >>> fs.softplus([-1.0, 1.0], temperature=0.01)
     array([3.72007598e-46, 1.00000000e+00])
     """
+    if type(x) is _ndarray and out is None and type(temperature) is float and temperature == 1.0:
+        y = _small_unary(SOFTPLUS, x, _positional)
+        if y is not None:
+            return y
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("softplus", _positional)
     return _unary_op(SOFTPLUS, x, "softplus", temperature, out)
@@ -1177,6 +1229,10 @@ def smooth_abs(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     >>> fs.smooth_abs([-1e4, -1.0, 0.0, 1e-10])
     array([9.99861371e+03, 2.40229014e-01, 0.00000000e+00, 2.50000000e-21])
     """
+    if type(x) is _ndarray and out is None and type(temperature) is float and temperature == 1.0:
+        y = _small_unary(SMOOTH_ABS, x, _positional)
+        if y is not None:
+            return y
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("smooth_abs", _positional)
     return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature, out)

@@ -97,11 +97,10 @@ def test_the_entry_points_are_the_dispatchers_own_code():
     fs.sigmoid(x)
     fs.sigmoid(x.astype(np.float64))
     fs.relu_backward(x, x)
-    for k, kern, table in ((4, _elementwise._unary, _elementwise._UNARY_ENTRY),
-                           (8, _elementwise._unary, _elementwise._UNARY_ENTRY),
-                           (4, _elementwise._unary_backward, _elementwise._UNARY_BACKWARD_ENTRY)):
+    for k, kern, name in ((4, _elementwise._unary, "unary"), (8, _elementwise._unary, "unary"),
+                          (4, _elementwise._unary_backward, "unary_backward")):
         entries = [c.entry_point for c in kern.serial.overloads.values()]
-        assert any(table[k] is e for e in entries)
+        assert any(getattr(_elementwise._FAST[k], name) is e for e in entries)
 
 
 ROW_OPS = {"softmax": fs.softmax, "log_softmax": fs.log_softmax, "logsumexp": fs.logsumexp,
@@ -153,3 +152,36 @@ def test_row_op_fast_path_errors_unchanged():
             fs.softmax(x, temperature=bad)
         with pytest.raises(exc, match="logsumexp: `temperature`"):
             fs.logsumexp(x, temperature=bad)
+
+
+def test_small_one_dimensional_calls_skip_even_the_fast_path_frame(monkeypatch):
+    """The common 1-d call of a unary op at temperature 1 (and a valid ``at_zero``) runs
+    the entry point from the public function itself (``_small_unary``), never reaching
+    ``_unary_op``: so the bit-for-bit test above compares it with the full path."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("took _unary_op")
+
+    for dtype in (np.float32, np.float64):
+        for n in (1, 10, 4095):
+            x = _data((n,), dtype, 8)
+            for name, f in FORWARD.items():
+                want = _full_path(f, x)
+                f(x)  # (makes the entry point)
+                with monkeypatch.context() as m:
+                    m.setattr(_elementwise, "_unary_op", refuse)
+                    got = f(x)
+                    got_kw = f(x, at_zero=0.5) if name in ("relu", "abs") else f(x, temperature=1.0)
+                np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8), err_msg=name)
+                np.testing.assert_array_equal(got_kw, want, err_msg=name)
+    x = _data((10,), np.float32, 9)
+    with monkeypatch.context() as m:
+        m.setattr(_elementwise, "_unary_op", refuse)
+        for v, kw in ((x.reshape(2, 5), {}), (x[::2], {}), (x.astype(np.float16), {}), (x, {"temperature": 2.0})):
+            with pytest.raises(AssertionError, match="took _unary_op"):
+                fs.sigmoid(v, **kw)
+        with pytest.raises(AssertionError, match="took _unary_op"):
+            fs.relu(np.ones(4096, np.float32))
+    with pytest.raises(TypeError, match="sigmoid: `temperature` is keyword-only"):
+        fs.sigmoid(x, 1.0)
+    with pytest.raises(TypeError, match="sigmoid: `temperature`"):
+        fs.sigmoid(x, temperature=np.ones(3))
