@@ -854,3 +854,24 @@ def test_softmax_losses_take_the_special_rows_of_softmax(dtype):
     bad = x.copy()
     bad[1] = -np.inf
     assert np.all(np.isnan(fs.softmax_fbeta_loss(bad, labels, average="none")))
+
+
+def test_forward_loss_of_four_totals_has_the_bits_of_the_derivative_path():
+    """``_loss`` computes one metric of four totals (micro averaging, or one class) in
+    Python floats; it must be bit for bit the float64 NumPy path that also forms the
+    derivatives (``_loss_and_dcounts``), for every metric, averaging and shape."""
+    from fastsmooth import _losses
+
+    r = np.random.default_rng(11)
+    for metric in ("fbeta", "accuracy", "precision", "recall"):
+        for average in ("micro", "macro", "none"):
+            for shape in ((4,), (4, 3), (4, 2, 2)):
+                for _ in range(40):
+                    c = r.random(shape) * 10 ** r.uniform(-5, 5)
+                    c[r.random(shape) < 0.2] = 0.0
+                    spec = _losses._spec(metric, "t", beta=r.uniform(0.1, 3.0), average=average,
+                                         eps=10 ** r.uniform(-300, 0))
+                    want = np.atleast_1d(np.asarray(_losses._loss_and_dcounts(c, spec, 1.0)[0]))
+                    got = np.atleast_1d(np.asarray(_losses._loss(c, spec), np.float64))
+                    assert got.shape == want.shape
+                    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
