@@ -118,6 +118,21 @@ def two_pass(stats, apply):
 _UNTEMPERED = object()  # row_op's temperature for an op that has none
 
 
+def _like_rows(extras, x, shape):
+    """The ``extras`` of the fast path as rows of ``shape`` -- when every one is a
+    ``"like"`` array that no check can fail: an ndarray of the dtype and shape of ``x``,
+    C-contiguous (the view the full path's :meth:`Rows.like` makes of it) -- else
+    None (the full path, with its checks and messages)."""
+    args = []
+    dt = x.dtype
+    for _, v, kind in extras:
+        if (kind != "like" or type(v) is not _ndarray or v.dtype is not dt or v.shape != x.shape
+                or not v.flags.num & 1):
+            return None
+        args.append(v.reshape(shape))
+    return args
+
+
 def row_op(fname, x, axis, out, compute, *, temperature=_UNTEMPERED, name="x", multiple=True, reduce=False,
            keepdims=False, extras=(), weights=None, columns=None, fast=True):
     """The public side of a row op, written once: validation (``x`` -- named ``name``
@@ -134,15 +149,16 @@ def row_op(fname, x, axis, out, compute, *, temperature=_UNTEMPERED, name="x", m
     (:func:`._columns.as_columns`), or None to take rows. ``fast``: the common call (:func:`._arrays.
     fast_rows`) goes straight to ``compute``; a :func:`fast_path` takes the small serial
     ones first, straight to the kernel's compiled entry point."""
-    if fast is not False and not extras and weights is None:
-        if fast is not True:
+    if fast is not False and weights is None:
+        if fast is not True and not extras:
             res = fast(x, axis, out, temperature, keepdims, fname)
             if res is not None:
                 return res
         rows = fast_rows(x, axis, out)
-        if rows is not None:
+        args = _like_rows(extras, x, rows.shape) if rows is not None and extras else ()
+        if rows is not None and args is not None:
             tau = None if temperature is _UNTEMPERED else check_temperature(temperature, fname)
-            res = compute(rows, tau, use_parallel(rows.size))
+            res = compute(rows, tau, use_parallel(rows.size), *args)
             res = res.reshape(x.shape[:-1] + (1,) * keepdims if reduce else x.shape)
             return res if res.ndim else res[()]
     a, out_dtype = as_float_array(x, fname, name)

@@ -185,3 +185,47 @@ def test_small_one_dimensional_calls_skip_even_the_fast_path_frame(monkeypatch):
         fs.sigmoid(x, 1.0)
     with pytest.raises(TypeError, match="sigmoid: `temperature`"):
         fs.sigmoid(x, temperature=np.ones(3))
+
+
+BACKWARD_ROW_OPS = {"softmax_backward": fs.softmax_backward, "log_softmax_backward": fs.log_softmax_backward,
+                    "sparsemax_backward": fs.sparsemax_backward}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1,), (8,), (33,), (1000,), (64, 1000), (3, 4, 50)], ids=str)
+def test_backward_row_ops_skip_the_checks_with_the_bits_of_the_full_path(dtype, shape, monkeypatch):
+    """A backward row op whose ``grad`` is an ndarray of the dtype and shape of ``y``,
+    C-contiguous like it, skips :func:`row_op`'s checks (``_schedules._like_rows``);
+    an ``out=`` buffer takes the full path: the two must agree bit for bit. Any other
+    ``grad`` (another dtype, shape or layout, a list) takes the full path."""
+    from fastsmooth import _schedules
+
+    y = np.abs(_data(shape, dtype, 10))
+    y[~np.isfinite(y)] = 0.5
+    g = rng(11).standard_normal(shape).astype(dtype)
+    calls = []
+    real = _schedules._like_rows
+
+    def spy(extras, x, rshape):
+        got = real(extras, x, rshape)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(_schedules, "_like_rows", spy)
+    for name, f in BACKWARD_ROW_OPS.items():
+        for kw in ({}, {"temperature": 0.3}):
+            calls.clear()
+            got = f(g, y, **kw)
+            assert calls == [True], name
+            full = f(g, y, out=np.full(shape, 7.0, dtype), **kw)
+            np.testing.assert_array_equal(got.view(np.uint8), full.view(np.uint8), err_msg=f"{name} {kw}")
+            strided = np.repeat(g, 2, axis=-1)[..., ::2]  # (a one-element array is contiguous)
+            for other in [g.astype(np.float32 if dtype == np.float64 else np.float64), g.tolist()] + (
+                    [strided] if g.size > 1 else []):
+                calls.clear()
+                res = f(other, y, **kw)
+                assert True not in calls, name
+                if np.asarray(other).dtype == dtype:  # (a list, a strided view: the same values)
+                    np.testing.assert_array_equal(res, got, err_msg=name)
+    with pytest.raises(ValueError, match="softmax_backward: `grad`"):
+        fs.softmax_backward(g[..., :-1] if shape[-1] > 1 else np.ones(shape + (2,), dtype), y)
