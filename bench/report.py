@@ -210,6 +210,15 @@ HEADLINE_CLI = [
 ]
 
 
+def _load_words(meta):
+    """How busy the machine was, in words, from the bench's ``busy_cores`` (other
+    processes' share of the cores at the start); older files lack it."""
+    busy = meta.get("busy_cores")
+    if busy is None:
+        return "load not recorded"
+    return "idle" if busy < 0.5 else f"other processes kept {busy:.1f} cores busy"
+
+
 def headline_cli(paths):
     """The headline from ``fastsmooth bench --json`` files (one thread count): best of the
     runs' medians per library, speed-up of fastsmooth over SciPy, NumPy, torch, ONNX Runtime, JAX."""
@@ -235,7 +244,7 @@ def headline_cli(paths):
         cells += [f"{g[p] / t:.2f}" if p in g else "–" for p, _ in peers]
         rows.append("| " + " | ".join(cells) + " |")
     note = (f"Measured {meta.get('date', '')[:10]} on {meta.get('cpu', '?')} ({meta.get('isa', '?')}, "
-            f"{meta.get('cores', '?')} cores, shared with other jobs), Numba threads: {meta.get('threads')}, the "
+            f"{meta.get('cores', '?')} cores, {_load_words(meta)}), Numba threads: {meta.get('threads')}, the "
             f"peers' threads: {meta.get('peer_threads')}, best of {len(runs)} runs' medians; fastsmooth "
             f"{meta.get('fastsmooth')}, NumPy {meta.get('numpy')}, Numba {meta.get('numba')}, torch "
             f"{meta.get('torch', '-')}, ONNX Runtime {meta.get('onnxruntime', '-')}, JAX {meta.get('jax', '-')}. "
