@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from numba import uint64 as U
 
-from ._arrays import as_float_array, check_temperature, finish_out, normalize_axes, real_shaped, to_rows
+from ._arrays import ENTRY_FLAGS, as_float_array, check_temperature, finish_out, normalize_axes, real_shaped, to_rows
 from ._arrays import inv_temperature as _inv_t, result_cast as _cast
 from ._columns import (col_log_softmax, col_logsumexp, col_logsumexp_backward, col_softmax, col_softmax_backward,
                        like_columns, per_column)
@@ -621,12 +621,24 @@ def _backward_compute(kernel, log):
     """``compute`` of :func:`row_op` for the backward of softmax (``log=False``: needs
     ``sum(g * y)``) or log-softmax (``sum(g)``): whole rows in one pass, pieces after
     the sums."""
+    entries = {}  # itemsize -> the serial twin's entry point for whole rows (no sums)
+
     def compute(y, tau, parallel, g):
         dx = np.empty_like(y)
         pieces, piece = _tasks(*y.shape, parallel)
+        inv_t = _inv_t(tau, y.dtype)
+        if pieces == 1 and not parallel and y.flags.num & g.flags.num & ENTRY_FLAGS == ENTRY_FLAGS:
+            # the small call: the dispatcher's own machine code for these types, called
+            # without its typing of seven arguments (Kernel.serial_entry)
+            entry = entries.get(y.itemsize)
+            if entry is None:
+                entry = entries[y.itemsize] = kernel.serial_entry(y, 1, piece, g, None, inv_t, dx)
+            entry(y, 1, piece, g, None, inv_t, dx)
+            return dx
         sums = None if pieces == 1 else row_sums(g, None if log else y, pieces, piece, parallel)
-        kernel(y, pieces, piece, g, sums, _inv_t(tau, y.dtype), dx, parallel=parallel)
+        kernel(y, pieces, piece, g, sums, inv_t, dx, parallel=parallel)
         return dx
+    compute.entries = entries
     return compute
 
 

@@ -229,3 +229,16 @@ def test_backward_row_ops_skip_the_checks_with_the_bits_of_the_full_path(dtype, 
                     np.testing.assert_array_equal(res, got, err_msg=name)
     with pytest.raises(ValueError, match="softmax_backward: `grad`"):
         fs.softmax_backward(g[..., :-1] if shape[-1] > 1 else np.ones(shape + (2,), dtype), y)
+
+
+def test_backward_row_op_entry_points_are_the_dispatchers_own_code():
+    from fastsmooth import _reductions
+
+    for dtype, k in ((np.float32, 4), (np.float64, 8)):
+        y = fs.softmax(_data((3, 7), dtype, 12))
+        fs.softmax_backward(y, y)
+        fs.log_softmax_backward(y, np.log(y))
+        for compute, kern in ((_reductions._SOFTMAX_BACKWARD, _reductions._softmax_backward_pieces),
+                              (_reductions._LOG_SOFTMAX_BACKWARD, _reductions._log_softmax_backward_pieces)):
+            entries = [c.entry_point for c in kern.serial.overloads.values()]
+            assert any(compute.entries[k] is e for e in entries)
