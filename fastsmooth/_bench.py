@@ -484,8 +484,8 @@ def format_table(results, meta):
                "fastsmooth time / a loop that only sums as many exp, from cache (the compute floor).")
     if "peer_threads" in meta:
         jax = f", JAX {meta['jax_threads']}" if "jax_threads" in meta else ""
-        out.append(f"Peers' threads: {meta['peer_threads']} (torch set_num_threads, ONNX Runtime intra-op; "
-                   f"inter-op 1{jax}); PEER_THREADS or --threads sets them.")
+        out.append(f"Peers' threads: {meta['peer_threads']} (torch set_num_threads, ONNX Runtime intra-op, "
+                   f"no spinning; inter-op 1{jax}); PEER_THREADS or --threads sets them.")
     if meta.get("missing_peers"):
         out.append(f"Not installed, so not compared: {', '.join(meta['missing_peers'])} "
                    "(pip install 'fastsmooth[bench]').")
