@@ -359,7 +359,8 @@ def _timed_launch(k, args):
     region must still wait for the thread to arrive. So launches are timed against the
     serial twin: the first two calls of each kernel, dtype width and power-of-two size
     class run the serial twin, timed (the first one may include loading it), giving its
-    best time per element. A parallel call that takes ``LATE_FACTOR`` times (and
+    best time per element. A parallel call (after the first one, which may include
+    loading the parallel twin and starting the pool) that takes ``LATE_FACTOR`` times (and
     ``LATE_MARGIN_S`` more than) what the serial twin would marks the pool late: for the
     next ``_backoff`` seconds (50 ms, doubling up to 2 s while the pool stays late, back
     to 50 ms after a parallel call that was not late) every kernel runs its serial twin,
@@ -374,7 +375,7 @@ def _timed_launch(k, args):
     key = (item, n.bit_length())
     rates = k._rates.get(key)
     if rates is None:
-        rates = k._rates[key] = [None, 0]  # best serial seconds per element, serial calls
+        rates = k._rates[key] = [None, 0, 0]  # best serial s/element, serial calls, parallel calls
     t0 = time.perf_counter()
     if rates[1] < 2 or t0 < _late_until:
         result = k.serial(*args)
@@ -385,6 +386,12 @@ def _timed_launch(k, args):
         return result
     result = k._launch(args)
     dt = time.perf_counter() - t0
+    rates[2] += 1
+    if rates[2] == 1:
+        # the first parallel call of a size class is not judged: it may include loading
+        # the parallel twin and starting the thread pool (a few ms), which marked an idle
+        # pool late and sent every kernel to its serial twin for the back-off
+        return result
     expected = rates[0] * n
     if dt > LATE_FACTOR * expected and dt - expected > LATE_MARGIN_S:
         _late_until = time.perf_counter() + _backoff

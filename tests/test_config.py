@@ -287,8 +287,8 @@ def test_a_late_parallel_call_sends_the_next_calls_to_the_serial_twin(monkeypatc
         _scale(x, out, parallel=True)
         np.testing.assert_array_equal(out, want)
     assert len(launched) == 2 and not _config.pool_is_late()
-    (rate, calls), = _scale._rates.values()
-    assert calls == 2 and rate > 0
+    (rate, calls, parallel_calls), = _scale._rates.values()
+    assert calls == 2 and rate > 0 and parallel_calls == 2
     slow[0] = True
     monkeypatch.setattr(_config, "LATE_MARGIN_S", 0.005)  # the 20 ms sleep is late
     _scale(x, out, parallel=True)  # late
@@ -305,6 +305,32 @@ def test_a_late_parallel_call_sends_the_next_calls_to_the_serial_twin(monkeypatc
     _scale(x, out, parallel=True)
     assert len(launched) == 4 and _config._backoff == _config._BACKOFF_MIN_S
     np.testing.assert_array_equal(out, want)
+
+
+def test_the_first_parallel_call_of_a_size_class_is_not_judged(monkeypatch):
+    """It may include loading the parallel twin and starting the thread pool: a slow
+    first parallel call must not mark an idle pool late (it did, and every kernel then
+    ran its serial twin for the back-off); the second one is judged."""
+    x = np.random.default_rng(4).standard_normal(1 << 17)
+    monkeypatch.setattr(_config, "_late_until", 0.0)
+    monkeypatch.setattr(_config, "_backoff", _config._BACKOFF_MIN_S)
+    monkeypatch.setattr(_config, "LATE_POOL_FALLBACK", True)
+    monkeypatch.setattr(_config, "LATE_MARGIN_S", 0.005)
+    _scale._rates.clear()
+    real = _config.Kernel._launch
+
+    def slow_launch(self, args):
+        import time
+        time.sleep(0.02)
+        return real(self, args)
+
+    monkeypatch.setattr(_config.Kernel, "_launch", slow_launch)
+    out = np.empty_like(x)
+    for _ in range(3):  # two timed serial calls, then the first parallel one
+        _scale(x, out, parallel=True)
+    assert not _config.pool_is_late()
+    _scale(x, out, parallel=True)  # the second parallel call is judged: late
+    assert _config.pool_is_late()
 
 
 def test_the_late_pool_rule_can_be_switched_off(monkeypatch):
