@@ -471,23 +471,6 @@ def _fast_taus(temperature, dt, fname):
     return pair
 
 
-def _small_unary(op, x, positional):
-    """The smallest common call of the unary ops, checked in their own frame (issue 12
-    times ``relu`` and ``sigmoid`` against a bare NumPy ufunc, and each frame costs
-    ~0.07 us of a 0.7 us call): a 1-d C-contiguous (aligned, writeable)
-    float32/float64 ndarray of fewer than ``_SERIAL_BELOW`` elements, temperature 1, no
-    ``out``, and an entry point already made; ``None`` for anything else (the caller
-    goes on to :func:`_unary_op`, which gives the same bits)."""
-    dt = x.dtype
-    st = _FAST32 if dt is _F32 else (_FAST64 if dt is _F64 else None)
-    if (st is None or x.ndim != 1 or x.size >= _SERIAL_BELOW or positional is not _NO_POSITIONAL
-            or x.flags.num & _ENTRY_FLAGS != _ENTRY_FLAGS or st.unary is None):
-        return None
-    y = _empty(x.size, dt)
-    st.unary(op, x, 1.0, 1.0, y)
-    return y
-
-
 def _unary_op(op, x, fname, temperature=1.0, out=None):
     if type(x) is _ndarray and out is None:
         # the fast path: a C-contiguous (aligned, writeable) float32/float64 ndarray of at
@@ -495,9 +478,17 @@ def _unary_op(op, x, fname, temperature=1.0, out=None):
         dt = x.dtype
         st = _FAST32 if dt is _F32 else (_FAST64 if dt is _F64 else None)
         if st is not None and x.flags.num & _ENTRY_FLAGS == _ENTRY_FLAGS and x.ndim:
+            n = x.size
+            if (x.ndim == 1 and n < _SERIAL_BELOW and type(temperature) is float and temperature == 1.0
+                    and st.unary is not None):
+                # the smallest common call in as few steps as it can take (issue 12 times
+                # relu and sigmoid against a bare NumPy ufunc: a step here is ~0.02 us of
+                # a 0.7 us call)
+                y = _empty(n, dt)
+                st.unary(op, x, 1.0, 1.0, y)
+                return y
             taus = st.taus.get(temperature) if type(temperature) is float else None
             tau, inv_t = taus if taus is not None else _fast_taus(temperature, dt, fname)
-            n = x.size
             if x.ndim == 1:
                 flat = x
                 y = yf = _empty(n, dt)
@@ -691,10 +682,6 @@ def relu(x, at_zero=0.0, *, out=None):
     >>> fs.relu([-2.0, 0.0, 3.0, np.nan])
     array([ 0.,  0.,  3., nan])
     """
-    if type(x) is _ndarray and out is None and type(at_zero) is float and 0.0 <= at_zero <= 1.0:
-        y = _small_unary(RELU, x, _NO_POSITIONAL)
-        if y is not None:
-            return y
     if type(at_zero) is not float or not 0.0 <= at_zero <= 1.0:
         _check_share(at_zero, 0.0, 1.0, "relu", "at_zero")
     return _unary_op(RELU, x, "relu", 1.0, out)
@@ -780,10 +767,6 @@ def abs_(x, at_zero=0.0, *, out=None):
     >>> fs.abs([-2.0, 0.0, 3.0])
     array([2., 0., 3.])
     """
-    if type(x) is _ndarray and out is None and type(at_zero) is float and -1.0 <= at_zero <= 1.0:
-        y = _small_unary(ABS, x, _NO_POSITIONAL)
-        if y is not None:
-            return y
     _check_share(at_zero, -1.0, 1.0, "abs", "at_zero")
     return _unary_op(ABS, x, "abs", out=out)
 
@@ -1058,10 +1041,6 @@ def sigmoid(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     >>> fs.sigmoid([-0.1, 0.1], temperature=0.01)
     array([4.53978687e-05, 9.99954602e-01])
     """
-    if type(x) is _ndarray and out is None and type(temperature) is float and temperature == 1.0:
-        y = _small_unary(SIGMOID, x, _positional)
-        if y is not None:
-            return y
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("sigmoid", _positional)
     return _unary_op(SIGMOID, x, "sigmoid", temperature, out)
@@ -1140,10 +1119,6 @@ def softplus(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     >>> fs.softplus([-1.0, 1.0], temperature=0.01)
     array([3.72007598e-46, 1.00000000e+00])
     """
-    if type(x) is _ndarray and out is None and type(temperature) is float and temperature == 1.0:
-        y = _small_unary(SOFTPLUS, x, _positional)
-        if y is not None:
-            return y
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("softplus", _positional)
     return _unary_op(SOFTPLUS, x, "softplus", temperature, out)
@@ -1229,10 +1204,6 @@ def smooth_abs(x, _positional=_NO_POSITIONAL, *, temperature=1.0, out=None):
     >>> fs.smooth_abs([-1e4, -1.0, 0.0, 1e-10])
     array([9.99861371e+03, 2.40229014e-01, 0.00000000e+00, 2.50000000e-21])
     """
-    if type(x) is _ndarray and out is None and type(temperature) is float and temperature == 1.0:
-        y = _small_unary(SMOOTH_ABS, x, _positional)
-        if y is not None:
-            return y
     if _positional is not _NO_POSITIONAL:
         _positional_temperature("smooth_abs", _positional)
     return _unary_op(SMOOTH_ABS, x, "smooth_abs", temperature, out)

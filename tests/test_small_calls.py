@@ -154,12 +154,14 @@ def test_row_op_fast_path_errors_unchanged():
             fs.logsumexp(x, temperature=bad)
 
 
-def test_small_one_dimensional_calls_skip_even_the_fast_path_frame(monkeypatch):
+def test_small_one_dimensional_calls_take_the_shortest_branch(monkeypatch):
     """The common 1-d call of a unary op at temperature 1 (and a valid ``at_zero``) runs
-    the entry point from the public function itself (``_small_unary``), never reaching
-    ``_unary_op``: so the bit-for-bit test above compares it with the full path."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("took _unary_op")
+    the entry point in the first branch of ``_unary_op``, never reaching the
+    temperature memo (``_Fast.taus``): the bit-for-bit test above compares it with the
+    full path. Other calls do reach it."""
+    class Refuse(dict):
+        def get(self, *args):
+            raise AssertionError("took the general fast path")
 
     for dtype in (np.float32, np.float64):
         for n in (1, 10, 4095):
@@ -168,19 +170,21 @@ def test_small_one_dimensional_calls_skip_even_the_fast_path_frame(monkeypatch):
                 want = _full_path(f, x)
                 f(x)  # (makes the entry point)
                 with monkeypatch.context() as m:
-                    m.setattr(_elementwise, "_unary_op", refuse)
+                    m.setattr(_elementwise._FAST[x.itemsize], "taus", Refuse())
                     got = f(x)
                     got_kw = f(x, at_zero=0.5) if name in ("relu", "abs") else f(x, temperature=1.0)
                 np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8), err_msg=name)
                 np.testing.assert_array_equal(got_kw, want, err_msg=name)
     x = _data((10,), np.float32, 9)
     with monkeypatch.context() as m:
-        m.setattr(_elementwise, "_unary_op", refuse)
-        for v, kw in ((x.reshape(2, 5), {}), (x[::2], {}), (x.astype(np.float16), {}), (x, {"temperature": 2.0})):
-            with pytest.raises(AssertionError, match="took _unary_op"):
+        m.setattr(_elementwise._FAST[4], "taus", Refuse())
+        for v, kw in ((x.reshape(2, 5), {}), (x, {"temperature": 2.0}), (x, {"temperature": 0.5})):
+            with pytest.raises(AssertionError, match="took the general fast path"):
                 fs.sigmoid(v, **kw)
-        with pytest.raises(AssertionError, match="took _unary_op"):
+        with pytest.raises(AssertionError, match="took the general fast path"):
             fs.relu(np.ones(4096, np.float32))
+    for v in (x[::2], x.astype(np.float16)):  # (the full path: the same values)
+        np.testing.assert_allclose(fs.sigmoid(v), fs.sigmoid(np.ascontiguousarray(v, np.float32)), rtol=1e-3)
     with pytest.raises(TypeError, match="sigmoid: `temperature` is keyword-only"):
         fs.sigmoid(x, 1.0)
     with pytest.raises(TypeError, match="sigmoid: `temperature`"):
