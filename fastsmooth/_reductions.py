@@ -25,10 +25,11 @@ from ._exp import exp, log1p
 from ._outbuf import empty_like
 from ._rowops import (CHUNK, GROUP, block_max, count_equal, exp_scale_store, first_argmax, gather_group,
                       group_exp_buffers, group_exps, group_state_buffers, group_states, has_nan,
-                      inf_mean_index, inf_row_softmax, log_softmax_span, lse_state, lse_value, plane_moments,
-                      row_dot, row_extreme, extreme_grad, row_sum, scale_lanes, scaled_gap, scatter_group,
-                      softmax_row, weight_at, weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state,
-                      wlse_merge, wlse_state, wlse_value)
+                      inf_mean_index, inf_row_softmax, log_softmax_span, log_softmax_term, lse_state, lse_value,
+                      plane_moments, row_dot, row_extreme, extreme_grad, row_sum, scale_lanes, scatter_group,
+                      softmax_row, stride_log_softmax, stride_row, stride_softmax, stride_states, weight_at,
+                      weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state,
+                      wlse_value)
 from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, fast_path, folded, groups_kernel, row_op, row_stats,
                          row_sums, run, tasks_kernel, two_pass)
 from ._registry import names_in
@@ -58,7 +59,10 @@ def _lse_row(x, r, lo, hi, inv_t, tau, out):
 @jit
 def _lse_group(x, r0, g, scratch, inv_t, tau, out):
     buf, m, s, first = scratch
-    group_states(x, r0, g, inv_t, buf, m, s, first)
+    if stride_row(x.shape[1]):
+        stride_states(x, r0, g, inv_t, m, s)
+    else:
+        group_states(x, r0, g, inv_t, buf, m, s, first)
     for i in range(U(g)):  # lse_value across lanes, with a vectorizable log1p
         mi = m[i]
         si = s[i]
@@ -495,6 +499,9 @@ def _softmax_piece(x, r, lo, hi, m, s, inv_t, y):
 @jit
 def _softmax_group(x, r0, g, scratch, inv_t, y):
     buf, e, m, sums, scale, _ = scratch
+    if stride_row(x.shape[1]):
+        stride_softmax(x, r0, g, inv_t, m, sums, y)
+        return
     group_exps(x, r0, g, inv_t, buf, e, m, sums)
     for i in range(g):
         scale[i] = 1.0 / sums[i] if m[i] > -np.inf else np.nan
@@ -716,6 +723,10 @@ def _log_softmax_piece(x, r, lo, hi, m, s, inv_t, y):
 @jit
 def _log_softmax_group(x, r0, g, scratch, inv_t, y):
     buf, m, s, shift = scratch
+    if stride_row(x.shape[1]):
+        stride_log_softmax(x, r0, g, inv_t, m, s, y)
+        return
+    zero = x.dtype.type(0.0)
     ninf = x.dtype.type(-np.inf)
     group_states(x, r0, g, inv_t, buf, m, s, shift)  # shift: scratch until set below
     for i in range(U(g)):
@@ -724,11 +735,7 @@ def _log_softmax_group(x, r0, g, scratch, inv_t, y):
     for j in range(U(x.shape[1])):
         bj = buf[j]
         for i in range(U(g)):
-            v = bj[i]
-            mi = m[i]
-            # the +inf limit: -log(k) at the +inf entries, -inf elsewhere
-            z = (x.dtype.type(0.0) if v == mi else ninf) if mi == np.inf else scaled_gap(v, mi, inv_t)
-            bj[i] = z - shift[i]
+            bj[i] = log_softmax_term(bj[i], m[i], inv_t, shift[i], zero, ninf)
     scatter_group(buf, r0, g, y)
 
 

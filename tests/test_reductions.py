@@ -663,3 +663,41 @@ def test_many_short_rows_with_specials_in_every_lane(n, dtype):
     for t in (0.3, 4.0):
         np.testing.assert_allclose(fs.logsumexp(x, temperature=t), ref.logsumexp(x, temperature=t), **close)
         np.testing.assert_allclose(fs.softmax(x, temperature=t), ref.softmax(x, temperature=t), **close)
+
+
+@pytest.mark.parametrize("n", [2, 4, 8])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rows_of_2_4_8_in_place_give_the_bits_of_the_transposed_kernels(n, dtype):
+    """Rows of 2, 4 and 8 elements are read and written in place (``stride_row``), all
+    other short rows through a transposed copy; both run the same per-element recurrence
+    in the same order, so the bits agree. A column of -inf appended to every row adds
+    exp(-inf) = 0 to each sum and moves the rows onto the transposed kernels."""
+    from fastsmooth._rowops import GROUP, group_state_buffers, group_states, stride_row, stride_states
+
+    assert stride_row(n) and not stride_row(n + 1)
+    r = rng(70 + n)
+    rows = 600  # two whole groups of GROUP = 256 rows and a partial one
+    x = (3 * r.standard_normal((rows, n))).astype(dtype)
+    specials = np.array([np.inf, -np.inf, np.nan], dtype)
+    for _ in range(100):
+        x[r.integers(0, rows), r.integers(0, n)] = specials[r.integers(0, 3)]
+    x[150] = -np.inf
+    x[151] = np.inf
+    x[152] = 1e30 if dtype == np.float32 else 1e300
+    padded = np.full((rows, n + 1), -np.inf, dtype)
+    padded[:, :n] = x
+    for t in (1.0, 0.37):
+        np.testing.assert_array_equal(fs.logsumexp(x, temperature=t), fs.logsumexp(padded, temperature=t))
+        np.testing.assert_array_equal(fs.softmax(x, temperature=t), fs.softmax(padded, temperature=t)[:, :n])
+        np.testing.assert_array_equal(fs.log_softmax(x, temperature=t),
+                                      fs.log_softmax(padded, temperature=t)[:, :n])
+    # and the two state kernels side by side group by group
+    buf, m, s, first = group_state_buffers(x)
+    m2, s2 = np.empty(GROUP, dtype), np.empty(GROUP, dtype)
+    for r0 in range(0, rows, GROUP):
+        g = min(GROUP, rows - r0)
+        inv_t = dtype(1 / 0.37)
+        group_states(x, r0, g, inv_t, buf, m, s, first)
+        stride_states(x, r0, g, inv_t, m2, s2)
+        np.testing.assert_array_equal(m2[:g], m[:g])
+        np.testing.assert_array_equal(s2[:g], s[:g])
