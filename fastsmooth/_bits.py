@@ -14,7 +14,7 @@ from numba.extending import intrinsic, overload
 
 from ._config import jit
 
-__all__ = ["as_int", "as_float", "sortable_key", "from_sortable_key", "prefetch"]
+__all__ = ["as_int", "as_float", "sortable_key", "from_sortable_key", "prefetch", "prefetch_write"]
 
 _INT_OF = {32: (types.int32, ir.IntType(32)), 64: (types.int64, ir.IntType(64))}
 _FLOAT_OF = {32: (types.float32, ir.FloatType()), 64: (types.float64, ir.DoubleType())}
@@ -108,15 +108,7 @@ def _from_sortable_key_overload(k):
 _PREFETCH = "llvm.prefetch.p0" if _llvm.llvm_version_info >= (17,) else "llvm.prefetch.p0i8"
 
 
-@intrinsic
-def prefetch(typingctx, a, i):
-    """Hint the CPU to bring the cache line holding ``a[i]`` (1-D ``a``) into the L2
-    cache, for reading; no effect on results. ``i`` may lie past the end of ``a``: a
-    prefetch never faults, so kernels use it to fetch what follows ``a`` in memory (the
-    next row of a C-contiguous batch) while they compute on ``a``."""
-    if not (isinstance(a, types.Array) and a.ndim == 1 and isinstance(i, types.Integer)):
-        return None
-
+def _prefetch_codegen(write):
     def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
@@ -127,8 +119,28 @@ def prefetch(typingctx, a, i):
         fnty = ir.FunctionType(ir.VoidType(), [i8p, ir.IntType(32), ir.IntType(32), ir.IntType(32)])
         fn = cgutils.get_or_insert_function(builder.module, fnty, _PREFETCH)
         i32 = ir.IntType(32)
-        # read (0), locality 2 (keep in L2: the line is used within microseconds), data cache (1)
-        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(2), i32(1)])
+        # read (0) or write (1), locality 2 (keep in L2: the line is used within
+        # microseconds), data cache (1)
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(int(write)), i32(2), i32(1)])
         return context.get_dummy_value()
+    return codegen
 
-    return types.void(a, i), codegen
+
+@intrinsic
+def prefetch(typingctx, a, i):
+    """Hint the CPU to bring the cache line holding ``a[i]`` (1-D ``a``) into the L2
+    cache, for reading; no effect on results. ``i`` may lie past the end of ``a``: a
+    prefetch never faults, so kernels use it to fetch what follows ``a`` in memory (the
+    next row of a C-contiguous batch) while they compute on ``a``."""
+    if not (isinstance(a, types.Array) and a.ndim == 1 and isinstance(i, types.Integer)):
+        return None
+    return types.void(a, i), _prefetch_codegen(False)
+
+
+@intrinsic
+def prefetch_write(typingctx, a, i):
+    """As :func:`prefetch`, for a line about to be written (``prefetchw``): the line's
+    fetch for ownership starts early instead of stalling the stores that need it."""
+    if not (isinstance(a, types.Array) and a.ndim == 1 and isinstance(i, types.Integer)):
+        return None
+    return types.void(a, i), _prefetch_codegen(True)

@@ -25,7 +25,7 @@ from ._exp import exp, log1p
 from ._outbuf import empty_like
 from ._rowops import (CHUNK, GROUP, block_max, count_equal, exp_scale_store, first_argmax, gather_group,
                       group_exp_buffers, group_exps, group_state_buffers, group_states, has_nan,
-                      inf_mean_index, inf_row_softmax, log_softmax_span, log_softmax_term, lse_state, lse_value,
+                      inf_mean_index, inf_row_softmax, log_softmax_row, log_softmax_span, log_softmax_term, lse_state, lse_value,
                       plane_moments, row_dot, row_extreme, extreme_grad, row_sum, scale_lanes, scatter_group,
                       softmax_row, stride_log_softmax, stride_row, stride_softmax, stride_states, weight_at,
                       weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state,
@@ -711,8 +711,7 @@ def softmax_backward(grad, y, axis=-1, *, temperature=1.0, out=None):
 
 @jit
 def _log_softmax_whole(x, r, lo, hi, inv_t, y):
-    m, s = lse_state(x[r], lo, hi, inv_t)
-    log_softmax_span(x[r], m, s, inv_t, lo, hi, y[r])
+    log_softmax_row(x[r], inv_t, y[r])
 
 
 @jit
