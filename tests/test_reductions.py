@@ -701,3 +701,32 @@ def test_rows_of_2_4_8_in_place_give_the_bits_of_the_transposed_kernels(n, dtype
         stride_states(x, r0, g, inv_t, m2, s2)
         np.testing.assert_array_equal(m2[:g], m[:g])
         np.testing.assert_array_equal(s2[:g], s[:g])
+
+
+@pytest.mark.parametrize("n", [33, 1000, 4096, 8192, 8193, 20000])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_log_softmax_rows_store_gaps_with_the_bits_of_state_then_span(n, dtype):
+    """Rows of up to CHUNK elements store their scaled gaps during the sum sweep
+    (``log_softmax_row``); the result must be the bits of the state (``lse_state``)
+    followed by a separate sweep (``log_softmax_span``), specials and ties included."""
+    from fastsmooth._config import jit
+    from fastsmooth._rowops import log_softmax_span, lse_state
+
+    @jit
+    def two_sweeps(x, inv_t, y):
+        for r in range(x.shape[0]):
+            m, s = lse_state(x[r], 0, x.shape[1], inv_t)
+            log_softmax_span(x[r], m, s, inv_t, 0, x.shape[1], y[r])
+
+    r = rng(80)
+    x = (3 * r.standard_normal((9, n))).astype(dtype)
+    x[1, 5] = np.nan
+    x[2, :3] = np.inf
+    x[3] = -np.inf
+    x[4, [0, n // 2, n - 1]] = x[4].max() + 1  # tied maxima
+    x[5, 7] = np.finfo(dtype).max
+    x[5, 8] = -np.finfo(dtype).max
+    for t in (1.0, 0.37):
+        want = np.empty_like(x)
+        two_sweeps(x, dtype(1 / t), want)
+        np.testing.assert_array_equal(fs.log_softmax(x, temperature=t), want)
