@@ -25,10 +25,10 @@ from ._exp import exp, log1p
 from ._outbuf import empty_like
 from ._rowops import (CHUNK, GROUP, block_max, count_equal, exp_scale_store, first_argmax, gather_group,
                       group_exp_buffers, group_exps, group_state_buffers, group_states, has_nan,
-                      inf_mean_index, inf_row_softmax, log_softmax_row, log_softmax_span, log_softmax_term, lse_state, lse_value,
-                      plane_moments, row_dot, row_extreme, extreme_grad, row_sum, scale_lanes, scatter_group,
-                      softmax_row, stride_log_softmax, stride_row, stride_softmax, stride_states, weight_at,
-                      weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state,
+                      inf_mean_index, inf_row_softmax, log_softmax_row, log_softmax_span, log_softmax_term,
+                      lse_state, lse_value, plane_moments, row_dot, row_extreme, extreme_grad, row_sum, scale_lanes,
+                      scatter_group, softmax_row, stride_log_softmax, stride_row, stride_softmax, stride_states,
+                      weight_at, weighted_exp_sum, wgroup_finish, wgroup_state, wchunk_state, wlse_merge, wlse_state,
                       wlse_value)
 from ._schedules import (ROW_IN_CACHE, _chunks, _tasks, fast_path, folded, groups_kernel, row_op, row_stats,
                          row_sums, run, tasks_kernel, two_pass)
