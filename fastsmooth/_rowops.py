@@ -225,9 +225,17 @@ def _sum_below_ahead(x, lo, hi, m, inv_t, mb, mhi, ahead, y):
 
 
 @jit
-def _chunk_max(x, lo, hi):
-    """``(m, mb)``: the maximum of ``x[lo:hi]`` (:func:`block_max`, block by block) and
-    the start of the first :data:`BLOCK` that holds it."""
+def chunk_state(x, lo, hi, inv_t):
+    """LogSumExp state ``(m, s)`` of a cache-sized ``x[lo:hi]`` in two sweeps (see the
+    module notes): the maximum and its block, then the sums, which prefetch the
+    ``hi - lo`` elements that follow the chunk in memory (:func:`_sum_below_ahead`)."""
+    return _chunk_state(x, lo, hi, inv_t, None)
+
+
+@jit
+def _chunk_state(x, lo, hi, inv_t, y):
+    """:func:`chunk_state`; with an array ``y`` (None: not), a finite maximum's sum sweep
+    also stores the scaled gaps ``y = (x - m) * inv_t`` (:func:`_sum_below_ahead`)."""
     m = x.dtype.type(-np.inf)
     mb = lo
     for blo in range(lo, hi, BLOCK):
@@ -235,15 +243,6 @@ def _chunk_max(x, lo, hi):
         if bm > m:
             m = bm
             mb = blo
-    return m, mb
-
-
-@jit
-def chunk_state(x, lo, hi, inv_t):
-    """LogSumExp state ``(m, s)`` of a cache-sized ``x[lo:hi]`` in two sweeps (see the
-    module notes): the maximum and its block, then the sums, which prefetch the
-    ``hi - lo`` elements that follow the chunk in memory (:func:`_sum_below_ahead`)."""
-    m, mb = _chunk_max(x, lo, hi)
     if m != m:  # a nan: the state is nan
         return m, np.nan
     if not (-np.inf < m < np.inf):
@@ -251,7 +250,7 @@ def chunk_state(x, lo, hi, inv_t):
         # -inf (all -inf, or empty): only the nan-ness of s matters
         t, c = block_sum_below(x, lo, hi, m, inv_t)
         return m, np.float64(t) + (np.float64(c) - 1.0)
-    s, c = _sum_below_ahead(x, lo, hi, m, inv_t, mb, min(mb + BLOCK, hi), hi - lo, None)
+    s, c = _sum_below_ahead(x, lo, hi, m, inv_t, mb, min(mb + BLOCK, hi), hi - lo, y)
     return m, s + (c - 1.0)
 
 
@@ -1174,17 +1173,15 @@ def log_softmax_row(x, inv_t, y):
     the gaps without the write prefetch gained nothing: each piece's stores stalled on
     the fetch of their lines."""
     n = x.size
-    if n <= CHUNK:
-        m, mb = _chunk_max(x, 0, n)
-        if -np.inf < m < np.inf:
-            s, c = _sum_below_ahead(x, 0, n, m, inv_t, mb, min(mb + BLOCK, n), n, y)
-            s = s + (c - 1.0)
-            if s == s:
-                shift = x.dtype.type(math.log1p(s))
-                for i in range(U(n)):
-                    y[i] = y[i] - shift
-                return
-    m, s = lse_state(x, 0, n, inv_t)
+    if n > CHUNK:
+        m, s = lse_state(x, 0, n, inv_t)
+    else:
+        m, s = _chunk_state(x, 0, n, inv_t, y)  # lse_state of one chunk, with the gaps in y
+        if -np.inf < m < np.inf and s == s:
+            shift = x.dtype.type(math.log1p(s))
+            for i in range(U(n)):
+                y[i] = y[i] - shift
+            return
     log_softmax_span(x, m, s, inv_t, 0, n, y)
 
 
